@@ -1,0 +1,51 @@
+# cogsight: `make serve` and `make test` work on a fresh machine (Debian, Python 3.11, Node 20).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.stamp-install
+CESIUM := viewer/dist/cesium/Cesium.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install viewer chromium serve demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[test,dev]"
+	touch $@
+
+install: $(STAMP)
+
+$(CESIUM): viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund --loglevel=error && npm run --silent assets
+	touch $@
+
+viewer: $(CESIUM)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium (browser tests)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+serve: install viewer
+	$(VENV)/bin/cogsight serve --demo
+
+demo: install
+	$(VENV)/bin/cogsight demo
+
+test: install viewer chromium
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check tileserver inference tests bench
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/tiles.py
+
+clean:
+	rm -rf $(VENV) viewer/node_modules viewer/dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,105 @@
+"""Shared fixtures: a demo catalog made once per session, an in-process client, a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tileserver.app import create_app
+from tileserver.catalog import Catalog
+from tileserver.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REALDATA = Path(os.environ.get("COGSIGHT_REALDATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cogsight-data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, tile_cache_bytes=64 * 1024 * 1024)
+
+
+@pytest.fixture(scope="session")
+def catalog(settings: Settings) -> Catalog:
+    return Catalog(settings.resolved_database_url)
+
+
+@pytest.fixture(scope="session")
+def demo(catalog: Catalog, settings: Settings) -> dict[str, str]:
+    """Demo scenes registered once: maps a short name to the dataset or mosaic id."""
+    from tileserver.demo.register import ensure_demo
+
+    ids: dict[str, str] = {}
+    for kind, ident, _title in ensure_demo(catalog, settings):
+        if kind == "mosaic":
+            ids["mosaic"] = ident
+    for record in catalog.find_datasets():
+        name = record.properties.get("demo_file", "")
+        ids[name.removesuffix(".tif")] = record.id
+    return ids
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, demo: dict[str, str]):  # noqa: ANN201
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(data_dir: Path, demo: dict[str, str]) -> Iterator[str]:
+    """The real server in its own process on loopback (uvicorn, as `cogsight serve` runs it)."""
+    port = free_port()
+    env = {**os.environ, "COGSIGHT_DATA_DIR": str(data_dir), "COGSIGHT_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def realdata(*parts: str) -> Path:
+    path = REALDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real sample {path} not present (set COGSIGHT_REALDATA_DIR)")
+    return path

@@ -1,0 +1,76 @@
+"""The application factory: ``create_app(settings)`` wires catalog, tilers, routers and middleware."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel
+from titiler.core.factory import ColorMapFactory, TMSFactory
+
+from tileserver import __version__
+from tileserver.catalog import Catalog
+from tileserver.errors import install_error_handlers
+from tileserver.routers.datasets import build_datasets_router
+from tileserver.routers.indices import build_indices_router
+from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
+from tileserver.routers.raster import build_raster_tiler
+from tileserver.routers.viewer import mount_viewer
+from tileserver.settings import Settings
+from tileserver.sources import configure_gdal
+from tileserver.tiling.cache import TileCacheMiddleware
+from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.grids import supported_tms
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    datasets: int
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_gdal(settings)
+
+    app = FastAPI(
+        title="cogsight",
+        version=__version__,
+        description="Dynamic tiles, spectral indices and mosaics over a catalog of COGs.",
+    )
+    catalog = Catalog(settings.resolved_database_url)
+    app.state.settings = settings
+    app.state.catalog = catalog
+    app.state.records = RecordCache(catalog)
+
+    install_error_handlers(app)
+
+    app.include_router(build_datasets_router())
+    app.include_router(build_indices_router())
+    app.include_router(build_mosaics_router())
+    raster = build_raster_tiler()
+    app.include_router(raster.router, prefix=raster.router_prefix, tags=["Raster tiles"])
+    mosaic = build_mosaic_tiler()
+    app.include_router(mosaic.router, prefix=mosaic.router_prefix, tags=["Mosaic tiles"])
+    app.include_router(TMSFactory(supported_tms=supported_tms).router, tags=["Tiling schemes"])
+    app.include_router(ColorMapFactory().router, tags=["Colormaps"])
+
+    @app.get("/healthz", response_model=Health, tags=["Health"])
+    def health() -> Health:
+        return Health(status="ok", version=__version__, datasets=len(catalog.find_datasets()))
+
+    mount_viewer(app, settings.viewer_dir)
+
+    app.add_middleware(
+        TileCacheMiddleware,
+        max_bytes=settings.tile_cache_bytes,
+        max_age=settings.tile_cache_max_age,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Bbox", "Content-Crs"],
+    )
+    return app

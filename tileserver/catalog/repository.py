@@ -1,0 +1,142 @@
+"""Catalog reads and writes over SQLAlchemy; no HTTP here so it is testable and reusable by the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tileserver.catalog.schemas import DatasetQuery, DatasetRecord, MosaicRecord
+from tileserver.catalog.tables import Base, DatasetRow, MosaicRow
+from tileserver.errors import DatasetNotFound, MosaicNotFound
+
+
+def new_id() -> str:
+    """Short, URL-safe, unguessable id (12 hex chars)."""
+    return secrets.token_hex(6)
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _dataset_from_row(row: DatasetRow) -> DatasetRecord:
+    data = {c: getattr(row, c) for c in DatasetRecord.model_fields if hasattr(row, c)}
+    data["bounds"] = (row.west, row.south, row.east, row.north)
+    for key in ("datetime", "created"):
+        if data.get(key) is not None and data[key].tzinfo is None:
+            data[key] = data[key].replace(tzinfo=UTC)
+    return DatasetRecord.model_validate(data)
+
+
+def _mosaic_from_row(row: MosaicRow) -> MosaicRecord:
+    data = {c: getattr(row, c) for c in MosaicRecord.model_fields if hasattr(row, c)}
+    data["bounds"] = (row.west, row.south, row.east, row.north)
+    if data["created"].tzinfo is None:
+        data["created"] = data["created"].replace(tzinfo=UTC)
+    return MosaicRecord.model_validate(data)
+
+
+class Catalog:
+    """Datasets and mosaics by id, plus the spatial/temporal queries the API needs."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = _engine(database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # datasets -------------------------------------------------------------------------------
+    def add_dataset(self, record: DatasetRecord) -> DatasetRecord:
+        values = record.model_dump(exclude={"bounds"})
+        west, south, east, north = record.bounds
+        with self.session() as s:
+            s.add(DatasetRow(**values, west=west, south=south, east=east, north=north))
+        return record
+
+    def get_dataset(self, dataset_id: str) -> DatasetRecord:
+        with self.session() as s:
+            row = s.get(DatasetRow, dataset_id)
+            if row is None:
+                raise DatasetNotFound(f"No dataset with id '{dataset_id}'.")
+            return _dataset_from_row(row)
+
+    def find_datasets(self, query: DatasetQuery | None = None) -> list[DatasetRecord]:
+        query = query or DatasetQuery()
+        stmt = select(DatasetRow)
+        if query.ids is not None:
+            stmt = stmt.where(DatasetRow.id.in_(query.ids))
+        if query.kind:
+            stmt = stmt.where(DatasetRow.kind == query.kind)
+        if query.sensor:
+            stmt = stmt.where(DatasetRow.sensor == query.sensor)
+        if query.bbox:
+            w, s_, e, n = query.bbox
+            stmt = stmt.where(
+                DatasetRow.west <= e, DatasetRow.east >= w,
+                DatasetRow.south <= n, DatasetRow.north >= s_,
+            )
+        if query.datetime_start:
+            stmt = stmt.where(DatasetRow.datetime >= query.datetime_start)
+        if query.datetime_end:
+            stmt = stmt.where(DatasetRow.datetime <= query.datetime_end)
+        stmt = stmt.order_by(DatasetRow.datetime, DatasetRow.created).limit(query.limit)
+        with self.session() as s:
+            rows = [_dataset_from_row(r) for r in s.scalars(stmt)]
+        if query.ids is not None:
+            order = {i: n for n, i in enumerate(query.ids)}
+            rows.sort(key=lambda r: order[r.id])
+        return rows
+
+    def delete_dataset(self, dataset_id: str) -> DatasetRecord:
+        with self.session() as s:
+            row = s.get(DatasetRow, dataset_id)
+            if row is None:
+                raise DatasetNotFound(f"No dataset with id '{dataset_id}'.")
+            record = _dataset_from_row(row)
+            s.delete(row)
+        return record
+
+    # mosaics --------------------------------------------------------------------------------
+    def add_mosaic(self, record: MosaicRecord) -> MosaicRecord:
+        values = record.model_dump(exclude={"bounds"})
+        west, south, east, north = record.bounds
+        with self.session() as s:
+            s.add(MosaicRow(**values, west=west, south=south, east=east, north=north))
+        return record
+
+    def get_mosaic(self, mosaic_id: str) -> MosaicRecord:
+        with self.session() as s:
+            row = s.get(MosaicRow, mosaic_id)
+            if row is None:
+                raise MosaicNotFound(f"No mosaic with id '{mosaic_id}'.")
+            return _mosaic_from_row(row)
+
+    def list_mosaics(self) -> list[MosaicRecord]:
+        with self.session() as s:
+            return [_mosaic_from_row(r) for r in s.scalars(select(MosaicRow).order_by(MosaicRow.created))]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,189 @@
+"""cogsight's exception tree and the single map from exception to HTTP status.
+
+Library code raises these; ``install_error_handlers`` is the only place that knows about HTTP.
+Every error body is ``{"code": ..., "detail": ...}``; a 500 is logged with its traceback and
+answers a generic message so internals never leak.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from morecantile.errors import InvalidIdentifier, MorecantileError
+from rasterio.errors import RasterioIOError
+from rio_tiler.errors import (
+    EmptyMosaicError,
+    ExpressionMixingWarning,
+    InvalidBandName,
+    InvalidExpression,
+    MissingBands,
+    NoAssetFoundError,
+    PointOutsideBounds,
+    RioTilerError,
+    TileOutsideBounds,
+)
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from titiler.core.errors import BadRequestError, TileNotFoundError
+
+logger = logging.getLogger("cogsight")
+
+
+class CogsightError(Exception):
+    """Base of every error cogsight raises on purpose."""
+
+    code = "error"
+
+
+class NotFoundError(CogsightError):
+    code = "not_found"
+
+
+class DatasetNotFound(NotFoundError):
+    code = "dataset_not_found"
+
+
+class MosaicNotFound(NotFoundError):
+    code = "mosaic_not_found"
+
+
+class InvalidInput(CogsightError):
+    """The client asked for something malformed (bad expression, unknown band, bad query)."""
+
+    code = "invalid_input"
+
+
+class UnknownBand(InvalidInput):
+    code = "unknown_band"
+
+
+class UnknownIndex(InvalidInput):
+    code = "unknown_index"
+
+
+class InvalidRaster(InvalidInput):
+    """The file is not a raster we can serve (unreadable, not georeferenced, bad dtype)."""
+
+    code = "invalid_raster"
+
+
+class IncompatibleScenes(InvalidInput):
+    code = "incompatible_scenes"
+
+
+class ForbiddenSource(CogsightError):
+    """A path or URI outside the data root or the configured remote prefixes."""
+
+    code = "forbidden_source"
+
+
+class AlreadyExists(CogsightError):
+    code = "already_exists"
+
+
+class OutsideBounds(CogsightError):
+    code = "outside_bounds"
+
+
+STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    InvalidInput: 400,
+    ForbiddenSource: 403,
+    AlreadyExists: 409,
+    OutsideBounds: 404,
+    TileOutsideBounds: 404,
+    PointOutsideBounds: 404,
+    NoAssetFoundError: 404,
+    EmptyMosaicError: 404,
+    InvalidExpression: 400,
+    InvalidBandName: 400,
+    MissingBands: 400,
+    ExpressionMixingWarning: 400,
+    MorecantileError: 400,
+    InvalidIdentifier: 404,
+    BadRequestError: 400,
+    TileNotFoundError: 404,
+    RioTilerError: 400,
+    RasterioIOError: 503,
+}
+
+CODE_BY_EXCEPTION: dict[type[Exception], str] = {
+    TileOutsideBounds: "outside_bounds",
+    TileNotFoundError: "outside_bounds",
+    PointOutsideBounds: "outside_bounds",
+    NoAssetFoundError: "outside_bounds",
+    EmptyMosaicError: "outside_bounds",
+    InvalidExpression: "invalid_expression",
+    InvalidBandName: "unknown_band",
+    MissingBands: "invalid_input",
+    RasterioIOError: "source_unavailable",
+}
+
+
+def status_for(exc: Exception) -> int:
+    """Most specific status for an exception, walking its class hierarchy."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_EXCEPTION:
+            return STATUS_BY_EXCEPTION[cls]
+    return 500
+
+
+def code_for(exc: Exception) -> str:
+    if isinstance(exc, CogsightError):
+        return exc.code
+    for cls in type(exc).__mro__:
+        if cls in CODE_BY_EXCEPTION:
+            return CODE_BY_EXCEPTION[cls]
+    return "invalid_input"
+
+
+def error_response(status: int, code: str, detail: object) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"code": code, "detail": detail})
+
+
+def _rasterio_detail(exc: Exception) -> str:
+    """rasterio's messages carry server paths; never echo them."""
+    return "The dataset's file could not be read."
+
+
+async def _handle_known(request: Request, exc: Exception) -> JSONResponse:
+    status = status_for(exc)
+    if isinstance(exc, RasterioIOError):
+        logger.error("source unreadable on %s: %s", request.url.path, exc)
+    elif status >= 500:
+        return await _handle_unexpected(request, exc)
+    detail = _rasterio_detail(exc) if isinstance(exc, RasterioIOError) else str(exc)
+    return error_response(status, code_for(exc), detail)
+
+
+async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    response = error_response(exc.status_code, code, exc.detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        problems.append(f"{where}: {err.get('msg')}")
+    return error_response(422, "validation_error", "; ".join(problems) or "Invalid request.")
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Install the exception map on an app; the one place exceptions become HTTP answers."""
+    for exc_cls in STATUS_BY_EXCEPTION:
+        app.add_exception_handler(exc_cls, _handle_known)
+    app.add_exception_handler(CogsightError, _handle_known)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _handle_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _handle_unexpected)

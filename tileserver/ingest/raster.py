@@ -1,0 +1,171 @@
+"""Register a raster: validate, convert to COG when needed, record its metadata."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import rasterio
+from rio_tiler.io import Reader
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.catalog.repository import new_id, utcnow
+from tileserver.errors import InvalidInput, InvalidRaster
+from tileserver.ingest.cogify import is_cog, write_cog
+from tileserver.ingest.inspect import geographic_bounds, inspect_raster, valid_footprint
+from tileserver.sensors import SENSORS
+from tileserver.settings import Settings
+from tileserver.sources import check_remote_allowed, gdal_path, is_remote, local_path
+
+Progress = Callable[[str], None]
+
+
+def _parse_datetime(value: str | datetime | None, tag: str | None) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = value or tag
+    if not text:
+        return None
+    for fmt in (None, "%Y:%m:%d %H:%M:%S"):
+        try:
+            parsed = (
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if fmt is None
+                else datetime.strptime(text, fmt)
+            )
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if value:
+        raise InvalidInput(f"Cannot parse datetime '{value}'; use ISO 8601.")
+    return None
+
+
+def _band_names(explicit: list[str] | None, descriptions: tuple[str | None, ...]) -> list[str]:
+    count = len(descriptions)
+    if explicit:
+        if len(explicit) != count:
+            raise InvalidInput(f"{len(explicit)} band names given for a {count}-band raster.")
+        names = explicit
+    elif all(descriptions) and len(set(descriptions)) == count:
+        names = [str(d) for d in descriptions]
+    else:
+        names = [f"b{i}" for i in range(1, count + 1)]
+    if len({n.lower() for n in names}) != len(names):
+        raise InvalidInput(f"Band names must be unique: {names}.")
+    return names
+
+
+def register_raster(
+    catalog: Catalog,
+    settings: Settings,
+    source: str | Path,
+    *,
+    title: str | None = None,
+    sensor: str = "generic",
+    datetime_: str | datetime | None = None,
+    band_names: list[str] | None = None,
+    cloud_cover: float | None = None,
+    reflectance_scale: float | None = None,
+    reflectance_offset: float | None = None,
+    resampling: str = "average",
+    owner: str | None = None,
+    visibility: str = "public",
+    properties: dict | None = None,
+    progress: Progress | None = None,
+) -> DatasetRecord:
+    """Validate ``source`` and add it to the catalog.
+
+    Local files are always copied under the data root as COGs (the server reads nothing
+    outside it). Remote COGs under an allowed prefix are served in place with range reads;
+    remote non-COGs are converted into local COGs.
+    """
+    say = progress or (lambda _msg: None)
+    preset = SENSORS.get(sensor)
+    uri_in = str(source)
+    if is_remote(uri_in):
+        check_remote_allowed(uri_in, settings)
+        read_path = gdal_path(uri_in, settings)
+    else:
+        path = Path(uri_in).expanduser()
+        if not path.is_file():
+            raise InvalidInput(f"No such file: {path.name}")
+        read_path = str(path.resolve())
+
+    say("inspecting")
+    facts = inspect_raster(read_path, settings.max_raster_pixels)
+    names = _band_names(band_names, facts.descriptions)
+    dataset_id = new_id()
+
+    if is_remote(uri_in) and not facts.has_gcps and is_cog(read_path):
+        uri, serve_path = uri_in, read_path
+    else:
+        uri = f"cogs/{dataset_id}.tif"
+        dst = local_path(uri, settings)
+        if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
+            say("copying COG")
+            tmp = dst.with_name(f".{dst.name}.partial")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(read_path, tmp)
+                tmp.replace(dst)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            say("converting to COG")
+            write_cog(read_path, dst, has_gcps=facts.has_gcps, resampling=resampling)
+        serve_path = str(dst)
+
+    try:
+        say("recording metadata")
+        with rasterio.open(serve_path) as src:
+            crs = src.crs
+            res = float(abs(src.transform.a))
+            width, height = src.width, src.height
+            nodata = src.nodata
+        with Reader(serve_path) as reader:
+            minzoom, maxzoom = reader.minzoom, reader.maxzoom
+        record = DatasetRecord(
+            id=dataset_id,
+            title=title or Path(uri_in).stem,
+            kind="raster",
+            uri=uri,
+            crs=crs.to_string() if crs.to_epsg() is None else f"EPSG:{crs.to_epsg()}",
+            bounds=geographic_bounds(serve_path),
+            footprint=valid_footprint(serve_path),
+            datetime=_parse_datetime(datetime_, facts.datetime_tag),
+            sensor=preset.name,
+            band_names=names,
+            dtype=facts.dtype,
+            nodata=nodata,
+            width=width,
+            height=height,
+            resolution=res,
+            minzoom=minzoom,
+            maxzoom=maxzoom,
+            reflectance_scale=(
+                reflectance_scale if reflectance_scale is not None else preset.reflectance_scale
+            ),
+            reflectance_offset=(
+                reflectance_offset if reflectance_offset is not None
+                else preset.reflectance_offset
+            ),
+            cloud_cover=cloud_cover,
+            owner=owner,
+            visibility=visibility,  # type: ignore[arg-type]
+            properties=properties or {},
+            created=utcnow(),
+        )
+        catalog.add_dataset(record)
+    except Exception as exc:
+        if uri.startswith("cogs/"):
+            local_path(uri, settings).unlink(missing_ok=True)
+        if isinstance(exc, InvalidInput):
+            raise
+        if isinstance(exc, rasterio.errors.RasterioError):
+            raise InvalidRaster("The converted raster could not be read back.") from exc
+        raise
+    say("done")
+    return record

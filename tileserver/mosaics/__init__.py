@@ -1,0 +1,1 @@
+"""Mosaics: MosaicJSON documents built from catalog queries and served like one raster."""

@@ -1,0 +1,102 @@
+"""Build a MosaicJSON from a catalog query; refuse scene sets that cannot mosaic cleanly."""
+
+from __future__ import annotations
+
+from cogeo_mosaic.mosaic import MosaicJSON
+from pydantic import BaseModel, Field
+
+from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
+from tileserver.catalog.repository import new_id, utcnow
+from tileserver.catalog.schemas import DatasetQuery
+from tileserver.errors import IncompatibleScenes, InvalidInput
+
+
+class MosaicRequest(BaseModel):
+    """Which scenes to mosaic: explicit ids (in priority order) or a catalog query."""
+
+    title: str | None = None
+    ids: list[str] | None = Field(default=None, description="Dataset ids, first on top.")
+    bbox: tuple[float, float, float, float] | None = None
+    datetime: str | None = Field(
+        default=None, description="ISO instant or 'start/end' interval ('..' for open)."
+    )
+    sensor: str | None = None
+    quadkey_zoom: int | None = Field(default=None, ge=0, le=20)
+
+
+def parse_interval(value: str | None) -> tuple[str | None, str | None]:
+    if not value:
+        return None, None
+    if "/" in value:
+        start, end = value.split("/", 1)
+        return (None if start in ("", "..") else start, None if end in ("", "..") else end)
+    return value, value
+
+
+def select_scenes(catalog: Catalog, request: MosaicRequest) -> list[DatasetRecord]:
+    start, end = parse_interval(request.datetime)
+    try:
+        query = DatasetQuery(
+            ids=request.ids, bbox=request.bbox, sensor=request.sensor, kind="raster",
+            datetime_start=start, datetime_end=end,  # type: ignore[arg-type]
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid mosaic query: {exc}") from None
+    scenes = catalog.find_datasets(query)
+    if request.ids:
+        missing = [i for i in request.ids if i not in {s.id for s in scenes}]
+        if missing:
+            raise InvalidInput(f"Unknown dataset id(s): {', '.join(missing)}.")
+    if not scenes:
+        raise InvalidInput("No raster datasets match the mosaic query.")
+    return scenes
+
+
+def check_compatible(scenes: list[DatasetRecord]) -> None:
+    counts = {s.id: len(s.band_names) for s in scenes}
+    if len(set(counts.values())) > 1:
+        detail = ", ".join(f"{i}: {n}" for i, n in counts.items())
+        raise IncompatibleScenes(
+            f"Scenes have different band counts ({detail}); mosaic scenes with the same bands."
+        )
+
+
+def build_mosaic(
+    catalog: Catalog, request: MosaicRequest, quadkey_zoom_max: int = 12
+) -> MosaicRecord:
+    scenes = select_scenes(catalog, request)
+    check_compatible(scenes)
+    minzoom = min(s.minzoom for s in scenes)
+    maxzoom = max(s.maxzoom for s in scenes)
+    quadkey_zoom = request.quadkey_zoom
+    if quadkey_zoom is None:
+        quadkey_zoom = min(max(minzoom, 0), quadkey_zoom_max)
+    quadkey_zoom = max(minzoom, min(quadkey_zoom, maxzoom))
+    features = [
+        {"type": "Feature", "geometry": s.footprint, "properties": {"path": s.uri}}
+        for s in scenes
+    ]
+    document = MosaicJSON.from_features(
+        features, minzoom=minzoom, maxzoom=maxzoom, quadkey_zoom=quadkey_zoom, quiet=True
+    )
+    first = scenes[0]
+    same = {
+        k: len({getattr(s, k) for s in scenes}) == 1
+        for k in ("sensor", "reflectance_scale", "reflectance_offset")
+    }
+    record = MosaicRecord(
+        id=new_id(),
+        title=request.title or f"Mosaic of {len(scenes)} scenes",
+        dataset_ids=[s.id for s in scenes],
+        band_names=list(first.band_names),
+        bounds=tuple(document.bounds),  # type: ignore[arg-type]
+        minzoom=minzoom,
+        maxzoom=maxzoom,
+        quadkey_zoom=quadkey_zoom,
+        sensor=first.sensor if same["sensor"] else None,
+        reflectance_scale=first.reflectance_scale if same["reflectance_scale"] else None,
+        reflectance_offset=first.reflectance_offset if same["reflectance_offset"] else None,
+        mosaicjson=document.model_dump(mode="json", exclude_none=True),
+        created=utcnow(),
+    )
+    return catalog.add_mosaic(record)

@@ -1,0 +1,1 @@
+"""Thin HTTP layers: each router translates requests into calls of plain functions."""

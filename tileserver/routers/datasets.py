@@ -1,0 +1,103 @@
+"""``/datasets``: the catalog over HTTP (read side; uploads arrive with the ingest API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.catalog.schemas import DatasetQuery
+from tileserver.errors import InvalidInput
+from tileserver.mosaics.build import parse_interval
+from tileserver.routers.links import raster_links
+from tileserver.tiling.dependencies import RecordCache, get_catalog, get_records
+
+
+class DatasetOut(BaseModel):
+    id: str
+    title: str
+    kind: str
+    uri: str
+    crs: str
+    bounds: tuple[float, float, float, float]
+    footprint: dict[str, Any]
+    datetime: str | None
+    sensor: str
+    band_names: list[str]
+    dtype: str
+    nodata: float | None
+    width: int
+    height: int
+    resolution: float
+    minzoom: int
+    maxzoom: int
+    cloud_cover: float | None
+    owner: str | None
+    visibility: str
+    created: str
+    properties: dict[str, Any]
+    links: dict[str, str]
+
+
+class DatasetList(BaseModel):
+    items: list[DatasetOut]
+    count: int
+
+
+def dataset_out(record: DatasetRecord, request: Request) -> DatasetOut:
+    data = record.model_dump(
+        exclude={"datetime", "created", "reflectance_scale", "reflectance_offset"}
+    )
+    return DatasetOut(
+        **data,
+        datetime=record.datetime.isoformat() if record.datetime else None,
+        created=record.created.isoformat(),
+        links=raster_links(request, record.id),
+    )
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        w, s, e, n = (float(v) for v in value.split(","))
+    except ValueError:
+        raise InvalidInput("bbox must be 'west,south,east,north' in degrees.") from None
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise InvalidInput("bbox must be 'west,south,east,north' with west<=east, south<=north.")
+    return (w, s, e, n)
+
+
+def build_datasets_router() -> APIRouter:
+    router = APIRouter(tags=["Catalog"])
+
+    @router.get("/datasets", response_model=DatasetList)
+    def list_datasets(
+        request: Request,
+        bbox: str | None = Query(None, description="west,south,east,north (WGS84)."),
+        datetime: str | None = Query(None, description="ISO instant or 'start/end'."),
+        sensor: str | None = None,
+        kind: str | None = Query(None, pattern="^(raster|vector)$"),
+        limit: int = Query(1000, ge=1, le=10000),
+        catalog: Catalog = Depends(get_catalog),
+    ) -> DatasetList:
+        start, end = parse_interval(datetime)
+        try:
+            query = DatasetQuery(
+                bbox=_bbox(bbox), sensor=sensor, kind=kind, limit=limit,  # type: ignore[arg-type]
+                datetime_start=start, datetime_end=end,  # type: ignore[arg-type]
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid query: {exc}") from None
+        items = [dataset_out(r, request) for r in catalog.find_datasets(query)]
+        return DatasetList(items=items, count=len(items))
+
+    @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
+    def get_dataset(
+        dataset_id: str, request: Request, records: RecordCache = Depends(get_records)
+    ) -> DatasetOut:
+        return dataset_out(records.dataset(dataset_id), request)
+
+    return router

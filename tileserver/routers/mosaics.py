@@ -1,0 +1,114 @@
+"""``/mosaics``: build mosaics from catalog queries and serve them through MosaicTilerFactory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from titiler.core.dependencies import (
+    ColorMapParams,
+    DatasetParams,
+    DefaultDependency,
+    ImageRenderingParams,
+    TileParams,
+)
+from titiler.mosaic.extensions.wmts import wmtsExtension
+from titiler.mosaic.factory import MosaicTilerFactory
+
+from tileserver.catalog import Catalog, MosaicRecord
+from tileserver.mosaics.backend import CatalogMosaicBackend
+from tileserver.mosaics.build import MosaicRequest, build_mosaic
+from tileserver.routers.links import mosaic_links
+from tileserver.settings import Settings
+from tileserver.tiling.dependencies import (
+    LayerQuery,
+    RecordCache,
+    get_catalog,
+    get_records,
+    get_settings,
+    index_rendering,
+    layer_identifier,
+    mosaic_backend_params,
+    mosaic_layer,
+    mosaic_path,
+)
+from tileserver.tiling.grids import supported_tms
+from tileserver.tiling.reader import CatalogReader
+
+PREFIX = "/mosaics/{mosaic_id}"
+
+
+class MosaicOut(BaseModel):
+    id: str
+    title: str
+    dataset_ids: list[str]
+    band_names: list[str]
+    bounds: tuple[float, float, float, float]
+    minzoom: int
+    maxzoom: int
+    quadkey_zoom: int
+    sensor: str | None
+    created: str
+    links: dict[str, str]
+
+
+class MosaicList(BaseModel):
+    items: list[MosaicOut]
+    count: int
+
+
+def _out(record: MosaicRecord, request: Request) -> MosaicOut:
+    data = record.model_dump(exclude={"mosaicjson", "created"})
+    return MosaicOut(
+        **data, created=record.created.isoformat(), links=mosaic_links(request, record.id)
+    )
+
+
+def build_mosaic_tiler() -> MosaicTilerFactory:
+    return MosaicTilerFactory(
+        router_prefix=PREFIX,
+        backend=CatalogMosaicBackend,
+        backend_dependency=mosaic_backend_params,  # type: ignore[arg-type]
+        dataset_reader=CatalogReader,
+        path_dependency=mosaic_path,
+        layer_dependency=mosaic_layer,  # type: ignore[arg-type]
+        render_dependency=index_rendering,  # type: ignore[arg-type]
+        supported_tms=supported_tms,
+        add_viewer=False,
+        extensions=[
+            wmtsExtension(
+                layer_identifier_provider=layer_identifier,
+                tile_dependencies=[
+                    DefaultDependency, TileParams, LayerQuery, DatasetParams,
+                    ColorMapParams, ImageRenderingParams,
+                ],
+            )
+        ],
+    )
+
+
+def build_mosaics_router() -> APIRouter:
+    router = APIRouter(tags=["Mosaics"])
+
+    @router.post("/mosaics", response_model=MosaicOut, status_code=201)
+    def create_mosaic(
+        body: MosaicRequest,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+    ) -> MosaicOut:
+        """Build a MosaicJSON from catalog scenes (ids, or bbox + datetime + sensor)."""
+        record = build_mosaic(catalog, body, settings.mosaic_quadkey_zoom_max)
+        return _out(record, request)
+
+    @router.get("/mosaics", response_model=MosaicList)
+    def list_mosaics(request: Request, catalog: Catalog = Depends(get_catalog)) -> MosaicList:
+        items = [_out(m, request) for m in catalog.list_mosaics()]
+        return MosaicList(items=items, count=len(items))
+
+    @router.get("/mosaics/{mosaic_id}", response_model=MosaicOut)
+    def get_mosaic(
+        mosaic_id: str, request: Request, records: RecordCache = Depends(get_records)
+    ) -> MosaicOut:
+        return _out(records.mosaic(mosaic_id), request)
+
+    return router

@@ -1,0 +1,47 @@
+"""``/raster/{dataset_id}/...``: titiler's TilerFactory, configured to read catalog datasets."""
+
+from __future__ import annotations
+
+from titiler.core.factory import TilerFactory
+from titiler.extensions import wmtsExtension
+
+from tileserver.tiling.dependencies import (
+    LayerQuery,
+    dataset_path,
+    index_rendering,
+    layer_identifier,
+    raster_layer,
+)
+from tileserver.tiling.grids import supported_tms
+from tileserver.tiling.reader import CatalogReader
+from titiler.core.dependencies import (
+    ColorMapParams,
+    DatasetParams,
+    DefaultDependency,
+    ImageRenderingParams,
+    TileParams,
+)
+
+PREFIX = "/raster/{dataset_id}"
+
+
+def build_raster_tiler() -> TilerFactory:
+    return TilerFactory(
+        router_prefix=PREFIX,
+        reader=CatalogReader,
+        path_dependency=dataset_path,
+        layer_dependency=raster_layer,  # type: ignore[arg-type]
+        render_dependency=index_rendering,  # type: ignore[arg-type]
+        supported_tms=supported_tms,
+        add_viewer=False,
+        add_ogc_maps=False,
+        extensions=[
+            wmtsExtension(
+                layer_identifier_provider=layer_identifier,
+                tile_dependencies=[
+                    DefaultDependency, TileParams, LayerQuery, DatasetParams,
+                    ColorMapParams, ImageRenderingParams,
+                ],
+            )
+        ],
+    )

@@ -1,0 +1,71 @@
+"""One settings object for the whole server, read from ``COGSIGHT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can tune. Defaults run on one machine with no setup."""
+
+    model_config = SettingsConfigDict(env_prefix="COGSIGHT_", env_file=None, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to a SQLite file in data_dir."
+    )
+
+    allowed_prefixes: list[str] = Field(
+        default_factory=list,
+        description="Remote URI prefixes (e.g. s3://bucket/imagery/) that may be registered.",
+    )
+
+    s3_endpoint: str | None = Field(default=None, description="host:port of an S3-compatible API.")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_https: bool = True
+    s3_virtual_hosting: bool = False
+
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    tile_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, description="In-memory LRU tile cache size; 0 turns it off."
+    )
+    tile_cache_max_age: int = Field(default=3600, description="Cache-Control max-age, seconds.")
+
+    gdal_cache_mb: int = 512
+    max_raster_pixels: int = Field(
+        default=100_000 * 100_000, description="Largest raster (width x height) accepted."
+    )
+    mosaic_quadkey_zoom_max: int = Field(
+        default=12, description="Upper bound for the quadkey zoom of mosaics built here."
+    )
+    viewer_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "viewer",
+        description="Folder of the CesiumJS viewer (index.html, src/, dist/cesium).",
+    )
+
+    @field_validator("allowed_prefixes", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        """Accept a comma-separated string from the environment as well as a JSON list."""
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'catalog.db').resolve()}"
+
+    @property
+    def cog_dir(self) -> Path:
+        """Where registered rasters are written as COGs."""
+        return self.data_dir / "cogs"

@@ -1,0 +1,82 @@
+"""Where dataset bytes live, and the only place that turns a catalog URI into a GDAL path.
+
+Local datasets are stored under the data root and recorded relative to it; remote ones are
+``s3://`` or ``https://`` URIs accepted only under ``COGSIGHT_ALLOWED_PREFIXES``. Clients never
+name paths: they name dataset ids, and this module resolves them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from tileserver.errors import ForbiddenSource
+from tileserver.settings import Settings
+
+REMOTE_SCHEMES = ("s3://", "https://", "http://")
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(REMOTE_SCHEMES)
+
+
+def check_remote_allowed(uri: str, settings: Settings) -> None:
+    """Refuse a remote URI unless it sits under a configured prefix (no ``..`` tricks)."""
+    if ".." in PurePosixPath(uri.split("://", 1)[-1]).parts:
+        raise ForbiddenSource("Remote URIs may not contain '..'.")
+    if not any(uri.startswith(prefix) for prefix in settings.allowed_prefixes):
+        raise ForbiddenSource(
+            "Remote URI is not under an allowed prefix (set COGSIGHT_ALLOWED_PREFIXES)."
+        )
+
+
+def local_path(uri: str, settings: Settings) -> Path:
+    """Absolute path of a data-root-relative URI; refuses anything that escapes the root."""
+    root = settings.data_dir.resolve()
+    path = (root / uri).resolve()
+    if not path.is_relative_to(root):
+        raise ForbiddenSource("Path is outside the data root.")
+    return path
+
+
+def gdal_path(uri: str, settings: Settings) -> str:
+    """The path GDAL opens for a catalog URI (``/vsis3/`` for S3, ``/vsicurl/`` for HTTP)."""
+    if uri.startswith("s3://"):
+        return "/vsis3/" + uri[len("s3://"):]
+    if uri.startswith(("https://", "http://")):
+        return "/vsicurl/" + uri
+    return str(local_path(uri, settings))
+
+
+def gdal_config(settings: Settings) -> dict[str, str]:
+    """GDAL options tuned for COG serving: no directory listings, merged range reads, caches."""
+    config = {
+        "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+        "GDAL_CACHEMAX": str(settings.gdal_cache_mb),
+        "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+        "GDAL_HTTP_MULTIPLEX": "YES",
+        "GDAL_HTTP_VERSION": "2",
+        "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
+        "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff,.TIFF",
+        "VSI_CACHE": "TRUE",
+        "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+        "GDAL_BAND_BLOCK_CACHE": "HASHSET",
+        "PROJ_NETWORK": "OFF",
+    }
+    if settings.s3_endpoint:
+        config["AWS_S3_ENDPOINT"] = settings.s3_endpoint
+    config["AWS_HTTPS"] = "YES" if settings.s3_https else "NO"
+    config["AWS_VIRTUAL_HOSTING"] = "TRUE" if settings.s3_virtual_hosting else "FALSE"
+    config["AWS_REGION"] = settings.s3_region
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        config["AWS_ACCESS_KEY_ID"] = settings.s3_access_key_id
+        config["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key
+    elif not os.environ.get("AWS_ACCESS_KEY_ID"):
+        config["AWS_NO_SIGN_REQUEST"] = "YES"
+    return config
+
+
+def configure_gdal(settings: Settings) -> None:
+    """Apply the GDAL options process-wide; explicit environment variables still win."""
+    for key, value in gdal_config(settings).items():
+        os.environ.setdefault(key, value)

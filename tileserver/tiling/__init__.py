@@ -1,0 +1,1 @@
+"""Where tiles are made: the dataset reader, titiler dependencies, and the tile cache."""

@@ -1,0 +1,121 @@
+"""An in-memory LRU cache for tile responses, with ETag and Cache-Control.
+
+It is a plain ASGI middleware (no BaseHTTPMiddleware) so a hit costs microseconds: no
+dependency resolution, no reader, no encoding. Tiles are keyed by path and normalized query.
+Dataset ids are immutable, so entries only go stale when a dataset is deleted, which calls
+``invalidate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from cachetools import LRUCache
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TILE_PATH = re.compile(r"^/(raster|mosaics|vectors)/[^/]+/tiles/")
+
+
+@dataclass(frozen=True)
+class CachedTile:
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    etag: bytes
+
+
+def _key(scope: Scope) -> str:
+    query = scope.get("query_string", b"").decode("latin-1")
+    pairs = sorted(parse_qsl(query, keep_blank_values=True))
+    return f"{scope['path']}?{urlencode(pairs)}"
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value
+    return None
+
+
+class TileCacheMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_age: int) -> None:
+        self.app = app
+        self.max_age = max_age
+        self.enabled = max_bytes > 0
+        self.cache: LRUCache[str, CachedTile] = LRUCache(
+            maxsize=max(max_bytes, 1), getsizeof=lambda t: len(t.body) + 256
+        )
+        self.hits = 0
+        self.misses = 0
+        self._cache_control = f"public, max-age={max_age}".encode()
+
+    def invalidate(self, path_prefix: str) -> int:
+        stale = [k for k in self.cache if k.startswith(path_prefix)]
+        for key in stale:
+            self.cache.pop(key, None)
+        return len(stale)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not TILE_PATH.match(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        key = _key(scope)
+        if self.enabled and (hit := self.cache.get(key)) is not None:
+            self.hits += 1
+            await self._send_cached(scope, send, hit)
+            return
+        self.misses += 1
+
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            assert start is not None
+            body = b"".join(chunks)
+            if start["status"] != 200:
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+            headers = tuple(
+                (k, v) for k, v in start.get("headers", [])
+                if k.lower() not in (b"content-length", b"etag", b"cache-control")
+            ) + ((b"etag", etag), (b"cache-control", self._cache_control))
+            tile = CachedTile(body=body, headers=headers, etag=etag)
+            if self.enabled:
+                self.cache[key] = tile
+            await self._send_cached(scope, send, tile)
+
+        await self.app(scope, receive, capture)
+
+    async def _send_cached(self, scope: Scope, send: Send, tile: CachedTile) -> None:
+        if _header(scope, b"if-none-match") == tile.etag:
+            await send({"type": "http.response.start", "status": 304, "headers": [
+                (b"etag", tile.etag), (b"cache-control", self._cache_control)]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [*tile.headers, (b"content-length", str(len(tile.body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        body = b"" if scope["method"] == "HEAD" else tile.body
+        await send({"type": "http.response.body", "body": body})

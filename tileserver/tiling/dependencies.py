@@ -1,0 +1,208 @@
+"""FastAPI dependencies that plug the catalog into titiler's factories.
+
+Clients address data by id; these resolve the id to a server-side GDAL path, turn band names
+and ``?index=`` into rio-tiler expressions, and pick sensible rendering defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from cachetools import TTLCache
+from cogeo_mosaic.mosaic import MosaicJSON
+from fastapi import Depends, Path, Query, Request
+from titiler.core.dependencies import BidxExprParams, DefaultDependency, ImageRenderingParams
+
+from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
+from tileserver.errors import InvalidInput, UnknownBand
+from tileserver.expressions import to_band_expression
+from tileserver.indices import INDICES
+from tileserver.settings import Settings
+from tileserver.sources import gdal_path
+
+RAW_FORMATS = {"tif", "npy", "pngraw"}
+
+
+class RecordCache:
+    """Short-lived in-process cache of catalog records so a tile costs no database round trip.
+
+    The TTL keeps replicas consistent within seconds; records are immutable once written.
+    """
+
+    def __init__(self, catalog: Catalog, ttl: float = 10.0) -> None:
+        self.catalog = catalog
+        self._datasets: TTLCache[str, DatasetRecord] = TTLCache(maxsize=4096, ttl=ttl)
+        self._mosaics: TTLCache[str, MosaicRecord] = TTLCache(maxsize=1024, ttl=ttl)
+        self._documents: TTLCache[str, MosaicJSON] = TTLCache(maxsize=256, ttl=ttl)
+
+    def dataset(self, dataset_id: str) -> DatasetRecord:
+        record = self._datasets.get(dataset_id)
+        if record is None:
+            record = self._datasets[dataset_id] = self.catalog.get_dataset(dataset_id)
+        return record
+
+    def mosaic(self, mosaic_id: str) -> MosaicRecord:
+        record = self._mosaics.get(mosaic_id)
+        if record is None:
+            record = self._mosaics[mosaic_id] = self.catalog.get_mosaic(mosaic_id)
+        return record
+
+    def mosaic_document(self, mosaic_id: str) -> MosaicJSON:
+        """The parsed MosaicJSON (parsing a large document per tile would dominate its cost)."""
+        document = self._documents.get(mosaic_id)
+        if document is None:
+            record = self.mosaic(mosaic_id)
+            document = self._documents[mosaic_id] = MosaicJSON.model_validate(record.mosaicjson)
+        return document
+
+    def forget(self, key: str) -> None:
+        self._datasets.pop(key, None)
+        self._mosaics.pop(key, None)
+        self._documents.pop(key, None)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    return request.app.state.catalog
+
+
+def get_records(request: Request) -> RecordCache:
+    return request.app.state.records
+
+
+class DatasetPath(str):
+    """A GDAL path that remembers its dataset, so WMTS can name layers by id, not by path."""
+
+    record: DatasetRecord
+
+
+def dataset_record(
+    dataset_id: Annotated[str, Path(description="Dataset id from the catalog.")],
+    records: RecordCache = Depends(get_records),
+) -> DatasetRecord:
+    record = records.dataset(dataset_id)
+    if record.kind != "raster":
+        raise InvalidInput(f"Dataset '{dataset_id}' is a {record.kind}, not a raster.")
+    return record
+
+
+def dataset_path(
+    record: DatasetRecord = Depends(dataset_record),
+    settings: Settings = Depends(get_settings),
+) -> str:
+    path = DatasetPath(gdal_path(record.uri, settings))
+    path.record = record
+    return path
+
+
+def mosaic_record(
+    mosaic_id: Annotated[str, Path(description="Mosaic id.")],
+    records: RecordCache = Depends(get_records),
+) -> MosaicRecord:
+    return records.mosaic(mosaic_id)
+
+
+def mosaic_path(record: MosaicRecord = Depends(mosaic_record)) -> str:
+    return record.id
+
+
+@dataclass
+class MosaicBackendParams(DefaultDependency):
+    mosaic_def: MosaicJSON | None = None
+    settings: Settings | None = None
+
+
+def mosaic_backend_params(
+    mosaic_id: Annotated[str, Path(description="Mosaic id.")],
+    records: RecordCache = Depends(get_records),
+    settings: Settings = Depends(get_settings),
+) -> MosaicBackendParams:
+    return MosaicBackendParams(mosaic_def=records.mosaic_document(mosaic_id), settings=settings)
+
+
+def layer_identifier(src_path: object) -> str:
+    record = getattr(src_path, "record", None)
+    if record is not None:
+        return f"cogsight_{record.id}"
+    return f"cogsight_mosaic_{src_path}" if isinstance(src_path, str) else "cogsight"
+
+
+@dataclass
+class LayerQuery(DefaultDependency):
+    """The query side of band selection: ``bidx``, ``expression`` (names or bN), ``index``."""
+
+    indexes: Annotated[
+        list[int] | None,
+        Query(alias="bidx", title="Band indexes", description="1-based band indexes."),
+    ] = None
+    expression: Annotated[
+        str | None,
+        Query(
+            description="Band math over band names or bN, e.g. (nir-red)/(nir+red); "
+            "';' separates output bands."
+        ),
+    ] = None
+    index: Annotated[
+        str | None,
+        Query(description="A named spectral index from GET /indices, e.g. NDVI."),
+    ] = None
+
+    def __post_init__(self) -> None:
+        given = [k for k in ("indexes", "expression", "index") if getattr(self, k)]
+        if "index" in given and len(given) > 1:
+            raise InvalidInput("Use either 'index', 'expression' or 'bidx', not several.")
+
+
+class BandSource(Protocol):
+    band_names: list[str]
+    sensor: str | None
+    reflectance_scale: float | None
+    reflectance_offset: float | None
+
+
+def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
+    """Turn names and named indices into what rio-tiler reads (``bidx`` / ``b1..bN``)."""
+    names = list(source.band_names)
+    if query.indexes:
+        for i in query.indexes:
+            if not 1 <= i <= len(names):
+                raise UnknownBand(
+                    f"Band index {i} does not exist: the data has {len(names)} band(s) "
+                    f"({', '.join(names)})."
+                )
+    expression = query.expression
+    scale = offset = None
+    if query.index:
+        spectral = INDICES.get(query.index)
+        expression = spectral.formula
+        scale, offset = source.reflectance_scale, source.reflectance_offset
+    if expression:
+        expression = to_band_expression(expression, names, source.sensor, scale, offset)
+    return BidxExprParams(indexes=query.indexes, expression=expression)
+
+
+def raster_layer(
+    query: LayerQuery = Depends(), record: DatasetRecord = Depends(dataset_record)
+) -> BidxExprParams:
+    return resolve_layer(query, record)
+
+
+def mosaic_layer(
+    query: LayerQuery = Depends(), record: MosaicRecord = Depends(mosaic_record)
+) -> BidxExprParams:
+    return resolve_layer(query, record)
+
+
+def index_rendering(
+    request: Request, render: ImageRenderingParams = Depends()
+) -> ImageRenderingParams:
+    """Default ``rescale`` of a named index to its natural range when none is given."""
+    name = request.query_params.get("index")
+    raw = request.path_params.get("format") in RAW_FORMATS
+    if name and not render.rescale and not raw and name in INDICES:
+        render.rescale = [INDICES.get(name).range]  # type: ignore[assignment]
+    return render

@@ -65,8 +65,9 @@ _LAKES = ((114.395, 30.548, 1700.0), (113.995, 30.535, 1300.0), (113.962, 30.508
 _CITIES = ((114.345, 30.565, 2600.0, 1.0), (114.44, 30.595, 1400.0, 0.75),
            (114.012, 30.585, 1000.0, 0.85))
 _RIVER_LAT = 30.578
-# Lake-level change between season 0 and later dates: (bearing east of north... as a math angle
-# in radians measured counter-clockwise from east, threshold shift). Positive = lake grows.
+# Lake-level change on later dates: (direction from the lake centre, radians counter-clockwise
+# from east; shoreline shift in units of the lake radius). Positive = the lake grows there:
+# it floods the south-east shore and recedes on the north-west (exposing mudflats).
 _LAKE_SHIFTS = ((-0.7, 0.30), (2.4, -0.30))
 # Forced changes near East Lake: (dx, dy) from the scene centre in metres, half sizes (m).
 CLEARING_TO_BUILT = (2700.0, -2700.0, 450.0, 360.0)
@@ -114,8 +115,10 @@ class Waves:
         gamma = frame.x0 * self.kx + frame.y0 * self.ky + self.phase
         a = np.outer(np.arange(shape[1]), alpha)
         b = np.outer(np.arange(shape[0]), beta) + gamma
-        out = (np.cos(b) * self.amp) @ np.cos(a).T - (np.sin(b) * self.amp) @ np.sin(a).T
-        return out.astype(np.float32)
+        # Phases in float64 (world metres x wavenumber); products in float32 for speed.
+        cos_b = (np.cos(b) * self.amp).astype(np.float32)
+        sin_b = (np.sin(b) * self.amp).astype(np.float32)
+        return cos_b @ np.cos(a).astype(np.float32).T - sin_b @ np.sin(a).astype(np.float32).T
 
     def derivative_x(self) -> Waves:
         """d/dX of the field (for 1-D waves): -k sin(t) == k cos(t + pi/2)."""
@@ -168,7 +171,7 @@ def _fields(seed: int) -> _Fields:
         village=_waves(seed, 6, (140.0,)),
         turbidity=_waves(seed, 7, (1500.0, 500.0)),
         wind=_waves(seed, 8, (700.0, 250.0)),
-        texture=_waves(seed, 9, (14.0, 30.0), n=160),
+        texture=_waves(seed, 9, (14.0, 30.0), n=128),
         vigour=_waves(seed, 10, (60.0,), n=96),
         meander=_waves(seed, 11, (2600.0, 1100.0), n=32, one_d=True),
         river_width=_waves(seed, 12, (3000.0,), n=16, one_d=True),
@@ -191,8 +194,10 @@ def world_xy(lon: float, lat: float) -> tuple[float, float]:
 def fit_frame(shape: tuple[int, int], transform: Affine, crs_wkt: str) -> Frame:
     """Least-squares affine map pixel index -> world metres, from a 5x5 sample through pyproj."""
     rows, cols = np.meshgrid(np.linspace(0, shape[0] - 1, 5), np.linspace(0, shape[1] - 1, 5))
-    xs, ys = transform * (cols.ravel() + 0.5, rows.ravel() + 0.5)
-    wx, wy = _transformer(crs_wkt).transform(np.asarray(xs), np.asarray(ys))
+    c, r = cols.ravel() + 0.5, rows.ravel() + 0.5
+    xs = transform.a * c + transform.b * r + transform.c
+    ys = transform.d * c + transform.e * r + transform.f
+    wx, wy = _transformer(crs_wkt).transform(xs, ys)
     design = np.column_stack([cols.ravel(), rows.ravel(), np.ones(cols.size)])
     cx, *_ = np.linalg.lstsq(design, np.asarray(wx), rcond=None)
     cy, *_ = np.linalg.lstsq(design, np.asarray(wy), rcond=None)
@@ -212,13 +217,13 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 
 def hash01(seed: int, salt: int, *keys: np.ndarray) -> np.ndarray:
-    """Uniform [0, 1) value per integer key tuple: grid-independent per-block randomness."""
-    shape = np.broadcast_shapes(*(np.shape(k) for k in keys), (1,))
-    h = np.full(shape, np.uint64(seed & 0xFFFFFFFF) * np.uint64(1 << 20) + np.uint64(salt))
-    h = _mix(h + _GOLDEN)
+    """Uniform [0, 1) value per integer key tuple: grid-independent per-block randomness.
+    Keys are folded in polynomially (cheap), then scrambled once by splitmix64."""
+    base = _mix(np.array([(seed & 0xFFFFFFFF) << 16 | (salt & 0xFFFF)], dtype=np.uint64))
+    h = base
     for key in keys:
-        h = _mix(h ^ (np.asarray(key, dtype=np.int64).astype(np.uint64) + _GOLDEN))
-    return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        h = h * _GOLDEN + np.asarray(key, dtype=np.int64).astype(np.uint64)
+    return (_mix(h) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def _rotate(x: np.ndarray, y: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
@@ -287,9 +292,11 @@ def _urban_index(x: np.ndarray, y: np.ndarray, noise: np.ndarray) -> np.ndarray:
 
 
 def _blocks(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
-    """Urban fabric: (roof layer, block hash, block SAR orientation factor). Staggered street blocks (rows 150 m, lengths
-    140-300 m, 20 m streets) hold building lots of 30-60 m; a lot is built with per-block
-    density, keeping an 8 m yard, else it is open space (paving, trees)."""
+    """Urban fabric: (roof layer, block hash, block SAR orientation factor).
+
+    Staggered street blocks (rows 150 m deep, 140-300 m long, 20 m streets) hold building lots
+    of 30-60 m; a lot is built with a per-block density and keeps an 8 m yard, otherwise it is
+    open space (paving, trees)."""
     u, v = _rotate(x, y, _URBAN_ANGLE)
     row = np.floor(v / _BLOCK_ROW).astype(np.int64)
     length = 140.0 + 160.0 * hash01(seed, 20, row)
@@ -321,9 +328,41 @@ def _parcels(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.nd
 
 def _stages(seed: int, row: np.ndarray, col: np.ndarray, date_variant: int) -> np.ndarray:
     """Crop stage per parcel, drawn per date from that season's stage probabilities."""
-    probs = np.cumsum(_STAGE_PROBS[min(date_variant, 1)])
+    cdf = np.cumsum(_STAGE_PROBS[min(date_variant, 1)])
     draw = hash01(seed, 40 + date_variant, row, col)
-    return np.searchsorted(probs, draw, side="right").clip(0, 4).astype(np.int8)
+    return np.searchsorted(cdf, draw, side="right").clip(0, 4).astype(np.int8)
+
+
+def _base_classes(noise: dict[str, np.ndarray], urban: np.ndarray, block: np.ndarray,
+                  pond: np.ndarray, cleared_later: np.ndarray, water: np.ndarray) -> np.ndarray:
+    """Baseline classes by precedence: water > built-up (with parks, construction sites) >
+    bare > cropland (with fish ponds) > vegetation."""
+    cls = np.full(urban.shape, VEGETATION, dtype=np.uint8)
+    cls[0.8 * noise["agri"] + 0.35 - 1.6 * urban > 0] = CROPLAND
+    cls[(noise["bare"] > 2.3) | ((urban > 0.3) & (urban < 0.5) & (noise["bare"] > 1.4))] = BARE
+    built = (urban > 0.5) | ((noise["village"] > 2.4) & (cls == CROPLAND))
+    cls[built] = BUILT
+    cls[built & (block < 0.07)] = VEGETATION  # urban parks
+    cls[built & (block >= 0.07) & (block < 0.11)] = BARE  # construction sites
+    cls[cleared_later] = VEGETATION  # woodland that is cleared on later dates
+    cls[(cls == CROPLAND) & pond] = WATER  # fish ponds
+    cls[water] = WATER
+    return cls
+
+
+def _apply_changes(cls: np.ndarray, to_built: np.ndarray, to_bare: np.ndarray,
+                   lake0: np.ndarray, lake1: np.ndarray, river: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Turn baseline classes into the later date in place; returns (water gain, water loss).
+    Only woodland is cleared; the rising lake floods everything but buildings."""
+    before = cls.copy()
+    cls[to_built & (before == VEGETATION)] = BUILT
+    cls[to_bare & (before == VEGETATION)] = BARE
+    gain = lake1 & ~lake0 & (before != WATER) & (before != BUILT)
+    loss = lake0 & ~lake1 & ~river
+    cls[gain] = WATER
+    cls[loss] = BARE  # exposed mudflat
+    return gain, loss
 
 
 def evaluate(shape: tuple[int, int], transform: Affine, crs_wkt: str, seed: int,
@@ -344,45 +383,26 @@ def evaluate(shape: tuple[int, int], transform: Affine, crs_wkt: str, seed: int,
     pond = (hash01(seed, 33, row, col) < 0.09) & (noise["agri"] > 0.2)
     to_built = _zone(x, y, CLEARING_TO_BUILT, noise["zone_edge"])
     to_bare = _zone(x, y, CLEARING_TO_BARE, noise["zone_edge"])
+    cls = _base_classes(noise, urban, block, pond, to_built | to_bare, lake0 | river)
 
-    cls = np.full(shape, VEGETATION, dtype=np.uint8)
-    cls[0.8 * noise["agri"] + 0.35 - 1.6 * urban > 0] = CROPLAND
-    cls[(noise["bare"] > 2.3) | ((urban > 0.3) & (urban < 0.5) & (noise["bare"] > 1.4))] = BARE
-    built = (urban > 0.5) | ((noise["village"] > 2.4) & (cls == CROPLAND))
-    cls[built] = BUILT
-    cls[built & (block < 0.07)] = VEGETATION  # urban parks
-    cls[built & (block >= 0.07) & (block < 0.11)] = BARE  # construction sites
-    cls[to_built | to_bare] = VEGETATION  # woodland that will be cleared later
-    cls[(cls == CROPLAND) & pond] = WATER  # fish ponds
-    cls[lake0 | river] = WATER
-
-    gain = np.zeros(shape, dtype=bool)
-    loss = np.zeros(shape, dtype=bool)
+    gain = loss = np.zeros(shape, dtype=bool)
     if date_variant >= 1:
         lake1 = _lake_field(x, y, noise["lake"], changed=True) < 0
-        before = cls.copy()
-        cls[to_built & (before == VEGETATION)] = BUILT
-        cls[to_bare & (before == VEGETATION)] = BARE
-        gain = lake1 & ~lake0 & (before != WATER) & (before != BUILT)
-        loss = lake0 & ~lake1 & ~river
-        cls[gain] = WATER
-        cls[loss] = BARE
+        gain, loss = _apply_changes(cls, to_built, to_bare, lake0, lake1, river)
 
-    crop = cls == CROPLAND
-    stage = np.where(crop, _stages(seed, row, col, date_variant), -1).astype(np.int8)
+    stage = np.where(cls == CROPLAND, _stages(seed, row, col, date_variant), -1)
     roof[cls != BUILT] = -1
-
-    season = min(date_variant, 1)
-    turbidity = np.clip(0.3 + 0.18 * noise["turbidity"] + 0.1 * season, 0.0, 1.0)
+    turbidity = np.clip(0.3 + 0.18 * noise["turbidity"] + 0.1 * min(date_variant, 1), 0.0, 1.0)
     turbidity = np.where(river, 0.85, turbidity)
     turbidity = np.where(pond & ~lake0 & ~river, hash01(seed, 34, row, col), turbidity)
-    turbidity = np.where(gain, 0.75, turbidity).astype(np.float32)
-    forest = (1.0 / (1.0 + np.exp(-(1.6 * noise["hill"] + 0.4)))).astype(np.float32)
-    wetness = np.clip(0.25 + 0.15 * noise["bare"], 0.0, 1.0)
-    wetness = np.where(loss, 0.9, wetness).astype(np.float32)
-    vigour = (noise["vigour"] + 1.2 * (hash01(seed, 35, row, col) - 0.5)).astype(np.float32)
-    return Layers(cls, stage, roof, turbidity, forest, wetness, vigour, noise["texture"],
-                  double_bounce, noise["wind"])
+    turbidity = np.where(gain, 0.75, turbidity)  # shallow, freshly flooded
+    forest = 1.0 / (1.0 + np.exp(-(1.6 * noise["hill"] + 0.4)))
+    wetness = np.where(loss, 0.9, np.clip(0.25 + 0.15 * noise["bare"], 0.0, 1.0))
+    vigour = noise["vigour"] + 1.2 * (hash01(seed, 35, row, col) - 0.5)
+    f32 = np.float32
+    return Layers(cls, stage.astype(np.int8), roof, turbidity.astype(f32), forest.astype(f32),
+                  wetness.astype(f32), vigour.astype(f32), noise["texture"], double_bounce,
+                  noise["wind"])
 
 
 def change_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:

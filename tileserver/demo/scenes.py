@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import rasterio
@@ -64,6 +65,7 @@ class Grid:
 
 
 Progress = Callable[[str], None]
+OverviewResampling = Literal["nearest", "bilinear", "cubic", "average", "mode", "gauss", "rms"]
 
 
 def _crs_wkt(crs: object) -> str:
@@ -110,6 +112,13 @@ def collar_mask(shape: tuple[int, int]) -> np.ndarray:
     return cols < 4 + 0.06 * rows
 
 
+def _grid_rng(seed: int, salt: int, date_variant: int, transform: Affine) -> np.random.Generator:
+    """Per-grid noise stream: keyed by the grid origin too, so scenes of the same size (the
+    mosaic tiles) do not share one noise pattern."""
+    origin = (round(abs(transform.c)) & 0xFFFFFFFF, round(abs(transform.f)) & 0xFFFFFFFF)
+    return np.random.default_rng([seed & 0xFFFFFFFF, salt, date_variant & 0xFFFF, *origin])
+
+
 def _blur(image: np.ndarray) -> np.ndarray:
     """Separable 3-tap PSF along the last two axes (edge pixels replicated)."""
     pad = np.pad(image, [(0, 0)] * (image.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
@@ -126,9 +135,9 @@ def make_optical_scene(shape: tuple[int, int], transform: Affine, crs: object, s
     truth classes (H, W) uint8 (CLASSES). date_variant 0 is the baseline; >= 1 applies the
     known changes. collar=True blanks a thin slanted strip on the west edge (nodata).
     """
-    shape = (int(shape[0]), int(shape[1]))
-    layers = ls.evaluate(shape, Affine(*transform[:6]), _crs_wkt(crs), seed, date_variant)
-    rng = np.random.default_rng([seed, 101, date_variant])
+    shape, transform = (int(shape[0]), int(shape[1])), Affine(*transform[:6])
+    layers = ls.evaluate(shape, transform, _crs_wkt(crs), seed, date_variant)
+    rng = _grid_rng(seed, 101, date_variant, transform)
     refl = spectra.reflectance(layers, rng.standard_normal(shape, dtype=np.float32))
     refl += rng.normal(0.0, 0.002, refl.shape).astype(np.float32)  # sensor noise
     refl = _blur(refl)
@@ -152,10 +161,10 @@ def make_sar_scene(shape: tuple[int, int], transform: Affine, crs: object, seed:
     Speckle is multiplicative Gamma noise (SAR_LOOKS looks, unit mean) applied to linear
     power before conversion to dB. Returns the data and truth classes.
     """
-    shape = (int(shape[0]), int(shape[1]))
-    layers = ls.evaluate(shape, Affine(*transform[:6]), _crs_wkt(crs), seed, date_variant)
+    shape, transform = (int(shape[0]), int(shape[1])), Affine(*transform[:6])
+    layers = ls.evaluate(shape, transform, _crs_wkt(crs), seed, date_variant)
     power = 10.0 ** (spectra.backscatter_db(layers) / 10.0)
-    rng = np.random.default_rng([seed, 202, date_variant])
+    rng = _grid_rng(seed, 202, date_variant, transform)
     power *= rng.gamma(SAR_LOOKS, 1.0 / SAR_LOOKS, power.shape).astype(np.float32)
     data = (10.0 * np.log10(np.maximum(power, 1e-6))).astype(np.float32)
     classes = layers.classes
@@ -176,7 +185,7 @@ def _overview_levels(shape: tuple[int, int], min_size: int = 128) -> int:
 
 def write_cog(path: Path, array: np.ndarray, transform: Affine, crs: object,
               nodata: float | None, band_names: Sequence[str], *,
-              overview_resampling: str | None = None) -> None:
+              overview_resampling: OverviewResampling | None = None) -> None:
     """Write a deflate COG (512 px blocks, internal overviews, band descriptions) atomically:
     a temporary file in the same directory is renamed over `path` only when complete.
 
@@ -323,7 +332,8 @@ def _readme(seed: int, items: Sequence[DemoItem]) -> str:
         "|---|---|---|---|---|",
     ]
     for item in items:
-        crs = "EPSG:32649" if "-49n-" in item.path.name else "EPSG:32650"
+        with rasterio.open(item.path) as ds:
+            crs = f"EPSG:{ds.crs.to_epsg()}"
         truth = item.truth_path.name if item.truth_path else "-"
         lines.append(f"| {item.path.name} | {item.kind} ({item.group}) | {item.datetime} "
                      f"| {crs} | {truth} |")

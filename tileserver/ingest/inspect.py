@@ -84,7 +84,7 @@ def valid_footprint(path: str, max_side: int = 256) -> dict:
         factor = max(1, int(np.ceil(max(src.width, src.height) / max_side)))
         out_shape = (max(1, src.height // factor), max(1, src.width // factor))
         mask = src.dataset_mask(out_shape=out_shape)
-        transform = src.transform * rasterio.Affine.scale(
+        transform = src.transform @ rasterio.Affine.scale(
             src.width / out_shape[1], src.height / out_shape[0]
         )
         from rasterio.features import shapes

@@ -17,7 +17,6 @@ import { createStatusBar } from "./statusBar.js";
 import { installGlobalErrorHandlers, showError, showWarning } from "./ui.js";
 
 const Cesium = window.Cesium;
-installGlobalErrorHandlers();
 
 if (!Cesium || !Cesium.Viewer) {
   document.body.dataset.ready = "error";
@@ -26,6 +25,7 @@ if (!Cesium || !Cesium.Viewer) {
   showError(message, "Viewer unavailable");
   throw new Error(message);
 }
+installGlobalErrorHandlers();
 
 // ---- Globe ------------------------------------------------------------------------------------
 
@@ -113,7 +113,18 @@ async function loadCatalog() {
   catalogPanel.update({ datasets: catalog.datasets, mosaics: catalog.mosaics, loading: false, failed: !catalog.loaded });
   refreshPanels();
   if (!catalog.loaded) throw datasets.reason;
+  if (document.body.dataset.ready !== "1") {
+    document.body.dataset.ready = "1";
+    if (window.cogsight) window.cogsight.ready = Promise.resolve(catalog); // recovered after a failed start
+  }
   return catalog;
+}
+
+/** Wait for the first catalog load; retry it if it failed (throws the server's message if it fails again). */
+async function ensureCatalog() {
+  if (catalog.loaded) return;
+  await firstLoad.catch(() => {});
+  if (!catalog.loaded) await loadCatalog();
 }
 
 // ---- Public operations (also the test hook) ---------------------------------------------------------
@@ -123,7 +134,7 @@ async function loadCatalog() {
  * flyTo (default true), duration (seconds)}. Resolves with the layer handle after the camera flight.
  */
 async function addDataset(id, options = {}) {
-  await ready;
+  await ensureCatalog();
   let found = findEntry(id, options.source);
   if (!found) {
     await loadCatalog(); // it may have been registered after the page loaded
@@ -194,17 +205,13 @@ function refreshPanels() {
 
 // ---- Start -----------------------------------------------------------------------------------------
 
-const ready = loadCatalog().then(
-  (result) => {
-    document.body.dataset.ready = "1";
-    return result;
-  },
-  (err) => {
-    document.body.dataset.ready = "error";
-    throw err;
-  },
-);
-ready.catch(() => {}); // reported in the message area already; awaiting callers still see the rejection
+// Resolves with the catalog once it has loaded; rejects (with the server's message) when the
+// first load fails. body[data-ready] becomes "1" on success or "error" on failure.
+const firstLoad = loadCatalog().catch((err) => {
+  if (document.body.dataset.ready !== "1") document.body.dataset.ready = "error";
+  throw err;
+});
+firstLoad.catch(() => {}); // already shown in the message area; awaiting callers still see the rejection
 
 window.cogsight = {
   viewer,
@@ -213,7 +220,7 @@ window.cogsight = {
   removeLayer,
   zoomTo,
   layers: manager.layers, // live array of layer handles, bottom -> top
-  ready,
+  ready: firstLoad,
   tileUrl,
   reloadCatalog: loadCatalog,
   get catalog() {

@@ -110,7 +110,10 @@ export function createCatalogPanel({ root, onAdd, onRefresh }) {
       );
       return;
     }
-    list.append(group("Datasets", state.datasets, "raster"), group("Mosaics", state.mosaics, "mosaic"));
+    if (state.failed) list.append(el("div", { class: "empty" }, "Datasets could not be loaded."));
+    for (const node of [group("Datasets", state.datasets, "raster"), group("Mosaics", state.mosaics, "mosaic")]) {
+      if (node) list.append(node);
+    }
   }
 
   renderList();

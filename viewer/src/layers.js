@@ -63,9 +63,14 @@ export function findIndex(indices, name) {
   return (indices || []).find((ix) => String(ix.name).toLowerCase() === want) || null;
 }
 
-/** True when every band an index needs is among the dataset's band names. */
+/**
+ * True when every band an index needs is among the dataset's band names (or when the dataset
+ * lists no band names at all, in which case the server decides).
+ */
 export function indexAvailable(dataset, index) {
-  const names = new Set(((dataset && dataset.band_names) || []).map((n) => String(n).toLowerCase()));
+  const listed = (dataset && dataset.band_names) || [];
+  if (!listed.length) return true;
+  const names = new Set(listed.map((n) => String(n).toLowerCase()));
   return (index.bands || []).every((b) => names.has(String(b).toLowerCase()));
 }
 
@@ -377,10 +382,17 @@ export class LayerManager {
       hasAlphaChannel: true,
       enablePickFeatures: false,
     });
+    handle.tileError = null;
+    const reported = new Set();
     // Listening also stops Cesium from logging every failed tile to the console.
-    provider.errorEvent.addEventListener((tileError) => {
-      if (generation !== handle.generation || !this.layers.includes(handle)) return;
-      this._handleTileError(handle, tileError);
+    provider.errorEvent.addEventListener(async (tileError) => {
+      const message = await tileErrorMessage(tileError);
+      if (!message || generation !== handle.generation || !this.layers.includes(handle)) return;
+      if (reported.has(message)) return; // report each distinct problem once per render
+      reported.add(message);
+      handle.tileError = message;
+      this.onTileError(handle, message);
+      this.onChange();
     });
     const layer = new Cesium.ImageryLayer(provider, {
       rectangle,
@@ -389,26 +401,6 @@ export class LayerManager {
     });
     layer.cogsightLayerId = handle.id;
     return layer;
-  }
-
-  async _handleTileError(handle, tileError) {
-    const err = tileError && tileError.error;
-    const status = err && err.statusCode;
-    // 404 / 204 (and the undecodable empty body a 204 yields): no data there; show nothing.
-    if (status === 404 || status === 204 || status === undefined) return;
-    let message = status ? `Tile request failed (HTTP ${status})` : "Tile request failed (network error)";
-    try {
-      const body = err.response;
-      const text = body instanceof Blob ? await body.text() : typeof body === "string" ? body : "";
-      if (text) {
-        const json = JSON.parse(text);
-        if (json && typeof json.detail === "string") message = json.detail;
-        else if (json && json.detail) message = JSON.stringify(json.detail);
-      }
-    } catch {
-      // Body was not JSON; keep the HTTP status message.
-    }
-    this.onTileError(handle, message, status);
   }
 
   /** Swap the layer's imagery provider for a new render, keeping its place in the stack. */
@@ -473,6 +465,29 @@ export class LayerManager {
     const handle = this.require(ref);
     return flyToBounds(this.viewer, handle.dataset.bounds, { duration });
   }
+}
+
+/**
+ * Readable message for a failed tile, or null when the failure just means "no data here"
+ * (404, 204, or the undecodable empty body a 204 yields).
+ */
+export async function tileErrorMessage(tileError) {
+  const err = tileError && tileError.error;
+  const status = err && err.statusCode;
+  if (status === 404 || status === 204 || status === undefined) return null;
+  let message = status ? `Tile request failed (HTTP ${status})` : "Tile request failed (network error)";
+  try {
+    const body = err.response;
+    const text = body instanceof Blob ? await body.text() : typeof body === "string" ? body : "";
+    if (text) {
+      const json = JSON.parse(text);
+      if (json && typeof json.detail === "string") message = json.detail;
+      else if (json && json.detail) message = JSON.stringify(json.detail);
+    }
+  } catch {
+    // Body was not JSON; keep the HTTP status message.
+  }
+  return message;
 }
 
 export function flyToBounds(viewer, bounds, { duration } = {}) {

@@ -44,8 +44,13 @@ export function createLayersPanel({ root, manager, onZoom, onError }) {
         el(
           "div",
           { class: "layer-text" },
-          el("div", { class: "layer-title" }, handle.title),
-          el("div", { class: "layer-meta" }, describeRender(handle.render, handle.dataset)),
+          el(
+            "div",
+            { class: "layer-title" },
+            handle.tileError ? el("span", { class: "layer-warn", title: handle.tileError, testid: `tile-error-${id}` }, "⚠ ") : null,
+            handle.title,
+          ),
+          el("div", { class: "layer-meta", title: describeRender(handle.render, handle.dataset) }, describeRender(handle.render, handle.dataset)),
         ),
         el(
           "div",

@@ -19,6 +19,7 @@ from tileserver.settings import Settings
 from tileserver.sources import configure_gdal
 from tileserver.tiling.cache import TileCacheMiddleware
 from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.encoding import configure_png
 from tileserver.tiling.grids import supported_tms
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_gdal(settings)
+    configure_png(settings.png_zlevel)
 
     app = FastAPI(
         title="cogsight",

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     tile_cache_max_age: int = Field(default=3600, description="Cache-Control max-age, seconds.")
 
+    png_zlevel: int = Field(
+        default=1, ge=1, le=9, description="zlib level of PNG tiles (1 fast, 9 small)."
+    )
     gdal_cache_mb: int = 512
     max_raster_pixels: int = Field(
         default=100_000 * 100_000, description="Largest raster (width x height) accepted."

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 import attr
+from cachetools import LRUCache
 import numpy
 import rasterio
 from rasterio.coords import BoundingBox
@@ -25,6 +26,7 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 MAX_OPEN_PER_THREAD = 64
+_BOUNDS: LRUCache[tuple[str, str, str], tuple[float, float, float, float]] = LRUCache(8192)
 _local = threading.local()
 
 
@@ -61,8 +63,6 @@ def forget(path: str) -> None:
 class CatalogReader(Reader):
     """rio-tiler Reader over a kept-open dataset handle; API-identical to ``Reader``."""
 
-    _tms_bounds: dict = attr.ib(init=False, factory=dict)
-
     def __attrs_post_init__(self) -> None:
         if self.dataset is None and self.input is not None:
             self.dataset = shared_handle(str(self.input))
@@ -75,9 +75,8 @@ class CatalogReader(Reader):
         meaningless and "intersects" everything, so far-away tiles came back as empty 200s
         instead of a consistent 404.
         """
-        geographic = self.tms.rasterio_geographic_crs
         w, s, e, n = self.tms.bounds(Tile(x=tile_x, y=tile_y, z=tile_z))
-        dw, ds, de, dn = self.get_geographic_bounds(geographic)
+        dw, ds, de, dn = self._bounds_in("geographic", self.tms.rasterio_geographic_crs)
         if dw > de:  # dataset crosses the antimeridian
             return (w < de or e > dw) and s < dn and n > ds
         return w < de and e > dw and s < dn and n > ds
@@ -107,7 +106,7 @@ class CatalogReader(Reader):
         width = tilesize or matrix.tileWidth
         height = tilesize or matrix.tileHeight
         left, bottom, right, top = self.tms.xy_bounds(Tile(x=tile_x, y=tile_y, z=tile_z))
-        dl, db, dr, dt = self._bounds_in_tms()
+        dl, db, dr, dt = self._bounds_in("tms", self.tms.rasterio_crs)
         xres, yres = (right - left) / width, (top - bottom) / height
         col0 = max(0, math.floor((dl - left) / xres))
         col1 = min(width, math.ceil((dr - left) / xres))
@@ -142,14 +141,12 @@ class CatalogReader(Reader):
             dataset_statistics=part.dataset_statistics,
         )
 
-    def _bounds_in_tms(self) -> tuple[float, float, float, float]:
-        key = str(self.tms.rasterio_crs)
-        cached = self._tms_bounds.get(key)
+    def _bounds_in(self, role: str, crs: Any) -> tuple[float, float, float, float]:
+        """Dataset bounds in another CRS, cached per file (files never change in place)."""
+        key = (str(self.input), self.tms.id, role)
+        cached = _BOUNDS.get(key)
         if cached is None:
-            cached = transform_bounds(
-                self.crs, self.tms.rasterio_crs, *self.bounds, densify_pts=21
-            )
-            self._tms_bounds[key] = cached
+            cached = _BOUNDS[key] = transform_bounds(self.crs, crs, *self.bounds, densify_pts=21)
         return cached
 
     def __exit__(self, *args: Any) -> None:

@@ -1,0 +1,185 @@
+"""Tile throughput: cogsight against bare titiler and the in-process rio-tiler floor.
+
+One run, one COG, one list of tile requests over several zooms, one uvicorn worker each:
+  (a) cogsight, tile cache off      (b) bare titiler TilerFactory with ?url=
+  (c) in-process floor: rio_tiler Reader.tile + the same PNG render, no HTTP
+  (d) cogsight with a hot tile cache
+Prints tiles/s and the ratios a/b, c/a, d/a.  Usage: python bench/tiles.py [--tiles 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import morecantile
+import numpy as np
+from rasterio.transform import from_origin
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import fetch_all, uvicorn_server  # noqa: E402
+
+TMS = morecantile.tms.get("WebMercatorQuad")
+RENDERS = {
+    "rgb": "bidx=3&bidx=2&bidx=1&rescale=0,2000&tilesize=256",
+    "ndvi": "expression=(b4-b3)/(b4%2Bb3)&rescale=-1,1&colormap_name=rdylgn&tilesize=256",
+}
+
+
+def make_cog(folder: Path, size: int) -> Path:
+    """A seeded 5-band uint16 scene (the demo's landscape model) written as a COG."""
+    from tileserver.demo import make_optical_scene, write_cog
+
+    transform = from_origin(230000.0, 3390000.0, 10.0, 10.0)
+    data, _classes = make_optical_scene((size, size), transform, "EPSG:32650", seed=7)
+    path = folder / "bench.tif"
+    write_cog(path, data, transform, "EPSG:32650", 0, ["blue", "green", "red", "nir", "swir16"])
+    return path
+
+
+def tile_list(path: Path, bounds: tuple[float, float, float, float], minzoom: int,
+              maxzoom: int, count: int) -> list[tuple[int, int, int]]:
+    """Tiles that both rio-tiler and cogsight consider inside the data, spread over zooms."""
+    from rio_tiler.io import Reader
+
+    from tileserver.tiling.reader import CatalogReader
+
+    rng = np.random.default_rng(0)
+    with Reader(str(path)) as plain, CatalogReader(str(path)) as ours:
+        per_zoom: dict[int, list] = {
+            z: [t for t in TMS.tiles(*bounds, zooms=[z])
+                if plain.tile_exists(t.x, t.y, t.z) and ours.tile_exists(t.x, t.y, t.z)]
+            for z in range(minzoom, maxzoom + 1)
+        }
+    out: list[tuple[int, int, int]] = []
+    share = max(1, count // len(per_zoom))
+    for z, tiles in per_zoom.items():
+        picks = rng.permutation(len(tiles))[:share]
+        out += [(tiles[i].z, tiles[i].x, tiles[i].y) for i in picks]
+    while len(out) < count:  # top up from the deepest zoom
+        t = per_zoom[maxzoom][int(rng.integers(len(per_zoom[maxzoom])))]
+        out.append((t.z, t.x, t.y))
+    return out
+
+
+def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> float:
+    """In-process cost of the same tiles: rio-tiler read + the PNG render cogsight uses."""
+    from rio_tiler.colormap import cmap
+    from rio_tiler.io import Reader
+    from titiler.core.resources.enums import ImageType
+    from titiler.core.utils import render_image
+
+    colormap = cmap.get("rdylgn")
+    started = time.perf_counter()
+    shared = Reader(str(path)) if keep_open else None
+    for kind in RENDERS:
+        for z, x, y in tiles:
+            src = shared or Reader(str(path))
+            try:
+                if kind == "rgb":
+                    img = src.tile(x, y, z, indexes=(3, 2, 1))
+                    render_image(img, output_format=ImageType.png, rescale=[(0, 2000)] * 3)
+                else:
+                    img = src.tile(x, y, z, expression="(b4-b3)/(b4+b3)")
+                    render_image(img, output_format=ImageType.png, rescale=[(-1, 1)],
+                                 colormap=colormap)
+            finally:
+                if shared is None:
+                    src.close()
+    if shared:
+        shared.close()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--tiles", type=int, default=300, help="tiles per render style")
+    parser.add_argument("--size", type=int, default=4096, help="COG width/height in pixels")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
+    parser.add_argument("--concurrency", type=int, default=1, help="client connections")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/tiles.json"))
+    args = parser.parse_args()
+
+    from tileserver.catalog import Catalog
+    from tileserver.ingest import register_raster
+    from tileserver.settings import Settings
+    from tileserver.tiling.encoding import configure_png
+
+    configure_png(Settings().png_zlevel)  # the floor encodes exactly as cogsight does
+
+    with tempfile.TemporaryDirectory(prefix="cogsight-bench-") as tmp:
+        folder = Path(tmp)
+        print(f"making a {args.size}x{args.size} 5-band COG ...")
+        cog = make_cog(folder, args.size)
+        settings = Settings(data_dir=folder / "data")
+        settings.data_dir.mkdir()
+        record = register_raster(Catalog(settings.resolved_database_url), settings, cog)
+        served = settings.data_dir / record.uri
+        tiles = tile_list(served, record.bounds, record.minzoom, record.maxzoom, args.tiles)
+        print(f"{len(tiles)} tiles x {len(RENDERS)} renders, zooms {record.minzoom}-{record.maxzoom}")
+
+        def urls(base: str, prefix: str, extra: str = "") -> list[str]:
+            return [f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
+                    for q in RENDERS.values() for z, x, y in tiles]
+
+        results: dict[str, dict] = {}
+        env = {"COGSIGHT_DATA_DIR": str(settings.data_dir)}
+        steps = tqdm(total=4, desc="bench", unit="run")
+
+        with uvicorn_server("tileserver.app:create_app", {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"},
+                            args.workers, factory=True) as base:
+            batch = urls(base, f"/raster/{record.id}")
+            fetch_all(batch[:20], args.concurrency)  # warm imports and connections
+            seconds, bad = fetch_all(batch, args.concurrency)
+            results["a_cogsight_cache_off"] = {"seconds": seconds, "errors": bad}
+        steps.update()
+
+        with uvicorn_server("bench.bare_titiler:app", {}, args.workers) as base:
+            batch = urls(base, "/cog", f"&url={served}")
+            fetch_all(batch[:20], args.concurrency)
+            seconds, bad = fetch_all(batch, args.concurrency)
+            results["b_bare_titiler"] = {"seconds": seconds, "errors": bad}
+        steps.update()
+
+        floor(served, tiles[:10], keep_open=False)
+        results["c_floor_open_per_tile"] = {"seconds": floor(served, tiles, False), "errors": 0}
+        results["c_floor_kept_open"] = {"seconds": floor(served, tiles, True), "errors": 0}
+        steps.update()
+
+        with uvicorn_server("tileserver.app:create_app", env, args.workers, factory=True) as base:
+            batch = urls(base, f"/raster/{record.id}")
+            fetch_all(batch, args.concurrency)  # fill the cache
+            seconds, bad = fetch_all(batch, args.concurrency)
+            results["d_cogsight_hot_cache"] = {"seconds": seconds, "errors": bad}
+        steps.update()
+        steps.close()
+
+    n = len(tiles) * len(RENDERS)
+    for r in results.values():
+        r["tiles_per_s"] = n / r["seconds"]
+    tps = {k: v["tiles_per_s"] for k, v in results.items()}
+    ratios = {
+        "a/b (cogsight vs bare titiler, target >= 1.2)": tps["a_cogsight_cache_off"] / tps["b_bare_titiler"],
+        "c/a (floor kept open vs cogsight, target <= 1.3)": tps["c_floor_kept_open"] / tps["a_cogsight_cache_off"],
+        "c/a (floor open per tile vs cogsight)": tps["c_floor_open_per_tile"] / tps["a_cogsight_cache_off"],
+        "d/a (hot cache vs cache off, target >= 20)": tps["d_cogsight_hot_cache"] / tps["a_cogsight_cache_off"],
+    }
+    print(f"\n{n} tiles per run, {args.workers} uvicorn worker(s), {args.concurrency} connection(s)")
+    for name, r in results.items():
+        print(f"  {name:24s} {r['tiles_per_s']:8.1f} tiles/s   ({r['seconds']:.2f} s, {r['errors']} errors)")
+    for name, value in ratios.items():
+        print(f"  {name:52s} {value:6.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"tiles": n, "workers": args.workers,
+                                    "concurrency": args.concurrency, "results": results,
+                                    "ratios": ratios}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

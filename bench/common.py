@@ -25,12 +25,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(target: str, env: dict[str, str], workers: int = 1,
-                   factory: bool = False) -> Iterator[str]:
+def uvicorn_server(
+    target: str, env: dict[str, str], workers: int = 1, factory: bool = False
+) -> Iterator[str]:
     """Run ``target`` under uvicorn in its own process group; yield its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     if factory:
         cmd.insert(4, "--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fetch_all, uvicorn_server  # noqa: E402
+from bench.common import fetch_all, uvicorn_server
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 RENDERS = {
@@ -43,8 +43,9 @@ def make_cog(folder: Path, size: int) -> Path:
     return path
 
 
-def tile_list(path: Path, bounds: tuple[float, float, float, float], minzoom: int,
-              maxzoom: int, count: int) -> list[tuple[int, int, int]]:
+def tile_list(
+    path: Path, bounds: tuple[float, float, float, float], minzoom: int, maxzoom: int, count: int
+) -> list[tuple[int, int, int]]:
     """Tiles that both rio-tiler and cogsight consider inside the data, spread over zooms."""
     from rio_tiler.io import Reader
 
@@ -53,13 +54,16 @@ def tile_list(path: Path, bounds: tuple[float, float, float, float], minzoom: in
     rng = np.random.default_rng(0)
     with Reader(str(path)) as plain, CatalogReader(str(path)) as ours:
         per_zoom: dict[int, list] = {
-            z: [t for t in TMS.tiles(*bounds, zooms=[z])
-                if plain.tile_exists(t.x, t.y, t.z) and ours.tile_exists(t.x, t.y, t.z)]
+            z: [
+                t
+                for t in TMS.tiles(*bounds, zooms=[z])
+                if plain.tile_exists(t.x, t.y, t.z) and ours.tile_exists(t.x, t.y, t.z)
+            ]
             for z in range(minzoom, maxzoom + 1)
         }
     out: list[tuple[int, int, int]] = []
     share = max(1, count // len(per_zoom))
-    for z, tiles in per_zoom.items():
+    for tiles in per_zoom.values():
         picks = rng.permutation(len(tiles))[:share]
         out += [(tiles[i].z, tiles[i].x, tiles[i].y) for i in picks]
     while len(out) < count:  # top up from the deepest zoom
@@ -87,8 +91,9 @@ def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> flo
                     render_image(img, output_format=ImageType.png, rescale=[(0, 2000)] * 3)
                 else:
                     img = src.tile(x, y, z, expression="(b4-b3)/(b4+b3)")
-                    render_image(img, output_format=ImageType.png, rescale=[(-1, 1)],
-                                 colormap=colormap)
+                    render_image(
+                        img, output_format=ImageType.png, rescale=[(-1, 1)], colormap=colormap
+                    )
             finally:
                 if shared is None:
                     src.close()
@@ -98,7 +103,9 @@ def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--tiles", type=int, default=300, help="tiles per render style")
     parser.add_argument("--size", type=int, default=4096, help="COG width/height in pixels")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
@@ -122,18 +129,27 @@ def main() -> None:
         record = register_raster(Catalog(settings.resolved_database_url), settings, cog)
         served = settings.data_dir / record.uri
         tiles = tile_list(served, record.bounds, record.minzoom, record.maxzoom, args.tiles)
-        print(f"{len(tiles)} tiles x {len(RENDERS)} renders, zooms {record.minzoom}-{record.maxzoom}")
+        print(
+            f"{len(tiles)} tiles x {len(RENDERS)} renders, zooms {record.minzoom}-{record.maxzoom}"
+        )
 
         def urls(base: str, prefix: str, extra: str = "") -> list[str]:
-            return [f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
-                    for q in RENDERS.values() for z, x, y in tiles]
+            return [
+                f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
+                for q in RENDERS.values()
+                for z, x, y in tiles
+            ]
 
         results: dict[str, dict] = {}
         env = {"COGSIGHT_DATA_DIR": str(settings.data_dir)}
         steps = tqdm(total=4, desc="bench", unit="run")
 
-        with uvicorn_server("tileserver.app:create_app", {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"},
-                            args.workers, factory=True) as base:
+        with uvicorn_server(
+            "tileserver.app:create_app",
+            {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"},
+            args.workers,
+            factory=True,
+        ) as base:
             batch = urls(base, f"/raster/{record.id}")
             fetch_all(batch[:20], args.concurrency)  # warm imports and connections
             seconds, bad = fetch_all(batch, args.concurrency)
@@ -165,20 +181,38 @@ def main() -> None:
         r["tiles_per_s"] = n / r["seconds"]
     tps = {k: v["tiles_per_s"] for k, v in results.items()}
     ratios = {
-        "a/b (cogsight vs bare titiler, target >= 1.2)": tps["a_cogsight_cache_off"] / tps["b_bare_titiler"],
-        "c/a (floor kept open vs cogsight, target <= 1.3)": tps["c_floor_kept_open"] / tps["a_cogsight_cache_off"],
-        "c/a (floor open per tile vs cogsight)": tps["c_floor_open_per_tile"] / tps["a_cogsight_cache_off"],
-        "d/a (hot cache vs cache off, target >= 20)": tps["d_cogsight_hot_cache"] / tps["a_cogsight_cache_off"],
+        "a/b (cogsight vs bare titiler, target >= 1.2)": tps["a_cogsight_cache_off"]
+        / tps["b_bare_titiler"],
+        "c/a (floor kept open vs cogsight, target <= 1.3)": tps["c_floor_kept_open"]
+        / tps["a_cogsight_cache_off"],
+        "c/a (floor open per tile vs cogsight)": tps["c_floor_open_per_tile"]
+        / tps["a_cogsight_cache_off"],
+        "d/a (hot cache vs cache off, target >= 20)": tps["d_cogsight_hot_cache"]
+        / tps["a_cogsight_cache_off"],
     }
-    print(f"\n{n} tiles per run, {args.workers} uvicorn worker(s), {args.concurrency} connection(s)")
+    print(
+        f"\n{n} tiles per run, {args.workers} uvicorn worker(s), {args.concurrency} connection(s)"
+    )
     for name, r in results.items():
-        print(f"  {name:24s} {r['tiles_per_s']:8.1f} tiles/s   ({r['seconds']:.2f} s, {r['errors']} errors)")
+        print(
+            f"  {name:24s} {r['tiles_per_s']:8.1f} tiles/s"
+            f"   ({r['seconds']:.2f} s, {r['errors']} errors)"
+        )
     for name, value in ratios.items():
         print(f"  {name:52s} {value:6.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"tiles": n, "workers": args.workers,
-                                    "concurrency": args.concurrency, "results": results,
-                                    "ratios": ratios}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "tiles": n,
+                "workers": args.workers,
+                "concurrency": args.concurrency,
+                "results": results,
+                "ratios": ratios,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,12 @@ def demo(catalog: Catalog, settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, demo: dict[str, str]):  # noqa: ANN201
+def app(settings: Settings, demo: dict[str, str]):
     return create_app(settings)
 
 
 @pytest.fixture(scope="session")
-def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app) -> Iterator[TestClient]:
     with TestClient(app) as c:
         yield c
 
@@ -75,9 +75,21 @@ def live_server(data_dir: Path, demo: dict[str, str]) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "COGSIGHT_DATA_DIR": str(data_dir), "COGSIGHT_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tileserver.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

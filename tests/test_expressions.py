@@ -22,8 +22,9 @@ def test_sensor_preset_resolves_sentinel2_and_landsat_ids():
 
 
 def test_reflectance_scaling_is_numerically_right():
-    expr = to_band_expression(INDICES.get("EVI").formula, ["SR_B2", "SR_B4", "SR_B5"],
-                              "landsat-c2l2", 2.75e-5, -0.2)
+    expr = to_band_expression(
+        INDICES.get("EVI").formula, ["SR_B2", "SR_B4", "SR_B5"], "landsat-c2l2", 2.75e-5, -0.2
+    )
     dn = {"b1": np.float64(9000), "b2": np.float64(9500), "b3": np.float64(20000)}
     blue, red, nir = (v * 2.75e-5 - 0.2 for v in dn.values())
     expected = 2.5 * (nir - red) / (nir + 6 * red - 7.5 * blue + 1)
@@ -35,8 +36,20 @@ def test_all_required_indices_exist():
         assert set(INDICES.get(name).bands) <= {"blue", "green", "red", "nir", "swir16", "swir22"}
 
 
-@pytest.mark.parametrize("bad", ["b1 +", "", "__import__('os')", "b1.real", "[b1]", "'a'",
-                                 "lambda: 1", "foo(b1)", "b1 if b2 else b3"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "b1 +",
+        "",
+        "__import__('os')",
+        "b1.real",
+        "[b1]",
+        "'a'",
+        "lambda: 1",
+        "foo(b1)",
+        "b1 if b2 else b3",
+    ],
+)
 def test_bad_expressions_are_invalid_input(bad):
     with pytest.raises(InvalidInput):
         to_band_expression(bad, BANDS)

@@ -1,4 +1,4 @@
-"""The application factory: ``create_app(settings)`` wires catalog, tilers, routers and middleware."""
+"""The application factory: ``create_app(settings)`` wires catalog, tilers, routers, middleware."""
 
 from __future__ import annotations
 

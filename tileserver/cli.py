@@ -13,11 +13,14 @@ from tqdm import tqdm
 from tileserver.errors import CogsightError
 from tileserver.settings import Settings
 
-app = typer.Typer(help="cogsight: dynamic tiles, indices and mosaics over a catalog of COGs.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="cogsight: dynamic tiles, indices and mosaics over a catalog of COGs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
-def _catalog(settings: Settings):  # noqa: ANN202 - keeps heavy imports out of --help
+def _catalog(settings: Settings):
     from tileserver.catalog import Catalog
     from tileserver.sources import configure_gdal
 
@@ -47,8 +50,13 @@ def serve(
     typer.echo(f"cogsight viewer: http://{settings.host}:{settings.port}/")
     typer.echo(f"API docs:        http://{settings.host}:{settings.port}/docs")
     uvicorn.run(
-        "tileserver.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, log_level="info", timeout_graceful_shutdown=5,
+        "tileserver.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="info",
+        timeout_graceful_shutdown=5,
     )
 
 
@@ -83,6 +91,7 @@ def add(
     catalog = _catalog(settings)
     steps = ["inspecting", "converting to COG", "copying COG", "recording metadata", "done"]
     with tqdm(total=4, desc="add", unit="step") as bar:
+
         def progress(msg: str) -> None:
             bar.set_postfix_str(msg)
             if msg in steps and msg not in ("copying COG",):
@@ -90,9 +99,16 @@ def add(
 
         try:
             record = register_raster(
-                catalog, settings, source, title=title, sensor=sensor, datetime_=datetime,
+                catalog,
+                settings,
+                source,
+                title=title,
+                sensor=sensor,
+                datetime_=datetime,
                 band_names=[b.strip() for b in bands.split(",")] if bands else None,
-                cloud_cover=cloud_cover, reflectance_scale=scale, reflectance_offset=offset,
+                cloud_cover=cloud_cover,
+                reflectance_scale=scale,
+                reflectance_offset=offset,
                 progress=progress,
             )
         except CogsightError as exc:
@@ -100,8 +116,17 @@ def add(
             raise typer.Exit(code=2) from None
         bar.n = bar.total
         bar.refresh()
-    typer.echo(json.dumps({"id": record.id, "title": record.title, "crs": record.crs,
-                           "bands": record.band_names, "bounds": record.bounds}))
+    typer.echo(
+        json.dumps(
+            {
+                "id": record.id,
+                "title": record.title,
+                "crs": record.crs,
+                "bands": record.band_names,
+                "bounds": record.bounds,
+            }
+        )
+    )
 
 
 @app.command()
@@ -126,4 +151,4 @@ def main() -> None:  # pragma: no cover
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-__all__ = ["app", "Path"]
+__all__ = ["Path", "app"]

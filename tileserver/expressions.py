@@ -13,15 +13,57 @@ import re
 from tileserver.errors import InvalidInput, UnknownBand
 from tileserver.sensors import SENSORS
 
-NUMEXPR_FUNCTIONS = frozenset({
-    "where", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "arctan2", "sinh", "cosh",
-    "tanh", "arcsinh", "arccosh", "arctanh", "log", "log10", "log1p", "exp", "expm1", "sqrt",
-    "abs",
-})
+NUMEXPR_FUNCTIONS = frozenset(
+    {
+        "where",
+        "sin",
+        "cos",
+        "tan",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "arctan2",
+        "sinh",
+        "cosh",
+        "tanh",
+        "arcsinh",
+        "arccosh",
+        "arctanh",
+        "log",
+        "log10",
+        "log1p",
+        "exp",
+        "expm1",
+        "sqrt",
+        "abs",
+    }
+)
 _ALLOWED_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Load,
-    ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.USub, ast.UAdd,
-    ast.Invert, ast.BitAnd, ast.BitOr, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq,
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.Mod,
+    ast.USub,
+    ast.UAdd,
+    ast.Invert,
+    ast.BitAnd,
+    ast.BitOr,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.Eq,
+    ast.NotEq,
 )
 _BIDX = re.compile(r"^b(\d+)$")
 MAX_EXPRESSION_LENGTH = 1000
@@ -41,13 +83,14 @@ def _parse(part: str) -> ast.Expression:
             )
         if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
             raise InvalidInput(f"Invalid expression '{part.strip()}': only numbers are allowed.")
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in NUMEXPR_FUNCTIONS:
-                name = getattr(node.func, "id", "?")
-                raise InvalidInput(
-                    f"Invalid expression: unknown function '{name}'. "
-                    f"Allowed: {', '.join(sorted(NUMEXPR_FUNCTIONS))}."
-                )
+        if isinstance(node, ast.Call) and (
+            not isinstance(node.func, ast.Name) or node.func.id not in NUMEXPR_FUNCTIONS
+        ):
+            name = getattr(node.func, "id", "?")
+            raise InvalidInput(
+                f"Invalid expression: unknown function '{name}'. "
+                f"Allowed: {', '.join(sorted(NUMEXPR_FUNCTIONS))}."
+            )
     return tree
 
 

@@ -42,7 +42,7 @@ def local_path(uri: str, settings: Settings) -> Path:
 def gdal_path(uri: str, settings: Settings) -> str:
     """The path GDAL opens for a catalog URI (``/vsis3/`` for S3, ``/vsicurl/`` for HTTP)."""
     if uri.startswith("s3://"):
-        return "/vsis3/" + uri[len("s3://"):]
+        return "/vsis3/" + uri[len("s3://") :]
     if uri.startswith(("https://", "http://")):
         return "/vsicurl/" + uri
     return str(local_path(uri, settings))

@@ -48,15 +48,25 @@ def _item(items: list[DemoItem], name: str) -> DemoItem:
 def _indices(path: Path) -> dict[str, np.ndarray]:
     _blue, green, red, nir, swir = _read(path).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"ndvi": (nir - red) / (nir + red), "ndwi": (green - nir) / (green + nir),
-                "mndwi": (green - swir) / (green + swir), "ndbi": (swir - nir) / (swir + nir)}
+        return {
+            "ndvi": (nir - red) / (nir + red),
+            "ndwi": (green - nir) / (green + nir),
+            "mndwi": (green - swir) / (green + swir),
+            "ndbi": (swir - nir) / (swir + nir),
+        }
 
 
 def test_items_in_stable_order(demo_set: tuple[Path, list[DemoItem]]) -> None:
     out, items = demo_set
     assert [i.path.name for i in items] == [
-        "scene-2024-05-12.tif", "scene-2024-09-20.tif", "sar-2024-05-14.tif",
-        "mosaic-49n-00.tif", "mosaic-50n-01.tif", "mosaic-49n-10.tif", "mosaic-50n-11.tif"]
+        "scene-2024-05-12.tif",
+        "scene-2024-09-20.tif",
+        "sar-2024-05-14.tif",
+        "mosaic-49n-00.tif",
+        "mosaic-50n-01.tif",
+        "mosaic-49n-10.tif",
+        "mosaic-50n-11.tif",
+    ]
     assert [i.kind for i in items] == ["optical", "optical", "sar"] + ["optical"] * 4
     assert [i.group for i in items] == ["scene"] * 3 + ["mosaic"] * 4
     assert {i.sensor for i in items} == {"generic", "sentinel-1-grd"}
@@ -107,8 +117,7 @@ def test_truth_metadata(demo_set: tuple[Path, list[DemoItem]]) -> None:
     for item in items:
         with rasterio.open(item.path) as src, rasterio.open(item.truth_path) as truth:
             assert truth.dtypes == ("uint8",) and truth.nodata == 0
-            assert (truth.crs, truth.transform, truth.shape) == (src.crs, src.transform,
-                                                                 src.shape)
+            assert (truth.crs, truth.transform, truth.shape) == (src.crs, src.transform, src.shape)
             assert set(np.unique(truth.read(1))) <= set(CLASSES)
     with rasterio.open(out / CHANGE) as ds:
         assert ds.dtypes == ("uint8",) and ds.nodata == 255
@@ -207,8 +216,10 @@ def test_mosaic_straddles_114e_without_gaps(demo_set: tuple[Path, list[DemoItem]
     assert all(v == (32649 if "-49n-" in k else 32650) for k, v in epsg.items())
 
     feet = {i.path.stem: _footprint(i.path) for i in mosaic}
-    for west_name, east_name in (("mosaic-49n-00", "mosaic-50n-01"),
-                                 ("mosaic-49n-10", "mosaic-50n-11")):
+    for west_name, east_name in (
+        ("mosaic-49n-00", "mosaic-50n-01"),
+        ("mosaic-49n-10", "mosaic-50n-11"),
+    ):
         shared = feet[west_name].intersection(feet[east_name])
         assert shared.area / feet[west_name].area > 0.08
         assert shared.bounds[0] < 114.0 < shared.bounds[2]
@@ -219,12 +230,22 @@ def test_mosaic_straddles_114e_without_gaps(demo_set: tuple[Path, list[DemoItem]
 
 def test_mosaic_overlaps_agree_on_land_cover(demo_set: tuple[Path, list[DemoItem]]) -> None:
     out, _ = demo_set
-    with rasterio.open(out / "mosaic-49n-00.truth.tif") as a, \
-            rasterio.open(out / "mosaic-50n-01.truth.tif") as b:
+    with (
+        rasterio.open(out / "mosaic-49n-00.truth.tif") as a,
+        rasterio.open(out / "mosaic-50n-01.truth.tif") as b,
+    ):
         warped = np.zeros(a.shape, dtype=np.uint8)
-        reproject(b.read(1), warped, src_transform=b.transform, src_crs=b.crs,
-                  dst_transform=a.transform, dst_crs=a.crs, resampling=Resampling.nearest,
-                  src_nodata=0, dst_nodata=0)
+        reproject(
+            b.read(1),
+            warped,
+            src_transform=b.transform,
+            src_crs=b.crs,
+            dst_transform=a.transform,
+            dst_crs=a.crs,
+            resampling=Resampling.nearest,
+            src_nodata=0,
+            dst_nodata=0,
+        )
         mine = a.read(1)
     overlap = warped > 0
     assert overlap.mean() > 0.08
@@ -242,8 +263,9 @@ def test_generate_is_idempotent(demo_set: tuple[Path, list[DemoItem]]) -> None:
     assert not any(m.startswith("writing") for m in messages)
 
 
-def test_regenerates_only_missing_files(demo_set: tuple[Path, list[DemoItem]],
-                                        tmp_path: Path) -> None:
+def test_regenerates_only_missing_files(
+    demo_set: tuple[Path, list[DemoItem]], tmp_path: Path
+) -> None:
     out, items = demo_set
     for item in items[3:5]:
         (tmp_path / item.path.name).write_bytes(item.path.read_bytes())

@@ -22,12 +22,24 @@ def env(tmp_path: Path) -> tuple[Settings, Catalog]:
     return settings, Catalog(settings.resolved_database_url)
 
 
-def striped_tiff(path: Path, count: int = 3, dtype: str = "uint16", crs: str | None = "EPSG:32650",
-                 size: int = 700) -> Path:
+def striped_tiff(
+    path: Path,
+    count: int = 3,
+    dtype: str = "uint16",
+    crs: str | None = "EPSG:32650",
+    size: int = 700,
+) -> Path:
     rng = np.random.default_rng(0)
     data = rng.integers(1, 3000, (count, size, size)).astype(dtype)
-    profile = dict(driver="GTiff", width=size, height=size, count=count, dtype=dtype,
-                   transform=from_origin(300000, 3400000, 10, 10), nodata=0)
+    profile = dict(
+        driver="GTiff",
+        width=size,
+        height=size,
+        count=count,
+        dtype=dtype,
+        transform=from_origin(300000, 3400000, 10, 10),
+        nodata=0,
+    )
     if crs:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dst:
@@ -44,8 +56,9 @@ def test_non_cog_is_converted_and_recorded(env, tmp_path):
     assert cog.is_file() and cog_validate(str(cog), quiet=True)[0]
     with rasterio.open(cog) as ds:
         assert ds.overviews(1), "overviews were built"
-        np.testing.assert_array_equal(ds.read(2, window=((0, 5), (0, 5))),
-                                      rasterio.open(src).read(2, window=((0, 5), (0, 5))))
+        np.testing.assert_array_equal(
+            ds.read(2, window=((0, 5), (0, 5))), rasterio.open(src).read(2, window=((0, 5), (0, 5)))
+        )
     assert record.band_names == ["band1", "band2", "band3"]
     assert record.crs == "EPSG:32650" and record.nodata == 0 and record.dtype == "uint16"
     w, s, e, n = record.bounds
@@ -69,7 +82,11 @@ def test_corrupt_files_are_refused_and_leave_nothing(env, tmp_path, content):
     with pytest.raises(InvalidRaster):
         register_raster(catalog, settings, bad)
     assert catalog.find_datasets() == []
-    assert not any((settings.data_dir / "cogs").glob("*")) if (settings.data_dir / "cogs").exists() else True
+    assert (
+        not any((settings.data_dir / "cogs").glob("*"))
+        if (settings.data_dir / "cogs").exists()
+        else True
+    )
 
 
 def test_truncated_tiff_is_refused(env, tmp_path):
@@ -85,8 +102,9 @@ def test_truncated_tiff_is_refused(env, tmp_path):
 def test_not_georeferenced_is_refused(env, tmp_path):
     settings, catalog = env
     path = tmp_path / "nogeo.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1,
-                       dtype="uint8") as dst:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8"
+    ) as dst:
         dst.write(np.ones((1, 64, 64), "uint8"))
     with pytest.raises(InvalidRaster, match="not georeferenced"):
         register_raster(catalog, settings, path)
@@ -94,8 +112,11 @@ def test_not_georeferenced_is_refused(env, tmp_path):
 
 def test_remote_uri_outside_allowed_prefixes_is_forbidden(env):
     settings, catalog = env
-    for uri in ["s3://other-bucket/a.tif", "https://example.com/a.tif",
-                "s3://open-bucket/../secret/a.tif"]:
+    for uri in [
+        "s3://other-bucket/a.tif",
+        "https://example.com/a.tif",
+        "s3://open-bucket/../secret/a.tif",
+    ]:
         with pytest.raises(ForbiddenSource):
             register_raster(catalog, settings, uri)
 
@@ -110,16 +131,18 @@ def test_real_sentinel2_with_sensor_band_ids(env):
     settings, catalog = env
     src = realdata("s2-l2a-austria-2date", "inference-img.tif")
     names = ["B04", "B03", "B02", "B08", "B04_t2", "B03_t2", "B02_t2", "B08_t2"]
-    record = register_raster(catalog, settings, src, sensor="sentinel-2-l2a", band_names=names,
-                             datetime_="2021-06-17")
+    record = register_raster(
+        catalog, settings, src, sensor="sentinel-2-l2a", band_names=names, datetime_="2021-06-17"
+    )
     assert record.crs == "EPSG:32633" and record.reflectance_scale == 1e-4
     assert cog_validate(str(settings.data_dir / record.uri), quiet=True)[0]
 
 
 def test_real_gcp_only_sentinel1_is_warped_through_gcps(env):
     settings, catalog = env
-    record = register_raster(catalog, settings, realdata("s1-grd-india-gcps", "cog_gcps.tif"),
-                             sensor="sentinel-1-grd")
+    record = register_raster(
+        catalog, settings, realdata("s1-grd-india-gcps", "cog_gcps.tif"), sensor="sentinel-1-grd"
+    )
     with rasterio.open(settings.data_dir / record.uri) as ds:
         assert ds.crs.to_epsg() == 4326 and not ds.gcps[0]
         assert ds.transform.a > 0

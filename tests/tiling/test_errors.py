@@ -34,8 +34,13 @@ def test_bad_band_requests_are_400_and_say_why(client, rid, query, code, needle)
 
 
 def test_unknown_ids_are_404(client):
-    for url in ["/datasets/nope", "/raster/nope/info", "/raster/nope/tiles/WebMercatorQuad/1/1/1.png",
-                "/mosaics/nope", "/mosaics/nope/tiles/WebMercatorQuad/1/1/1.png"]:
+    for url in [
+        "/datasets/nope",
+        "/raster/nope/info",
+        "/raster/nope/tiles/WebMercatorQuad/1/1/1.png",
+        "/mosaics/nope",
+        "/mosaics/nope/tiles/WebMercatorQuad/1/1/1.png",
+    ]:
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.json()["code"] in {"dataset_not_found", "mosaic_not_found"}

@@ -35,13 +35,17 @@ def test_tile_across_the_zone_seam_has_no_gap(client, demo, mosaic):
     lat = (mosaic["bounds"][1] + mosaic["bounds"][3]) / 2
     tile = TMS.tile(114.0, lat, 14)
     assert union.contains(box(*TMS.bounds(tile))), "test tile lies inside the scenes"
-    url = (f"/mosaics/{mosaic['id']}/tiles/WebMercatorQuad/14/{tile.x}/{tile.y}.png"
-           "?bidx=3&bidx=2&bidx=1&rescale=0,2000")
+    url = (
+        f"/mosaics/{mosaic['id']}/tiles/WebMercatorQuad/14/{tile.x}/{tile.y}.png"
+        "?bidx=3&bidx=2&bidx=1&rescale=0,2000"
+    )
     rgba = decode(client.get(url).content)
     assert (rgba[3] == 255).all(), "every pixel across the seam is filled"
     assert (rgba[:3].max(axis=0) > 0).all()
-    seam_col = int((TMS.xy(114.0, lat)[0] - TMS.xy_bounds(tile).left) / (
-        (TMS.xy_bounds(tile).right - TMS.xy_bounds(tile).left) / 256))
+    seam_col = int(
+        (TMS.xy(114.0, lat)[0] - TMS.xy_bounds(tile).left)
+        / ((TMS.xy_bounds(tile).right - TMS.xy_bounds(tile).left) / 256)
+    )
     assert 0 < seam_col < 255, "114E runs through this tile"
 
 
@@ -62,8 +66,10 @@ def test_every_zoom_answers_quickly_on_a_real_server(live_server, demo):
         for z in range(0, 17):
             t = TMS.tile(114.0, lat, z)
             started = time.perf_counter()
-            r = http.get(f"/mosaics/{demo['mosaic']}/tiles/WebMercatorQuad/{z}/{t.x}/{t.y}.png"
-                         "?bidx=3&bidx=2&bidx=1&rescale=0,2000")
+            r = http.get(
+                f"/mosaics/{demo['mosaic']}/tiles/WebMercatorQuad/{z}/{t.x}/{t.y}.png"
+                "?bidx=3&bidx=2&bidx=1&rescale=0,2000"
+            )
             assert r.status_code == 200, (z, r.text)
             print(f"z{z}: {1000 * (time.perf_counter() - started):.0f} ms")
             alpha = decode(r.content)[3]
@@ -72,13 +78,19 @@ def test_every_zoom_answers_quickly_on_a_real_server(live_server, demo):
 
 
 def test_build_by_query_and_refuse_mixed_band_counts(client, demo):
-    body = {"bbox": [113.9, 30.4, 114.1, 30.7], "datetime": "2024-06-01T00:00:00Z/2024-06-02T00:00:00Z",
-            "sensor": "generic", "title": "by query"}
+    body = {
+        "bbox": [113.9, 30.4, 114.1, 30.7],
+        "datetime": "2024-06-01T00:00:00Z/2024-06-02T00:00:00Z",
+        "sensor": "generic",
+        "title": "by query",
+    }
     created = client.post("/mosaics", json=body)
     assert created.status_code == 201, created.text
     assert sorted(created.json()["dataset_ids"]) == sorted(demo[s] for s in SCENES)
 
-    mixed = client.post("/mosaics", json={"ids": [demo["scene-2024-05-12"], demo["sar-2024-05-14"]]})
+    mixed = client.post(
+        "/mosaics", json={"ids": [demo["scene-2024-05-12"], demo["sar-2024-05-14"]]}
+    )
     assert mixed.status_code == 400
     assert mixed.json()["code"] == "incompatible_scenes" and "band counts" in mixed.json()["detail"]
 

@@ -36,8 +36,11 @@ def test_gdal_wmts_reads_the_tile_pixels(live_server, demo, kind):
         with rasterio.open(f"WMTS:{caps},layer={layer}", ZOOM_LEVEL=z) as wmts:
             assert wmts.crs.to_epsg() == 3857 and wmts.count == 4
             via_gdal = wmts.read(window=wmts.window(*TMS.xy_bounds(tile)))
-    direct = decode(httpx.get(
-        f"{live_server}/{root}/tiles/WebMercatorQuad/{z}/{tile.x}/{tile.y}.png?{QUERY}").content)
+    direct = decode(
+        httpx.get(
+            f"{live_server}/{root}/tiles/WebMercatorQuad/{z}/{tile.x}/{tile.y}.png?{QUERY}"
+        ).content
+    )
     assert via_gdal.shape == direct.shape == (4, 256, 256)
     np.testing.assert_array_equal(via_gdal, direct)
     assert (direct[3] == 255).mean() > 0.5
@@ -45,7 +48,9 @@ def test_gdal_wmts_reads_the_tile_pixels(live_server, demo, kind):
 
 def test_capabilities_document_suits_desktop_gis(live_server, demo):
     ident = demo["scene-2024-05-12"]
-    text = httpx.get(f"{live_server}/raster/{ident}/WMTSCapabilities.xml?{QUERY}&use_epsg=true").text
+    text = httpx.get(
+        f"{live_server}/raster/{ident}/WMTSCapabilities.xml?{QUERY}&use_epsg=true"
+    ).text
     doc = ET.fromstring(text)  # well-formed: '&' in templates is escaped
     ns = {"w": "http://www.opengis.net/wmts/1.0", "ows": "http://www.opengis.net/ows/1.1"}
     titles = [t.text for t in doc.iterfind(".//w:Layer/ows:Title", ns)]

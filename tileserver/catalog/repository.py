@@ -1,4 +1,4 @@
-"""Catalog reads and writes over SQLAlchemy; no HTTP here so it is testable and reusable by the CLI."""
+"""Catalog reads and writes over SQLAlchemy; no HTTP here, so the CLI and tests reuse it."""
 
 from __future__ import annotations
 
@@ -94,8 +94,10 @@ class Catalog:
         if query.bbox:
             w, s_, e, n = query.bbox
             stmt = stmt.where(
-                DatasetRow.west <= e, DatasetRow.east >= w,
-                DatasetRow.south <= n, DatasetRow.north >= s_,
+                DatasetRow.west <= e,
+                DatasetRow.east >= w,
+                DatasetRow.south <= n,
+                DatasetRow.north >= s_,
             )
         if query.datetime_start:
             stmt = stmt.where(DatasetRow.datetime >= query.datetime_start)
@@ -135,7 +137,10 @@ class Catalog:
 
     def list_mosaics(self) -> list[MosaicRecord]:
         with self.session() as s:
-            return [_mosaic_from_row(r) for r in s.scalars(select(MosaicRow).order_by(MosaicRow.created))]
+            return [
+                _mosaic_from_row(r)
+                for r in s.scalars(select(MosaicRow).order_by(MosaicRow.created))
+            ]
 
 
 def utcnow() -> datetime:

@@ -11,7 +11,7 @@ BBox = tuple[float, float, float, float]
 
 
 class DatasetRecord(BaseModel):
-    """A registered raster or vector. ``uri`` is server-side: relative to the data root or remote."""
+    """A registered raster or vector; ``uri`` is relative to the data root, or remote."""
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -62,8 +62,11 @@ WORLD_CRS = CRS.from_proj4("+proj=aeqd +lat_0=30.55 +lon_0=114.2 +datum=WGS84 +u
 EAST_LAKE_SCENE_CENTRE = (114.40, 30.55)
 MOSAIC_CENTRE = (114.0, 30.55)
 _LAKES = ((114.395, 30.548, 1700.0), (113.995, 30.535, 1300.0), (113.962, 30.508, 650.0))
-_CITIES = ((114.345, 30.565, 2600.0, 1.0), (114.44, 30.595, 1400.0, 0.75),
-           (114.012, 30.585, 1000.0, 0.85))
+_CITIES = (
+    (114.345, 30.565, 2600.0, 1.0),
+    (114.44, 30.595, 1400.0, 0.75),
+    (114.012, 30.585, 1000.0, 0.85),
+)
 _RIVER_LAT = 30.578
 # Lake-level change on later dates: (direction from the lake centre, radians counter-clockwise
 # from east; shoreline shift in units of the lake radius). Positive = the lake grows there:
@@ -125,8 +128,14 @@ class Waves:
         return Waves(self.kx, self.ky, self.phase + np.pi / 2, self.amp * self.kx)
 
 
-def _waves(seed: int, salt: int, scales: tuple[float, ...], n: int = 48,
-           one_d: bool = False, decay: float = 0.6) -> Waves:
+def _waves(
+    seed: int,
+    salt: int,
+    scales: tuple[float, ...],
+    n: int = 48,
+    one_d: bool = False,
+    decay: float = 0.6,
+) -> Waves:
     """Unit-variance Gaussian-correlated field; octave i has correlation length scales[i] (m)
     and weight decay**i, so coarse shapes dominate and finer octaves roughen the edges."""
     rng = np.random.default_rng([seed, salt])
@@ -263,8 +272,9 @@ def _lake_field(x: np.ndarray, y: np.ndarray, noise: np.ndarray, changed: bool) 
     return field + 0.42 * noise
 
 
-def _river(x: np.ndarray, y: np.ndarray, frame: Frame, shape: tuple[int, int],
-           fields: _Fields) -> np.ndarray:
+def _river(
+    x: np.ndarray, y: np.ndarray, frame: Frame, shape: tuple[int, int], fields: _Fields
+) -> np.ndarray:
     """Meandering W-E river: perpendicular distance to the centreline < half its width."""
     _, y0 = world_xy(MOSAIC_CENTRE[0], _RIVER_LAT)
     centre = y0 + 650.0 * fields.meander.evaluate(frame, shape)
@@ -273,8 +283,9 @@ def _river(x: np.ndarray, y: np.ndarray, frame: Frame, shape: tuple[int, int],
     return np.abs(y - centre) / np.sqrt(1.0 + slope**2) < width / 2
 
 
-def _zone(x: np.ndarray, y: np.ndarray, spec: tuple[float, float, float, float],
-          edge: np.ndarray) -> np.ndarray:
+def _zone(
+    x: np.ndarray, y: np.ndarray, spec: tuple[float, float, float, float], edge: np.ndarray
+) -> np.ndarray:
     """Irregular rectangle around the East Lake scene centre (forced-change area)."""
     cx, cy = world_xy(*EAST_LAKE_SCENE_CENTRE)
     dx, dy, hu, hv = spec
@@ -333,8 +344,14 @@ def _stages(seed: int, row: np.ndarray, col: np.ndarray, date_variant: int) -> n
     return np.searchsorted(cdf, draw, side="right").clip(0, 4).astype(np.int8)
 
 
-def _base_classes(noise: dict[str, np.ndarray], urban: np.ndarray, block: np.ndarray,
-                  pond: np.ndarray, cleared_later: np.ndarray, water: np.ndarray) -> np.ndarray:
+def _base_classes(
+    noise: dict[str, np.ndarray],
+    urban: np.ndarray,
+    block: np.ndarray,
+    pond: np.ndarray,
+    cleared_later: np.ndarray,
+    water: np.ndarray,
+) -> np.ndarray:
     """Baseline classes by precedence: water > built-up (with parks, construction sites) >
     bare > cropland (with fish ponds) > vegetation."""
     cls = np.full(urban.shape, VEGETATION, dtype=np.uint8)
@@ -350,9 +367,14 @@ def _base_classes(noise: dict[str, np.ndarray], urban: np.ndarray, block: np.nda
     return cls
 
 
-def _apply_changes(cls: np.ndarray, to_built: np.ndarray, to_bare: np.ndarray,
-                   lake0: np.ndarray, lake1: np.ndarray, river: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _apply_changes(
+    cls: np.ndarray,
+    to_built: np.ndarray,
+    to_bare: np.ndarray,
+    lake0: np.ndarray,
+    lake1: np.ndarray,
+    river: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn baseline classes into the later date in place; returns (water gain, water loss).
     Only woodland is cleared; the rising lake floods everything but buildings."""
     before = cls.copy()
@@ -365,16 +387,30 @@ def _apply_changes(cls: np.ndarray, to_built: np.ndarray, to_bare: np.ndarray,
     return gain, loss
 
 
-def evaluate(shape: tuple[int, int], transform: Affine, crs_wkt: str, seed: int,
-             date_variant: int = 0) -> Layers:
+def evaluate(
+    shape: tuple[int, int], transform: Affine, crs_wkt: str, seed: int, date_variant: int = 0
+) -> Layers:
     """Land cover of a grid. date_variant 0 is the baseline (May); >= 1 is a later date with
     the known changes (clearings, lake-level change) and another crop phenology draw."""
     frame = fit_frame(shape, transform, crs_wkt)
     fields = _fields(seed)
     x, y = frame.coords(shape)
-    noise = {name: getattr(fields, name).evaluate(frame, shape)
-             for name in ("lake", "urban", "agri", "hill", "bare", "village", "turbidity",
-                          "wind", "texture", "vigour", "zone_edge")}
+    noise = {
+        name: getattr(fields, name).evaluate(frame, shape)
+        for name in (
+            "lake",
+            "urban",
+            "agri",
+            "hill",
+            "bare",
+            "village",
+            "turbidity",
+            "wind",
+            "texture",
+            "vigour",
+            "zone_edge",
+        )
+    }
     urban = _urban_index(x, y, noise["urban"])
     roof, block, double_bounce = _blocks(x, y, seed)
     row, col = _parcels(x, y, seed)
@@ -400,9 +436,18 @@ def evaluate(shape: tuple[int, int], transform: Affine, crs_wkt: str, seed: int,
     wetness = np.where(loss, 0.9, np.clip(0.25 + 0.15 * noise["bare"], 0.0, 1.0))
     vigour = noise["vigour"] + 1.2 * (hash01(seed, 35, row, col) - 0.5)
     f32 = np.float32
-    return Layers(cls, stage.astype(np.int8), roof, turbidity.astype(f32), forest.astype(f32),
-                  wetness.astype(f32), vigour.astype(f32), noise["texture"], double_bounce,
-                  noise["wind"])
+    return Layers(
+        cls,
+        stage.astype(np.int8),
+        roof,
+        turbidity.astype(f32),
+        forest.astype(f32),
+        wetness.astype(f32),
+        vigour.astype(f32),
+        noise["texture"],
+        double_bounce,
+        noise["wind"],
+    )
 
 
 def change_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ def ensure_demo(
     source_dir = settings.data_dir / "demo-source"
     items = generate_demo(source_dir, progress=say)
     known = {
-        d.properties.get("demo_file"): d for d in catalog.find_datasets()
+        d.properties.get("demo_file"): d
+        for d in catalog.find_datasets()
         if d.properties.get("demo_file")
     }
     out: list[tuple[str, str, str]] = []
@@ -34,7 +35,9 @@ def ensure_demo(
             say(f"registering {item.path.name}")
             truth = item.truth_path
             record = register_raster(
-                catalog, settings, item.path,
+                catalog,
+                settings,
+                item.path,
                 title=item.title,
                 sensor=SENSOR_BY_KIND.get(item.kind, "generic"),
                 datetime_=item.datetime,
@@ -55,7 +58,8 @@ def ensure_demo(
     if mosaic is None and mosaic_ids:
         say("building demo mosaic")
         mosaic = build_mosaic(
-            catalog, MosaicRequest(title=DEMO_MOSAIC_TITLE, ids=mosaic_ids),
+            catalog,
+            MosaicRequest(title=DEMO_MOSAIC_TITLE, ids=mosaic_ids),
             settings.mosaic_quadkey_zoom_max,
         )
     if mosaic is not None:

@@ -126,9 +126,15 @@ def _blur(image: np.ndarray) -> np.ndarray:
     return _PSF[0] * rows[..., :-2] + _PSF[1] * rows[..., 1:-1] + _PSF[2] * rows[..., 2:]
 
 
-def make_optical_scene(shape: tuple[int, int], transform: Affine, crs: object, seed: int,
-                       date_variant: int = 0, *, collar: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def make_optical_scene(
+    shape: tuple[int, int],
+    transform: Affine,
+    crs: object,
+    seed: int,
+    date_variant: int = 0,
+    *,
+    collar: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic 5-band scene (blue, green, red, nir, swir16) on any grid.
 
     Returns reflectance x 10000 as uint16 (5, H, W) -- valid pixels >= 1, nodata 0 -- and the
@@ -153,9 +159,15 @@ def make_optical_scene(shape: tuple[int, int], transform: Affine, crs: object, s
     return data, classes
 
 
-def make_sar_scene(shape: tuple[int, int], transform: Affine, crs: object, seed: int,
-                   date_variant: int = 0, *, collar: bool = False
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def make_sar_scene(
+    shape: tuple[int, int],
+    transform: Affine,
+    crs: object,
+    seed: int,
+    date_variant: int = 0,
+    *,
+    collar: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic Sentinel-1-like (VV, VH) scene in dB, float32 (2, H, W), nodata -9999.
 
     Speckle is multiplicative Gamma noise (SAR_LOOKS looks, unit mean) applied to linear
@@ -183,9 +195,16 @@ def _overview_levels(shape: tuple[int, int], min_size: int = 128) -> int:
     return max(levels, 1)
 
 
-def write_cog(path: Path, array: np.ndarray, transform: Affine, crs: object,
-              nodata: float | None, band_names: Sequence[str], *,
-              overview_resampling: OverviewResampling | None = None) -> None:
+def write_cog(
+    path: Path,
+    array: np.ndarray,
+    transform: Affine,
+    crs: object,
+    nodata: float | None,
+    band_names: Sequence[str],
+    *,
+    overview_resampling: OverviewResampling | None = None,
+) -> None:
     """Write a deflate COG (512 px blocks, internal overviews, band descriptions) atomically:
     a temporary file in the same directory is renamed over `path` only when complete.
 
@@ -197,12 +216,20 @@ def write_cog(path: Path, array: np.ndarray, transform: Affine, crs: object,
         raise ValueError(f"{len(band_names)} band names for {data.shape[0]} bands")
     if overview_resampling is None:
         overview_resampling = "mode" if data.dtype == np.uint8 else "average"
-    profile = {"driver": "GTiff", "dtype": data.dtype.name, "count": data.shape[0],
-               "height": data.shape[1], "width": data.shape[2], "crs": CRS.from_user_input(crs),
-               "transform": transform, "nodata": nodata}
+    profile = {
+        "driver": "GTiff",
+        "dtype": data.dtype.name,
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "crs": CRS.from_user_input(crs),
+        "transform": transform,
+        "nodata": nodata,
+    }
     cog = cog_profiles.get("deflate")
-    cog.update(blockxsize=512, blockysize=512,
-               predictor=3 if np.issubdtype(data.dtype, np.floating) else 2)
+    cog.update(
+        blockxsize=512, blockysize=512, predictor=3 if np.issubdtype(data.dtype, np.floating) else 2
+    )
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with MemoryFile() as mem:
@@ -211,9 +238,15 @@ def write_cog(path: Path, array: np.ndarray, transform: Affine, crs: object,
                 for i, name in enumerate(band_names, start=1):
                     dst.set_band_description(i, name)
             with mem.open() as src:
-                cog_translate(src, tmp, cog, overview_level=_overview_levels(data.shape[1:]),
-                              overview_resampling=overview_resampling, in_memory=True,
-                              quiet=True)
+                cog_translate(
+                    src,
+                    tmp,
+                    cog,
+                    overview_level=_overview_levels(data.shape[1:]),
+                    overview_resampling=overview_resampling,
+                    in_memory=True,
+                    quiet=True,
+                )
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -238,8 +271,9 @@ class _Output:
     bands: list[str]
 
 
-def _write_missing(outputs: Sequence[_Output], grid: Grid, build: Callable[[], list[np.ndarray]],
-                   report: Progress) -> None:
+def _write_missing(
+    outputs: Sequence[_Output], grid: Grid, build: Callable[[], list[np.ndarray]], report: Progress
+) -> None:
     """Build the arrays only if some output is missing, then write just the missing ones."""
     todo = [not _complete(o.path, grid.shape, o.count) for o in outputs]
     if not any(todo):
@@ -264,9 +298,13 @@ def _east_lake_scenes(out: Path, seed: int, report: Progress) -> list[DemoItem]:
     grid = scene_grid()
     names = ("scene-2024-05-12", "scene-2024-09-20")
     change = out / "change-2024-05-12_2024-09-20.truth.tif"
-    outputs = [_optical(out / f"{names[0]}.tif"), _truth(out / f"{names[0]}.truth.tif"),
-               _optical(out / f"{names[1]}.tif"), _truth(out / f"{names[1]}.truth.tif"),
-               _truth(change, ls.CHANGE_NODATA, "change")]
+    outputs = [
+        _optical(out / f"{names[0]}.tif"),
+        _truth(out / f"{names[0]}.truth.tif"),
+        _optical(out / f"{names[1]}.tif"),
+        _truth(out / f"{names[1]}.truth.tif"),
+        _truth(change, ls.CHANGE_NODATA, "change"),
+    ]
 
     def build() -> list[np.ndarray]:
         args = (grid.shape, grid.transform, grid.crs, seed)
@@ -276,24 +314,47 @@ def _east_lake_scenes(out: Path, seed: int, report: Progress) -> list[DemoItem]:
 
     _write_missing(outputs, grid, build, report)
     return [
-        DemoItem(outputs[0].path, "Wuhan East Lake, optical, 2024-05-12 (synthetic)", "generic",
-                 DATE_1, "optical", "scene", outputs[1].path),
-        DemoItem(outputs[2].path, "Wuhan East Lake, optical, 2024-09-20 (synthetic)", "generic",
-                 DATE_2, "optical", "scene", outputs[3].path),
+        DemoItem(
+            outputs[0].path,
+            "Wuhan East Lake, optical, 2024-05-12 (synthetic)",
+            "generic",
+            DATE_1,
+            "optical",
+            "scene",
+            outputs[1].path,
+        ),
+        DemoItem(
+            outputs[2].path,
+            "Wuhan East Lake, optical, 2024-09-20 (synthetic)",
+            "generic",
+            DATE_2,
+            "optical",
+            "scene",
+            outputs[3].path,
+        ),
     ]
 
 
 def _sar_scene(out: Path, seed: int, report: Progress) -> DemoItem:
     grid = scene_grid()
-    outputs = [_Output(out / "sar-2024-05-14.tif", 2, SAR_NODATA, spectra.SAR_BAND_NAMES),
-               _truth(out / "sar-2024-05-14.truth.tif")]
+    outputs = [
+        _Output(out / "sar-2024-05-14.tif", 2, SAR_NODATA, spectra.SAR_BAND_NAMES),
+        _truth(out / "sar-2024-05-14.truth.tif"),
+    ]
 
     def build() -> list[np.ndarray]:
         return list(make_sar_scene(grid.shape, grid.transform, grid.crs, seed, collar=True))
 
     _write_missing(outputs, grid, build, report)
-    return DemoItem(outputs[0].path, "Wuhan East Lake, SAR VV/VH, 2024-05-14 (synthetic)",
-                    "sentinel-1-grd", DATE_SAR, "sar", "scene", outputs[1].path)
+    return DemoItem(
+        outputs[0].path,
+        "Wuhan East Lake, SAR VV/VH, 2024-05-14 (synthetic)",
+        "sentinel-1-grd",
+        DATE_SAR,
+        "sar",
+        "scene",
+        outputs[1].path,
+    )
 
 
 def _mosaic_scenes(out: Path, seed: int, report: Progress) -> list[DemoItem]:
@@ -306,10 +367,17 @@ def _mosaic_scenes(out: Path, seed: int, report: Progress) -> list[DemoItem]:
 
         _write_missing(outputs, grid, build, report)
         zone = name.split("-")[1].upper()
-        items.append(DemoItem(outputs[0].path,
-                              f"Wuhan 114E seam mosaic, {name[-2:]} (UTM {zone}), 2024-06-01 "
-                              "(synthetic)", "generic", DATE_MOSAIC, "optical", "mosaic",
-                              outputs[1].path))
+        items.append(
+            DemoItem(
+                outputs[0].path,
+                f"Wuhan 114E seam mosaic, {name[-2:]} (UTM {zone}), 2024-06-01 (synthetic)",
+                "generic",
+                DATE_MOSAIC,
+                "optical",
+                "mosaic",
+                outputs[1].path,
+            )
+        )
     return items
 
 
@@ -335,8 +403,9 @@ def _readme(seed: int, items: Sequence[DemoItem]) -> str:
         with rasterio.open(item.path) as ds:
             crs = f"EPSG:{ds.crs.to_epsg()}"
         truth = item.truth_path.name if item.truth_path else "-"
-        lines.append(f"| {item.path.name} | {item.kind} ({item.group}) | {item.datetime} "
-                     f"| {crs} | {truth} |")
+        lines.append(
+            f"| {item.path.name} | {item.kind} ({item.group}) | {item.datetime} | {crs} | {truth} |"
+        )
     lines += [
         "| change-2024-05-12_2024-09-20.truth.tif | change mask | - | EPSG:32650 | - |",
         "",
@@ -372,8 +441,9 @@ def _readme(seed: int, items: Sequence[DemoItem]) -> str:
     return "\n".join(lines)
 
 
-def generate_demo(out_dir: Path, seed: int = 42, progress: Progress | None = None
-                  ) -> list[DemoItem]:
+def generate_demo(
+    out_dir: Path, seed: int = 42, progress: Progress | None = None
+) -> list[DemoItem]:
     """Write every demo file under out_dir (creating it); idempotent: existing complete files
     are reused. Returns the items in a stable order (East Lake scenes, SAR, mosaic)."""
     out = Path(out_dir)

@@ -64,7 +64,7 @@ def write_cog(
                 source,  # type: ignore[arg-type]
                 str(tmp),
                 profile,
-                overview_resampling=resampling,
+                overview_resampling=resampling,  # type: ignore[arg-type]
                 in_memory=False,
                 quiet=True,
                 config={"GDAL_NUM_THREADS": "ALL_CPUS", "GDAL_TIFF_INTERNAL_MASK": True},

@@ -149,8 +149,7 @@ def register_raster(
                 reflectance_scale if reflectance_scale is not None else preset.reflectance_scale
             ),
             reflectance_offset=(
-                reflectance_offset if reflectance_offset is not None
-                else preset.reflectance_offset
+                reflectance_offset if reflectance_offset is not None else preset.reflectance_offset
             ),
             cloud_cover=cloud_cover,
             owner=owner,

@@ -50,7 +50,9 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         prefix = self._tms.quadkey(*tile) if tile.z > 0 else ""
         return [qk for qk in self.mosaic_def.tiles if qk.startswith(prefix)]
 
-    def get_assets(self, x: int, y: int, z: int, reverse: bool = False) -> list[str]:
+    def get_assets(  # type: ignore[override]
+        self, x: int, y: int, z: int, reverse: bool = False
+    ) -> list[str]:
         quadkeys = self.find_quadkeys(Tile(x=x, y=y, z=z), self.quadkey_zoom)
         uris = dict.fromkeys(
             itertools.chain.from_iterable(self.mosaic_def.tiles.get(qk, []) for qk in quadkeys)

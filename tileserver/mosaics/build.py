@@ -36,9 +36,15 @@ def parse_interval(value: str | None) -> tuple[str | None, str | None]:
 def select_scenes(catalog: Catalog, request: MosaicRequest) -> list[DatasetRecord]:
     start, end = parse_interval(request.datetime)
     try:
-        query = DatasetQuery(
-            ids=request.ids, bbox=request.bbox, sensor=request.sensor, kind="raster",
-            datetime_start=start, datetime_end=end,  # type: ignore[arg-type]
+        query = DatasetQuery.model_validate(
+            {
+                "ids": request.ids,
+                "bbox": request.bbox,
+                "sensor": request.sensor,
+                "kind": "raster",
+                "datetime_start": start,
+                "datetime_end": end,
+            }
         )
     except ValueError as exc:
         raise InvalidInput(f"Invalid mosaic query: {exc}") from None
@@ -73,8 +79,7 @@ def build_mosaic(
         quadkey_zoom = min(max(minzoom, 0), quadkey_zoom_max)
     quadkey_zoom = max(minzoom, min(quadkey_zoom, maxzoom))
     features = [
-        {"type": "Feature", "geometry": s.footprint, "properties": {"path": s.uri}}
-        for s in scenes
+        {"type": "Feature", "geometry": s.footprint, "properties": {"path": s.uri}} for s in scenes
     ]
     document = MosaicJSON.from_features(
         features, minzoom=minzoom, maxzoom=maxzoom, quadkey_zoom=quadkey_zoom, quiet=True

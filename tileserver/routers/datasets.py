@@ -85,9 +85,15 @@ def build_datasets_router() -> APIRouter:
     ) -> DatasetList:
         start, end = parse_interval(datetime)
         try:
-            query = DatasetQuery(
-                bbox=_bbox(bbox), sensor=sensor, kind=kind, limit=limit,  # type: ignore[arg-type]
-                datetime_start=start, datetime_end=end,  # type: ignore[arg-type]
+            query = DatasetQuery.model_validate(
+                {
+                    "bbox": _bbox(bbox),
+                    "sensor": sensor,
+                    "kind": kind,
+                    "limit": limit,
+                    "datetime_start": start,
+                    "datetime_end": end,
+                }
             )
         except ValueError as exc:
             raise InvalidInput(f"Invalid query: {exc}") from None

@@ -78,8 +78,12 @@ def build_mosaic_tiler() -> MosaicTilerFactory:
             wmtsExtension(
                 layer_identifier_provider=layer_identifier,
                 tile_dependencies=[
-                    DefaultDependency, TileParams, LayerQuery, DatasetParams,
-                    ColorMapParams, ImageRenderingParams,
+                    DefaultDependency,
+                    TileParams,
+                    LayerQuery,
+                    DatasetParams,
+                    ColorMapParams,
+                    ImageRenderingParams,
                 ],
             )
         ],

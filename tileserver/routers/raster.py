@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from titiler.core.dependencies import (
+    ColorMapParams,
+    DatasetParams,
+    DefaultDependency,
+    ImageRenderingParams,
+    TileParams,
+)
 from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
@@ -14,13 +21,6 @@ from tileserver.tiling.dependencies import (
 )
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
-from titiler.core.dependencies import (
-    ColorMapParams,
-    DatasetParams,
-    DefaultDependency,
-    ImageRenderingParams,
-    TileParams,
-)
 
 PREFIX = "/raster/{dataset_id}"
 
@@ -39,8 +39,12 @@ def build_raster_tiler() -> TilerFactory:
             wmtsExtension(
                 layer_identifier_provider=layer_identifier,
                 tile_dependencies=[
-                    DefaultDependency, TileParams, LayerQuery, DatasetParams,
-                    ColorMapParams, ImageRenderingParams,
+                    DefaultDependency,
+                    TileParams,
+                    LayerQuery,
+                    DatasetParams,
+                    ColorMapParams,
+                    ImageRenderingParams,
                 ],
             )
         ],

@@ -98,10 +98,15 @@ class TileCacheMiddleware:
                 await send({"type": "http.response.body", "body": body})
                 return
             etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
-            headers = tuple(
-                (k, v) for k, v in start.get("headers", [])
-                if k.lower() not in (b"content-length", b"etag", b"cache-control")
-            ) + ((b"etag", etag), (b"cache-control", self._cache_control))
+            headers = (
+                *tuple(
+                    (k, v)
+                    for k, v in start.get("headers", [])
+                    if k.lower() not in (b"content-length", b"etag", b"cache-control")
+                ),
+                (b"etag", etag),
+                (b"cache-control", self._cache_control),
+            )
             tile = CachedTile(body=body, headers=headers, etag=etag)
             if self.enabled:
                 self.cache[key] = tile
@@ -111,8 +116,13 @@ class TileCacheMiddleware:
 
     async def _send_cached(self, scope: Scope, send: Send, tile: CachedTile) -> None:
         if _header(scope, b"if-none-match") == tile.etag:
-            await send({"type": "http.response.start", "status": 304, "headers": [
-                (b"etag", tile.etag), (b"cache-control", self._cache_control)]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": [(b"etag", tile.etag), (b"cache-control", self._cache_control)],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         headers = [*tile.headers, (b"content-length", str(len(tile.body)).encode())]

@@ -158,10 +158,16 @@ class LayerQuery(DefaultDependency):
 
 
 class BandSource(Protocol):
-    band_names: list[str]
-    sensor: str | None
-    reflectance_scale: float | None
-    reflectance_offset: float | None
+    """What band resolution needs from a dataset or a mosaic."""
+
+    @property
+    def band_names(self) -> list[str]: ...
+    @property
+    def sensor(self) -> str | None: ...
+    @property
+    def reflectance_scale(self) -> float | None: ...
+    @property
+    def reflectance_offset(self) -> float | None: ...
 
 
 def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
@@ -204,5 +210,5 @@ def index_rendering(
     name = request.query_params.get("index")
     raw = request.path_params.get("format") in RAW_FORMATS
     if name and not render.rescale and not raw and name in INDICES:
-        render.rescale = [INDICES.get(name).range]  # type: ignore[assignment]
+        render.rescale = [INDICES.get(name).range]  # type: ignore[assignment,list-item]
     return render

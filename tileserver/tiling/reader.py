@@ -15,13 +15,13 @@ from collections import OrderedDict
 from typing import Any
 
 import attr
-from cachetools import LRUCache
 import numpy
 import rasterio
-from rasterio.coords import BoundingBox
-from rasterio.warp import transform_bounds
+from cachetools import LRUCache
 from morecantile import Tile
+from rasterio.coords import BoundingBox
 from rasterio.io import DatasetReader
+from rasterio.warp import transform_bounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
@@ -100,8 +100,9 @@ class CatalogReader(Reader):
         grid, gives the same pixels in milliseconds.
         """
         if buffer or not self.tile_exists(tile_x, tile_y, tile_z):
-            return super().tile(tile_x, tile_y, tile_z, tilesize, indexes, expression,
-                                buffer, **kwargs)
+            return super().tile(
+                tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
+            )
         matrix = self.tms.matrix(tile_z)
         width = tilesize or matrix.tileWidth
         height = tilesize or matrix.tileHeight
@@ -113,8 +114,9 @@ class CatalogReader(Reader):
         row0 = max(0, math.floor((top - dt) / yres))
         row1 = min(height, math.ceil((top - db) / yres))
         if (col0, row0, col1, row1) == (0, 0, width, height) or col1 <= col0 or row1 <= row0:
-            return super().tile(tile_x, tile_y, tile_z, tilesize, indexes, expression,
-                                buffer, **kwargs)
+            return super().tile(
+                tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
+            )
         part = self.part(
             (left + col0 * xres, top - row1 * yres, left + col1 * xres, top - row0 * yres),
             dst_crs=self.tms.rasterio_crs,
@@ -143,7 +145,7 @@ class CatalogReader(Reader):
 
     def _bounds_in(self, role: str, crs: Any) -> tuple[float, float, float, float]:
         """Dataset bounds in another CRS, cached per file (files never change in place)."""
-        key = (str(self.input), self.tms.id, role)
+        key = (str(self.input), self.tms.id or "", role)
         cached = _BOUNDS.get(key)
         if cached is None:
             cached = _BOUNDS[key] = transform_bounds(self.crs, crs, *self.bounds, densify_pts=21)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import fetch_all, uvicorn_server
 
 TMS = morecantile.tms.get("WebMercatorQuad")
+KINDS = (
+    "a_cogsight_cache_off",
+    "b_bare_titiler",
+    "c_floor_open_per_tile",
+    "c_floor_kept_open",
+    "d_cogsight_hot_cache",
+)
 RENDERS = {
     "rgb": "bidx=3&bidx=2&bidx=1&rescale=0,2000&tilesize=256",
     "ndvi": "expression=(b4-b3)/(b4%2Bb3)&rescale=-1,1&colormap_name=rdylgn&tilesize=256",
@@ -72,6 +80,9 @@ def tile_list(
     return out
 
 
+_KEPT: dict[str, object] = {}
+
+
 def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> float:
     """In-process cost of the same tiles: rio-tiler read + the PNG render cogsight uses."""
     from rio_tiler.colormap import cmap
@@ -81,7 +92,9 @@ def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> flo
 
     colormap = cmap.get("rdylgn")
     started = time.perf_counter()
-    shared = Reader(str(path)) if keep_open else None
+    if keep_open and str(path) not in _KEPT:  # one handle for the whole run, like the server's
+        _KEPT[str(path)] = Reader(str(path))
+    shared = _KEPT.get(str(path)) if keep_open else None
     for kind in RENDERS:
         for z, x, y in tiles:
             src = shared or Reader(str(path))
@@ -97,8 +110,6 @@ def floor(path: Path, tiles: list[tuple[int, int, int]], keep_open: bool) -> flo
             finally:
                 if shared is None:
                     src.close()
-    if shared:
-        shared.close()
     return time.perf_counter() - started
 
 
@@ -110,6 +121,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="COG width/height in pixels")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
     parser.add_argument("--concurrency", type=int, default=1, help="client connections")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/tiles.json"))
     args = parser.parse_args()
 
@@ -140,45 +152,41 @@ def main() -> None:
                 for z, x, y in tiles
             ]
 
-        results: dict[str, dict] = {}
         env = {"COGSIGHT_DATA_DIR": str(settings.data_dir)}
-        steps = tqdm(total=4, desc="bench", unit="run")
-
-        with uvicorn_server(
-            "tileserver.app:create_app",
-            {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"},
-            args.workers,
-            factory=True,
-        ) as base:
-            batch = urls(base, f"/raster/{record.id}")
-            fetch_all(batch[:20], args.concurrency)  # warm imports and connections
-            seconds, bad = fetch_all(batch, args.concurrency)
-            results["a_cogsight_cache_off"] = {"seconds": seconds, "errors": bad}
-        steps.update()
-
-        with uvicorn_server("bench.bare_titiler:app", {}, args.workers) as base:
-            batch = urls(base, "/cog", f"&url={served}")
-            fetch_all(batch[:20], args.concurrency)
-            seconds, bad = fetch_all(batch, args.concurrency)
-            results["b_bare_titiler"] = {"seconds": seconds, "errors": bad}
-        steps.update()
-
-        floor(served, tiles[:10], keep_open=False)
-        results["c_floor_open_per_tile"] = {"seconds": floor(served, tiles, False), "errors": 0}
-        results["c_floor_kept_open"] = {"seconds": floor(served, tiles, True), "errors": 0}
-        steps.update()
-
-        with uvicorn_server("tileserver.app:create_app", env, args.workers, factory=True) as base:
-            batch = urls(base, f"/raster/{record.id}")
-            fetch_all(batch, args.concurrency)  # fill the cache
-            seconds, bad = fetch_all(batch, args.concurrency)
-            results["d_cogsight_hot_cache"] = {"seconds": seconds, "errors": bad}
-        steps.update()
-        steps.close()
+        off = {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"}
+        runs: dict[str, list[float]] = {k: [] for k in KINDS}
+        errors = dict.fromkeys(KINDS, 0)
+        with (
+            uvicorn_server("tileserver.app:create_app", off, args.workers, factory=True) as a,
+            uvicorn_server("bench.bare_titiler:app", {}, args.workers) as b,
+            uvicorn_server("tileserver.app:create_app", env, args.workers, factory=True) as d,
+        ):
+            batches = {
+                "a_cogsight_cache_off": urls(a, f"/raster/{record.id}"),
+                "b_bare_titiler": urls(b, "/cog", f"&url={served}"),
+                "d_cogsight_hot_cache": urls(d, f"/raster/{record.id}"),
+            }
+            for name, batch in batches.items():  # warm imports, connections, and d's cache
+                fetch_all(batch if name.startswith("d") else batch[:20], args.concurrency)
+            floor(served, tiles[:10], keep_open=False)
+            for _ in tqdm(range(args.rounds), desc="rounds", unit="round"):
+                for name, batch in batches.items():
+                    seconds, bad = fetch_all(batch, args.concurrency)
+                    runs[name].append(seconds)
+                    errors[name] += bad
+                runs["c_floor_open_per_tile"].append(floor(served, tiles, keep_open=False))
+                runs["c_floor_kept_open"].append(floor(served, tiles, keep_open=True))
 
     n = len(tiles) * len(RENDERS)
-    for r in results.values():
-        r["tiles_per_s"] = n / r["seconds"]
+    results = {
+        k: {
+            "seconds": statistics.median(v),
+            "all_seconds": v,
+            "errors": errors[k],
+            "tiles_per_s": n / statistics.median(v),
+        }
+        for k, v in runs.items()
+    }
     tps = {k: v["tiles_per_s"] for k, v in results.items()}
     ratios = {
         "a/b (cogsight vs bare titiler, target >= 1.2)": tps["a_cogsight_cache_off"]
@@ -191,7 +199,8 @@ def main() -> None:
         / tps["a_cogsight_cache_off"],
     }
     print(
-        f"\n{n} tiles per run, {args.workers} uvicorn worker(s), {args.concurrency} connection(s)"
+        f"\n{n} tiles per run, median of {args.rounds} interleaved rounds, "
+        f"{args.workers} uvicorn worker(s), {args.concurrency} connection(s)"
     )
     for name, r in results.items():
         print(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -22,7 +24,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; defaults to a SQLite file in data_dir."
     )
 
-    allowed_prefixes: list[str] = Field(
+    allowed_prefixes: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Remote URI prefixes (e.g. s3://bucket/imagery/) that may be registered.",
     )
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     s3_https: bool = True
     s3_virtual_hosting: bool = False
 
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 
     tile_cache_bytes: int = Field(
         default=256 * 1024 * 1024, description="In-memory LRU tile cache size; 0 turns it off."
@@ -60,7 +62,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_csv(cls, value: object) -> object:
         """Accept a comma-separated string from the environment as well as a JSON list."""
-        if isinstance(value, str) and not value.strip().startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

@@ -10,7 +10,7 @@ def rid(demo):
     return demo["scene-2024-05-12"]
 
 
-def _tile(rid: str, query: str, z: int = 14, x: int = 13398, y: int = 6781) -> str:
+def _tile(rid: str, query: str, z: int = 14, x: int = 13398, y: int = 6730) -> str:
     return f"/raster/{rid}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{query}"
 
 

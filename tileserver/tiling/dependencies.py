@@ -1,5 +1,9 @@
 """FastAPI dependencies that plug the catalog into titiler's factories.
 
+They are ``async`` on purpose: FastAPI runs every sync dependency in the thread pool, and a
+dozen thread hops per tile cost more than the work they do (a dict lookup each). Database
+reads still go to the thread pool, only on a cache miss.
+
 Clients address data by id; these resolve the id to a server-side GDAL path, turn band names
 and ``?index=`` into rio-tiler expressions, and pick sensible rendering defaults.
 """
@@ -12,6 +16,7 @@ from typing import Annotated, Protocol
 from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
 from fastapi import Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 from titiler.core.dependencies import BidxExprParams, DefaultDependency, ImageRenderingParams
 
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
@@ -35,6 +40,10 @@ class RecordCache:
         self._datasets: TTLCache[str, DatasetRecord] = TTLCache(maxsize=4096, ttl=ttl)
         self._mosaics: TTLCache[str, MosaicRecord] = TTLCache(maxsize=1024, ttl=ttl)
         self._documents: TTLCache[str, MosaicJSON] = TTLCache(maxsize=256, ttl=ttl)
+
+    def peek_dataset(self, dataset_id: str) -> DatasetRecord | None:
+        """The cached record, without touching the database (safe on the event loop)."""
+        return self._datasets.get(dataset_id)
 
     def dataset(self, dataset_id: str) -> DatasetRecord:
         record = self._datasets.get(dataset_id)
@@ -62,15 +71,15 @@ class RecordCache:
         self._documents.pop(key, None)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def get_records(request: Request) -> RecordCache:
+async def get_records(request: Request) -> RecordCache:
     return request.app.state.records
 
 
@@ -80,17 +89,19 @@ class DatasetPath(str):
     record: DatasetRecord
 
 
-def dataset_record(
+async def dataset_record(
     dataset_id: Annotated[str, Path(description="Dataset id from the catalog.")],
     records: RecordCache = Depends(get_records),
 ) -> DatasetRecord:
-    record = records.dataset(dataset_id)
+    record = records.peek_dataset(dataset_id) or await run_in_threadpool(
+        records.dataset, dataset_id
+    )
     if record.kind != "raster":
         raise InvalidInput(f"Dataset '{dataset_id}' is a {record.kind}, not a raster.")
     return record
 
 
-def dataset_path(
+async def dataset_path(
     record: DatasetRecord = Depends(dataset_record),
     settings: Settings = Depends(get_settings),
 ) -> str:
@@ -99,14 +110,14 @@ def dataset_path(
     return path
 
 
-def mosaic_record(
+async def mosaic_record(
     mosaic_id: Annotated[str, Path(description="Mosaic id.")],
     records: RecordCache = Depends(get_records),
 ) -> MosaicRecord:
-    return records.mosaic(mosaic_id)
+    return await run_in_threadpool(records.mosaic, mosaic_id)
 
 
-def mosaic_path(record: MosaicRecord = Depends(mosaic_record)) -> str:
+async def mosaic_path(record: MosaicRecord = Depends(mosaic_record)) -> str:
     return record.id
 
 
@@ -116,12 +127,13 @@ class MosaicBackendParams(DefaultDependency):
     settings: Settings | None = None
 
 
-def mosaic_backend_params(
+async def mosaic_backend_params(
     mosaic_id: Annotated[str, Path(description="Mosaic id.")],
     records: RecordCache = Depends(get_records),
     settings: Settings = Depends(get_settings),
 ) -> MosaicBackendParams:
-    return MosaicBackendParams(mosaic_def=records.mosaic_document(mosaic_id), settings=settings)
+    document = await run_in_threadpool(records.mosaic_document, mosaic_id)
+    return MosaicBackendParams(mosaic_def=document, settings=settings)
 
 
 def layer_identifier(src_path: object) -> str:
@@ -191,19 +203,19 @@ def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
     return BidxExprParams(indexes=query.indexes, expression=expression)
 
 
-def raster_layer(
+async def raster_layer(
     query: LayerQuery = Depends(), record: DatasetRecord = Depends(dataset_record)
 ) -> BidxExprParams:
     return resolve_layer(query, record)
 
 
-def mosaic_layer(
+async def mosaic_layer(
     query: LayerQuery = Depends(), record: MosaicRecord = Depends(mosaic_record)
 ) -> BidxExprParams:
     return resolve_layer(query, record)
 
 
-def index_rendering(
+async def index_rendering(
     request: Request, render: ImageRenderingParams = Depends()
 ) -> ImageRenderingParams:
     """Default ``rescale`` of a named index to its natural range when none is given."""

@@ -93,9 +93,9 @@ async def dataset_record(
     dataset_id: Annotated[str, Path(description="Dataset id from the catalog.")],
     records: RecordCache = Depends(get_records),
 ) -> DatasetRecord:
-    record = records.peek_dataset(dataset_id) or await run_in_threadpool(
-        records.dataset, dataset_id
-    )
+    record = records.peek_dataset(dataset_id)
+    if record is None:
+        record = await run_in_threadpool(records.dataset, dataset_id)
     if record.kind != "raster":
         raise InvalidInput(f"Dataset '{dataset_id}' is a {record.kind}, not a raster.")
     return record

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
-from titiler.core.dependencies import (
-    ColorMapParams,
-    DatasetParams,
-    DefaultDependency,
-    ImageRenderingParams,
-    TileParams,
-)
 from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory
 
@@ -20,7 +13,7 @@ from tileserver.mosaics.build import MosaicRequest, build_mosaic
 from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
-    LayerQuery,
+    WMTS_TILE_QUERY,
     RecordCache,
     get_catalog,
     get_records,
@@ -77,14 +70,7 @@ def build_mosaic_tiler() -> MosaicTilerFactory:
         extensions=[
             wmtsExtension(
                 layer_identifier_provider=layer_identifier,
-                tile_dependencies=[
-                    DefaultDependency,
-                    TileParams,
-                    LayerQuery,
-                    DatasetParams,
-                    ColorMapParams,
-                    ImageRenderingParams,
-                ],
+                tile_dependencies=WMTS_TILE_QUERY,
             )
         ],
     )

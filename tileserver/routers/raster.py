@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from titiler.core.dependencies import (
-    ColorMapParams,
-    DatasetParams,
-    DefaultDependency,
-    ImageRenderingParams,
-    TileParams,
-)
 from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
 from tileserver.tiling.dependencies import (
-    LayerQuery,
+    WMTS_TILE_QUERY,
     dataset_path,
     index_rendering,
     layer_identifier,
@@ -38,14 +31,7 @@ def build_raster_tiler() -> TilerFactory:
         extensions=[
             wmtsExtension(
                 layer_identifier_provider=layer_identifier,
-                tile_dependencies=[
-                    DefaultDependency,
-                    TileParams,
-                    LayerQuery,
-                    DatasetParams,
-                    ColorMapParams,
-                    ImageRenderingParams,
-                ],
+                tile_dependencies=WMTS_TILE_QUERY,
             )
         ],
     )

@@ -11,13 +11,20 @@ and ``?index=`` into rio-tiler expressions, and pick sensible rendering defaults
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
 from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
-from titiler.core.dependencies import BidxExprParams, DefaultDependency, ImageRenderingParams
+from titiler.core.dependencies import (
+    BidxExprParams,
+    ColorMapParams,
+    DatasetParams,
+    DefaultDependency,
+    ImageRenderingParams,
+    TileParams,
+)
 
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.errors import InvalidInput, UnknownBand
@@ -224,3 +231,15 @@ async def index_rendering(
     if name and not render.rescale and not raw and name in INDICES:
         render.rescale = [INDICES.get(name).range]  # type: ignore[assignment,list-item]
     return render
+
+
+# What a WMTS layer's tile URL may carry. WMTS checks its layers by calling these with query
+# parameters alone, so they must not need a path or the catalog (LayerQuery, not raster_layer).
+WMTS_TILE_QUERY: list[Any] = [
+    DefaultDependency,
+    TileParams,
+    LayerQuery,
+    DatasetParams,
+    ColorMapParams,
+    ImageRenderingParams,
+]

@@ -13,7 +13,11 @@ from tileserver.errors import install_error_handlers
 from tileserver.routers.datasets import build_datasets_router
 from tileserver.routers.indices import build_indices_router
 from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
+from tileserver.routers.processes import build_processes_router
 from tileserver.routers.raster import build_raster_tiler
+from tileserver.routers.stac import build_stac_router
+from tileserver.routers.uploads import build_uploads_router
+from tileserver.routers.vectors import build_vectors_router
 from tileserver.routers.viewer import mount_viewer
 from tileserver.settings import Settings
 from tileserver.sources import configure_gdal
@@ -47,7 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
 
+    app.include_router(build_uploads_router())
     app.include_router(build_datasets_router())
+    app.include_router(build_vectors_router())
+    app.include_router(build_stac_router())
+    app.include_router(build_processes_router())
     app.include_router(build_indices_router())
     app.include_router(build_mosaics_router())
     raster = build_raster_tiler()

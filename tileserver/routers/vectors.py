@@ -1,0 +1,7 @@
+"""Placeholder router (filled in by its feature)."""
+
+from fastapi import APIRouter
+
+
+def build_vectors_router() -> APIRouter:
+    return APIRouter()

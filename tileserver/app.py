@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
@@ -10,6 +15,7 @@ from titiler.core.factory import ColorMapFactory, TMSFactory
 from tileserver import __version__
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
+from tileserver.jobs.runner import JobRunner
 from tileserver.routers.datasets import build_datasets_router
 from tileserver.routers.indices import build_indices_router
 from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
@@ -27,6 +33,18 @@ from tileserver.tiling.encoding import configure_png
 from tileserver.tiling.grids import supported_tms
 
 
+def _recover_jobs(runner: JobRunner) -> None:
+    try:
+        requeued = runner.recover()
+        if requeued:
+            logger.info("re-queued %d unfinished job(s)", len(requeued))
+    except Exception:
+        logger.exception("job recovery failed")
+
+
+logger = logging.getLogger("cogsight")
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -39,13 +57,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_gdal(settings)
     configure_png(settings.png_zlevel)
 
+    catalog = Catalog(settings.resolved_database_url)
+    runner = JobRunner(settings, catalog)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=_recover_jobs, args=(runner,), daemon=True).start()
+        yield
+        runner.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cogsight",
         version=__version__,
         description="Dynamic tiles, spectral indices and mosaics over a catalog of COGs.",
     )
-    catalog = Catalog(settings.resolved_database_url)
     app.state.settings = settings
+    app.state.jobs = runner
     app.state.catalog = catalog
     app.state.records = RecordCache(catalog)
 

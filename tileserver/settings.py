@@ -46,6 +46,20 @@ class Settings(BaseSettings):
     png_zlevel: int = Field(
         default=1, ge=1, le=9, description="zlib level of PNG tiles (1 fast, 9 small)."
     )
+    max_upload_bytes: int = Field(
+        default=5 * 1024**3, description="Largest accepted upload, bytes (5 GiB)."
+    )
+    dask_scheduler: str | None = Field(
+        default=None, description="tcp://host:port of a Dask scheduler; none starts a local one."
+    )
+    dask_workers: int = Field(default=2, ge=1, description="Workers of the embedded cluster.")
+    job_block_size: int = Field(
+        default=1024, ge=256, description="Pixels per side of the blocks jobs split rasters into."
+    )
+    job_stale_seconds: int = Field(
+        default=60, description="A running job without a heartbeat this long is re-queued."
+    )
+    job_max_attempts: int = 2
     gdal_cache_mb: int = 512
     max_raster_pixels: int = Field(
         default=100_000 * 100_000, description="Largest raster (width x height) accepted."

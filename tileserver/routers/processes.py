@@ -1,7 +1,226 @@
-"""Placeholder router (filled in by its feature)."""
+"""OGC API - Processes: ``/processes``, ``/processes/{id}/execution``, ``/jobs``, ``/files``."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from tileserver.catalog import Catalog
+from tileserver.errors import AlreadyExists, InvalidInput, NotFoundError
+from tileserver.jobs.execute import execute_job
+from tileserver.jobs.runner import JobRunner
+from tileserver.jobs.store import FINAL, JobRecord, JobStatus, JobStore
+from tileserver.processing import PROCESSES
+from tileserver.settings import Settings
+from tileserver.tiling.dependencies import get_catalog, get_settings
+
+
+class ProcessSummary(BaseModel):
+    id: str
+    title: str
+    description: str
+    version: str = "1.0.0"
+    jobControlOptions: list[str]
+    links: list[dict[str, str]]
+
+
+class ProcessList(BaseModel):
+    processes: list[ProcessSummary]
+    links: list[dict[str, str]] = []
+
+
+class ExecuteRequest(BaseModel):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusInfo(BaseModel):
+    jobID: str
+    processID: str
+    type: str = "process"
+    status: JobStatus
+    message: str
+    progress: int
+    created: str
+    started: str | None
+    finished: str | None
+    updated: str | None
+    links: list[dict[str, str]]
+
+
+class JobList(BaseModel):
+    jobs: list[StatusInfo]
+    links: list[dict[str, str]] = []
+
+
+class JobResults(BaseModel):
+    datasets: list[str]
+    values: dict[str, Any]
+    links: list[dict[str, str]]
+
+
+def get_runner(request: Request) -> JobRunner:
+    return request.app.state.jobs
+
+
+def status_info(job: JobRecord, request: Request) -> StatusInfo:
+    base = str(request.base_url).rstrip("/")
+    links = [{"rel": "self", "href": f"{base}/jobs/{job.id}", "type": "application/json"}]
+    if job.status == JobStatus.successful:
+        links.append(
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/results",
+                "href": f"{base}/jobs/{job.id}/results",
+                "type": "application/json",
+            }
+        )
+    return StatusInfo(
+        jobID=job.id,
+        processID=job.process,
+        status=job.status,
+        message=job.message,
+        progress=round(job.progress),
+        created=job.created.isoformat(),
+        started=job.started.isoformat() if job.started else None,
+        finished=job.finished.isoformat() if job.finished else None,
+        updated=(job.heartbeat or job.finished or job.created).isoformat(),
+        links=links,
+    )
+
+
+def _check_inputs(process_id: str, inputs: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """Validate inputs and referenced ids before queueing, so mistakes are a 400, not a job."""
+    process = PROCESSES.get(process_id)
+    try:
+        params = process.inputs.model_validate(inputs)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'inputs'}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidInput(f"Invalid inputs for '{process_id}': {problems}") from None
+    for key in ("dataset", "datasets", "vector"):
+        value = getattr(params, key, None)
+        for dataset_id in [value] if isinstance(value, str) else value or []:
+            catalog.get_dataset(dataset_id)  # 404 names the unknown id
+    return params.model_dump(mode="json")
+
+
+def _results(job: JobRecord, request: Request) -> JobResults:
+    if job.status in (JobStatus.failed, JobStatus.dismissed):
+        raise AlreadyExists(f"Job {job.id} is {job.status.value}: {job.message}")
+    if job.status != JobStatus.successful:
+        raise NotFoundError(f"Job {job.id} is {job.status.value}; results are not ready.")
+    base = str(request.base_url).rstrip("/")
+    results = job.results or {}
+    datasets = list(results.get("datasets", []))
+    values = dict(results.get("values", {}))
+    links = [{"rel": "item", "href": f"{base}/datasets/{d}"} for d in datasets]
+    for key, value in list(values.items()):
+        if isinstance(value, str) and value.startswith("/files/"):
+            values[key] = f"{base}{value}"
+            links.append({"rel": "enclosure", "href": values[key]})
+    return JobResults(datasets=datasets, values=values, links=links)
 
 
 def build_processes_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter(tags=["Processes"])
+
+    @router.get("/processes", response_model=ProcessList)
+    def list_processes(request: Request) -> ProcessList:
+        base = str(request.base_url).rstrip("/")
+        return ProcessList(
+            processes=[
+                ProcessSummary(
+                    **{
+                        k: v
+                        for k, v in p.describe().items()
+                        if k in ("id", "title", "description", "jobControlOptions")
+                    },
+                    links=[{"rel": "self", "href": f"{base}/processes/{p.id}"}],
+                )
+                for p in PROCESSES
+            ]
+        )
+
+    @router.get("/processes/{process_id}")
+    def describe_process(process_id: str) -> dict[str, Any]:
+        return PROCESSES.get(process_id).describe()
+
+    @router.post("/processes/{process_id}/execution", status_code=201, response_model=None)
+    async def execute(
+        process_id: str,
+        body: ExecuteRequest,
+        request: Request,
+        response: Response,
+        prefer: str | None = Header(default=None),
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        runner: JobRunner = Depends(get_runner),
+    ) -> StatusInfo | JobResults:
+        inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog)
+        store = JobStore(catalog)
+        job = store.create(process_id, inputs)
+        if prefer and "respond-sync" in prefer and PROCESSES.get(process_id).sync_ok:
+            await run_in_threadpool(execute_job, job.id, settings.model_dump(mode="json"))
+            job = store.get(job.id)
+            response.status_code = 200
+            response.headers["Preference-Applied"] = "respond-sync"
+            response.headers["Location"] = f"/jobs/{job.id}"
+            if job.status != JobStatus.successful:
+                raise InvalidInput(f"The job failed: {job.message}")
+            return _results(job, request)
+        await run_in_threadpool(runner.submit, job.id)
+        response.headers["Location"] = f"/jobs/{job.id}"
+        return status_info(job, request)
+
+    @router.get("/jobs", response_model=JobList)
+    def list_jobs(
+        request: Request,
+        limit: int = Query(100, ge=1, le=1000),
+        process: str | None = None,
+        catalog: Catalog = Depends(get_catalog),
+    ) -> JobList:
+        jobs = JobStore(catalog).recent(limit=limit, process=process)
+        return JobList(jobs=[status_info(j, request) for j in jobs])
+
+    @router.get("/jobs/{job_id}", response_model=StatusInfo)
+    def get_job(
+        job_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+    ) -> StatusInfo:
+        return status_info(JobStore(catalog).get(job_id), request)
+
+    @router.get("/jobs/{job_id}/results", response_model=JobResults)
+    def job_results(
+        job_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+    ) -> JobResults:
+        return _results(JobStore(catalog).get(job_id), request)
+
+    @router.delete("/jobs/{job_id}", response_model=StatusInfo)
+    def dismiss_job(
+        job_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        runner: JobRunner = Depends(get_runner),
+    ) -> StatusInfo:
+        job = JobStore(catalog).get(job_id)
+        if job.status not in FINAL:
+            runner.cancel(job_id)
+        return status_info(JobStore(catalog).get(job_id), request)
+
+    @router.get("/files/{key}/{name}", include_in_schema=False)
+    def job_file(key: str, name: str, settings: Settings = Depends(get_settings)) -> FileResponse:
+        if not re.fullmatch(r"[0-9a-f]{16}", key) or name not in FILE_TYPES:
+            raise NotFoundError("No such file.")
+        path = settings.data_dir / "files" / key / name
+        if not path.is_file():
+            raise NotFoundError("No such file.")
+        return FileResponse(path, media_type=FILE_TYPES[name], filename=name)
+
+    return router
+
+
+FILE_TYPES = {"animation.gif": "image/gif", "animation.mp4": "video/mp4"}

@@ -1,0 +1,183 @@
+"""Job state transitions, stored in the catalog database (never only in memory)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+
+from tileserver.catalog import Catalog
+from tileserver.catalog.repository import new_id, utcnow
+from tileserver.errors import CogsightError, NotFoundError
+from tileserver.jobs.tables import JobRow
+
+
+class JobStatus(StrEnum):
+    accepted = "accepted"
+    running = "running"
+    successful = "successful"
+    failed = "failed"
+    dismissed = "dismissed"
+
+
+FINAL = {JobStatus.successful, JobStatus.failed, JobStatus.dismissed}
+
+
+class JobNotFound(NotFoundError):
+    code = "job_not_found"
+
+
+class JobDismissed(CogsightError):
+    """Raised inside a running job when someone cancelled it."""
+
+    code = "dismissed"
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    process: str
+    status: JobStatus
+    progress: float
+    message: str
+    inputs: dict[str, Any]
+    results: dict[str, Any] | None
+    owner: str | None
+    attempts: int
+    created: dt.datetime
+    started: dt.datetime | None
+    finished: dt.datetime | None
+    heartbeat: dt.datetime | None
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value and value.tzinfo is None else value
+
+
+def _record(row: JobRow) -> JobRecord:
+    record = JobRecord.model_validate(row)
+    for key in ("created", "started", "finished", "heartbeat"):
+        setattr(record, key, _aware(getattr(record, key)))
+    return record
+
+
+class JobStore:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def create(self, process: str, inputs: dict[str, Any], owner: str | None = None) -> JobRecord:
+        row = JobRow(
+            id=new_id(),
+            process=process,
+            status=JobStatus.accepted,
+            progress=0.0,
+            message="queued",
+            inputs=inputs,
+            results=None,
+            owner=owner,
+            attempts=0,
+            created=utcnow(),
+        )
+        with self.catalog.session() as s:
+            s.add(row)
+            s.flush()
+            return _record(row)
+
+    def get(self, job_id: str) -> JobRecord:
+        with self.catalog.session() as s:
+            row = s.get(JobRow, job_id)
+            if row is None:
+                raise JobNotFound(f"No job with id '{job_id}'.")
+            return _record(row)
+
+    def recent(self, limit: int = 100, process: str | None = None) -> list[JobRecord]:
+        stmt = select(JobRow).order_by(JobRow.created.desc()).limit(limit)
+        if process:
+            stmt = stmt.where(JobRow.process == process)
+        with self.catalog.session() as s:
+            return [_record(r) for r in s.scalars(stmt)]
+
+    def _set(self, job_id: str, only_if: set[JobStatus] | None = None, **values: Any) -> bool:
+        stmt = update(JobRow).where(JobRow.id == job_id).values(**values)
+        if only_if:
+            stmt = stmt.where(JobRow.status.in_([s.value for s in only_if]))
+        with self.catalog.session() as s:
+            return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def start(self, job_id: str) -> bool:
+        """accepted → running; False when the job was dismissed (or finished) meanwhile."""
+        job = self.get(job_id)
+        now = utcnow()
+        return self._set(
+            job_id,
+            {JobStatus.accepted, JobStatus.running},
+            status=JobStatus.running,
+            started=now,
+            heartbeat=now,
+            attempts=job.attempts + 1,
+            message="running",
+        )
+
+    def progress(self, job_id: str, percent: float, message: str) -> None:
+        """Record progress; raise JobDismissed when the job was cancelled meanwhile."""
+        done = self._set(
+            job_id,
+            {JobStatus.running},
+            progress=max(0.0, min(100.0, percent)),
+            message=message,
+            heartbeat=utcnow(),
+        )
+        if not done:
+            raise JobDismissed("The job was cancelled.")
+
+    def succeed(self, job_id: str, results: dict[str, Any]) -> None:
+        self._set(
+            job_id,
+            {JobStatus.running},
+            status=JobStatus.successful,
+            progress=100.0,
+            message="done",
+            results=results,
+            finished=utcnow(),
+        )
+
+    def fail(self, job_id: str, reason: str) -> None:
+        self._set(
+            job_id,
+            {JobStatus.accepted, JobStatus.running},
+            status=JobStatus.failed,
+            message=reason[:2000],
+            finished=utcnow(),
+        )
+
+    def dismiss(self, job_id: str) -> JobRecord:
+        job = self.get(job_id)
+        if job.status not in FINAL:
+            self._set(
+                job_id,
+                {JobStatus.accepted, JobStatus.running},
+                status=JobStatus.dismissed,
+                message="cancelled",
+                finished=utcnow(),
+            )
+        return self.get(job_id)
+
+    def requeue(self, job_id: str, reason: str) -> None:
+        self._set(
+            job_id,
+            {JobStatus.running, JobStatus.accepted},
+            status=JobStatus.accepted,
+            progress=0.0,
+            message=reason,
+        )
+
+    def unfinished(self) -> list[JobRecord]:
+        stmt = select(JobRow).where(
+            JobRow.status.in_([JobStatus.accepted.value, JobStatus.running.value])
+        )
+        with self.catalog.session() as s:
+            return [_record(r) for r in s.scalars(stmt)]

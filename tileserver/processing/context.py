@@ -1,0 +1,125 @@
+"""What a running tool may touch: the catalog, progress reporting, block fan-out, outputs.
+
+Inside a Dask worker, ``map_blocks`` fans block tasks out to every worker of the cluster
+(via ``worker_client``) and collects them with a bounded number in flight, so memory does not
+grow with the raster. Outside a cluster (the CLI, sync calls, tests) the same code runs locally.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.settings import Settings
+from tileserver.sources import gdal_path
+from tileserver.storage import scratch_dir
+
+logger = logging.getLogger("cogsight.jobs")
+T = TypeVar("T")
+R = TypeVar("R")
+
+ProgressFn = Callable[[float, str], None]
+
+
+class JobContext:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        job_id: str | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.settings = settings
+        self.job_id = job_id
+        self._on_progress = on_progress
+        self.workdir = scratch_dir(settings) / f"job-{job_id or 'local'}-{id(self):x}"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+
+    # progress ----------------------------------------------------------------------------
+    def progress(self, percent: float, message: str) -> None:
+        if self._on_progress:
+            self._on_progress(percent, message)
+
+    # inputs ------------------------------------------------------------------------------
+    def dataset(self, dataset_id: str, kind: str = "raster") -> DatasetRecord:
+        from tileserver.errors import InvalidInput
+
+        record = self.catalog.get_dataset(dataset_id)
+        if record.kind != kind:
+            raise InvalidInput(f"Dataset '{dataset_id}' is a {record.kind}; a {kind} is needed.")
+        return record
+
+    def path(self, record: DatasetRecord) -> str:
+        return gdal_path(record.uri, self.settings)
+
+    # fan-out -----------------------------------------------------------------------------
+    def map_blocks(
+        self,
+        func: Callable[..., R],
+        items: Iterable[T],
+        *args: Any,
+        start: float = 5.0,
+        end: float = 90.0,
+        label: str = "blocks",
+    ) -> Iterator[tuple[T, R]]:
+        """Yield ``(item, func(item, *args))`` as blocks complete, reporting progress."""
+        items = list(items)
+        total = max(1, len(items))
+        client = _worker_client()
+        if client is None:
+            for n, item in enumerate(items, start=1):
+                yield item, func(item, *args)
+                self.progress(start + (end - start) * n / total, f"{label} {n}/{total}")
+            return
+        from distributed import as_completed
+
+        with client as c:
+            workers = max(1, sum(c.nthreads().values()))
+            window = 2 * workers
+            pending = iter(items)
+            futures = {}
+            for item in [next(pending) for _ in range(min(window, len(items)))]:
+                futures[c.submit(func, item, *args, pure=False)] = item
+            queue = as_completed(list(futures))
+            for done_count, future in enumerate(queue, start=1):
+                item = futures.pop(future)
+                result = future.result()
+                future.release()
+                self.progress(
+                    start + (end - start) * done_count / total, f"{label} {done_count}/{total}"
+                )
+                nxt = next(pending, None)
+                if nxt is not None:
+                    new = c.submit(func, nxt, *args, pure=False)
+                    futures[new] = nxt
+                    queue.add(new)
+                yield item, result
+
+    def configure_workers(self) -> None:
+        """GDAL options for this process too (Dask workers are separate processes)."""
+        from tileserver.sources import configure_gdal
+
+        configure_gdal(self.settings)
+
+    # cleanup -----------------------------------------------------------------------------
+    def cleanup(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def scratch(self, name: str) -> Path:
+        return self.workdir / name
+
+
+def _worker_client() -> Any:
+    """A client to the cluster this task runs in, or None outside a Dask worker."""
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return None
+    return worker_client()

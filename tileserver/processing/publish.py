@@ -1,0 +1,40 @@
+"""Publish a tool's output COG as a new catalog dataset that remembers where it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tileserver.catalog import DatasetRecord
+from tileserver.ingest.raster import register_raster
+from tileserver.processing.context import JobContext
+
+
+def publish_raster(
+    ctx: JobContext,
+    cog: Path,
+    *,
+    process: str,
+    params: dict[str, Any],
+    title: str,
+    band_names: list[str] | None = None,
+    sensor: str = "generic",
+    reflectance_scale: float | None = None,
+    reflectance_offset: float | None = None,
+    datetime: Any = None,
+) -> DatasetRecord:
+    """Register ``cog`` (copied into the data root atomically) with lineage in its properties."""
+    lineage = {"process": process, "inputs": params, "job": ctx.job_id}
+    ctx.progress(96.0, "registering the output")
+    return register_raster(
+        ctx.catalog,
+        ctx.settings,
+        cog,
+        title=title,
+        sensor=sensor,
+        band_names=band_names,
+        datetime_=datetime,
+        reflectance_scale=reflectance_scale,
+        reflectance_offset=reflectance_offset,
+        properties={"lineage": lineage},
+    )

@@ -1,0 +1,124 @@
+"""clip: cut a raster to a polygon (GeoJSON, WGS84) or to an uploaded vector dataset."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import rasterio
+from pydantic import BaseModel, Field, model_validator
+from rasterio.features import geometry_mask
+from rasterio.warp import transform_geom
+from rasterio.windows import Window
+from shapely.geometry import mapping, shape
+from shapely.ops import unary_union
+
+from tileserver.errors import InvalidInput
+from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
+from tileserver.processing.context import JobContext
+from tileserver.processing.publish import publish_raster
+from tileserver.sources import local_path
+
+
+class ClipInputs(BaseModel):
+    dataset: str = Field(description="Id of the raster dataset.")
+    geometry: dict[str, Any] | None = Field(
+        default=None, description="GeoJSON Polygon/MultiPolygon in WGS84."
+    )
+    vector: str | None = Field(default=None, description="Id of a vector dataset to clip by.")
+    title: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ClipInputs:
+        if (self.geometry is None) == (self.vector is None):
+            raise ValueError("give exactly one of 'geometry' or 'vector'")
+        return self
+
+
+def clip_block(
+    window: WindowTuple, path: str, offset: tuple[int, int], geometry: dict, nodata: float
+) -> np.ndarray:
+    col, row, width, height = window
+    with rasterio.open(path) as src:
+        src_window = Window(col + offset[0], row + offset[1], width, height)
+        data = src.read(window=src_window, masked=True)
+        inside = geometry_mask(
+            [geometry],
+            out_shape=(height, width),
+            transform=src.window_transform(src_window),
+            invert=True,
+        )
+    data = data.filled(nodata)
+    data[:, ~inside] = nodata
+    return data
+
+
+def _vector_union(ctx: JobContext, vector_id: str) -> dict:
+    import pyogrio
+
+    record = ctx.dataset(vector_id, kind="vector")
+    table = pyogrio.read_dataframe(local_path(record.uri, ctx.settings), columns=[])
+    return mapping(unary_union(list(table.geometry)))
+
+
+class ClipProcess(Process):
+    id = "clip"
+    title = "Clip"
+    description = "Keep the pixels inside a polygon; the rest becomes nodata."
+    inputs = ClipInputs
+
+    def run(self, params: ClipInputs, ctx: JobContext) -> ProcessResult:
+        record = ctx.dataset(params.dataset)
+        wgs84 = params.geometry or _vector_union(ctx, params.vector or "")
+        try:
+            polygon = shape(wgs84)
+        except Exception:
+            raise InvalidInput("'geometry' is not a valid GeoJSON geometry.") from None
+        if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
+            raise InvalidInput("Clip needs a Polygon or MultiPolygon.")
+        path = ctx.path(record)
+        with rasterio.open(path) as src:
+            local = transform_geom("EPSG:4326", src.crs, mapping(polygon))
+            w, s, e, n = shape(local).bounds
+            inv = ~src.transform
+            cols, rows = zip(*(inv * (x, y) for x, y in ((w, n), (e, s))), strict=True)
+            col0, row0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
+            col1 = min(src.width, math.ceil(max(cols)))
+            row1 = min(src.height, math.ceil(max(rows)))
+            if col1 <= col0 or row1 <= row0:
+                raise InvalidInput("The polygon does not overlap the dataset.")
+            window = Window(col0, row0, col1 - col0, row1 - row0)
+            grid = Grid.of(src.crs, src.window_transform(window), col1 - col0, row1 - row0)
+        nodata = (
+            record.nodata
+            if record.nodata is not None
+            else (float("nan") if record.dtype.startswith("float") else 0.0)
+        )
+        cog = write_blockwise(
+            ctx,
+            grid,
+            count=len(record.band_names),
+            dtype=record.dtype,
+            nodata=nodata,
+            block_fn=clip_block,
+            args=(path, (col0, row0), local, nodata),
+            band_names=record.band_names,
+        )
+        out = publish_raster(
+            ctx,
+            cog,
+            process=self.id,
+            params=params.model_dump(),
+            title=params.title or f"{record.title} (clipped)",
+            band_names=record.band_names,
+            sensor=record.sensor,
+            reflectance_scale=record.reflectance_scale,
+            reflectance_offset=record.reflectance_offset,
+            datetime=record.datetime,
+        )
+        return ProcessResult(datasets=[out.id], values={"area_m2_source_crs": shape(local).area})
+
+
+register(ClipProcess())

@@ -1,0 +1,104 @@
+"""index: a named spectral index or any band-math expression → a float32 COG."""
+
+from __future__ import annotations
+
+import re
+
+import numexpr
+import numpy as np
+import rasterio
+from pydantic import BaseModel, Field, model_validator
+from rasterio.windows import Window
+
+from tileserver.errors import InvalidInput
+from tileserver.expressions import to_band_expression
+from tileserver.indices import INDICES
+from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
+from tileserver.processing.context import JobContext
+from tileserver.processing.publish import publish_raster
+
+
+class IndexInputs(BaseModel):
+    dataset: str = Field(description="Id of the raster dataset.")
+    index: str | None = Field(default=None, description="Named index from GET /indices.")
+    expression: str | None = Field(
+        default=None, description="Band math over band names or bN; ';' for several bands."
+    )
+    title: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> IndexInputs:
+        if bool(self.index) == bool(self.expression):
+            raise ValueError("give exactly one of 'index' or 'expression'")
+        return self
+
+
+def index_block(window: WindowTuple, path: str, parts: list[str], bands: list[int]) -> np.ndarray:
+    """Evaluate the expression on one window; NaN where any input band is nodata."""
+    with rasterio.open(path) as src:
+        data = src.read(bands, window=Window(*window), masked=True)
+    valid = ~np.ma.getmaskarray(data).any(axis=0)
+    local = {f"b{b}": data[i].filled(0).astype("float32") for i, b in enumerate(bands)}
+    out = np.empty((len(parts), window[3], window[2]), dtype="float32")
+    with np.errstate(all="ignore"):
+        for i, part in enumerate(parts):
+            value = numexpr.evaluate(part, local_dict=local).astype("float32")
+            value[~valid | ~np.isfinite(value)] = np.nan
+            out[i] = value
+    return out
+
+
+class IndexProcess(Process):
+    id = "index"
+    title = "Spectral index"
+    description = "A named index (NDVI, MNDWI ...) or an expression, as a float32 COG."
+    inputs = IndexInputs
+
+    def run(self, params: IndexInputs, ctx: JobContext) -> ProcessResult:
+        record = ctx.dataset(params.dataset)
+        if params.index:
+            spectral = INDICES.get(params.index)
+            expression = to_band_expression(
+                spectral.formula,
+                record.band_names,
+                record.sensor,
+                record.reflectance_scale,
+                record.reflectance_offset,
+            )
+            names = [spectral.name]
+        else:
+            expression = to_band_expression(
+                params.expression or "", record.band_names, record.sensor
+            )
+            names = [f"expr{i + 1}" for i in range(len(expression.split(";")))]
+        parts = expression.split(";")
+        bands = sorted({int(b) for b in re.findall(r"\bb(\d+)\b", expression)})
+        if not bands:
+            raise InvalidInput("The expression uses no band.")
+        with rasterio.open(ctx.path(record)) as src:
+            grid = Grid.of(src.crs, src.transform, src.width, src.height)
+        cog = write_blockwise(
+            ctx,
+            grid,
+            count=len(parts),
+            dtype="float32",
+            nodata=float("nan"),
+            block_fn=index_block,
+            args=(ctx.path(record), parts, bands),
+            band_names=names,
+        )
+        title = params.title or f"{params.index or 'expression'} of {record.title}"
+        out = publish_raster(
+            ctx,
+            cog,
+            process=self.id,
+            params=params.model_dump(),
+            title=title,
+            band_names=names,
+            datetime=record.datetime,
+        )
+        return ProcessResult(datasets=[out.id])
+
+
+register(IndexProcess())

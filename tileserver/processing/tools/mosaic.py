@@ -1,0 +1,95 @@
+"""mosaic: ordered scenes (first on top) merged onto the first scene's grid, any CRSs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import rasterio
+from pydantic import BaseModel, Field
+from rasterio.transform import from_origin
+from rasterio.warp import transform_bounds
+
+from tileserver.errors import IncompatibleScenes, InvalidInput
+from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.blocks import Grid, WindowTuple, read_onto_grid, write_blockwise
+from tileserver.processing.context import JobContext
+from tileserver.processing.publish import publish_raster
+
+
+class MosaicInputs(BaseModel):
+    datasets: list[str] = Field(min_length=2, description="Dataset ids, first on top.")
+    resolution: float | None = Field(default=None, gt=0, description="Default: the first's.")
+    title: str | None = None
+
+
+def mosaic_block(window: WindowTuple, paths: list[str], grid: Grid, nodata: float) -> np.ndarray:
+    out: np.ma.MaskedArray | None = None
+    for path in paths:
+        layer = read_onto_grid(path, grid, window)
+        if out is None:
+            out = layer
+            continue
+        holes = np.ma.getmaskarray(out)
+        if not holes.any():
+            break
+        out = np.ma.where(holes, layer, out)
+    assert out is not None
+    return np.ma.filled(out, nodata)
+
+
+class MosaicProcess(Process):
+    id = "mosaic"
+    title = "Mosaic"
+    description = "Merge ordered scenes into one COG (first on top); CRSs may differ."
+    inputs = MosaicInputs
+
+    def run(self, params: MosaicInputs, ctx: JobContext) -> ProcessResult:
+        records = [ctx.dataset(i) for i in params.datasets]
+        counts = {r.id: len(r.band_names) for r in records}
+        if len(set(counts.values())) > 1:
+            raise IncompatibleScenes(f"Scenes have different band counts: {counts}.")
+        first = records[0]
+        with rasterio.open(ctx.path(first)) as src:
+            crs, res = src.crs, params.resolution or abs(src.transform.a)
+        west = south = math.inf
+        east = north = -math.inf
+        for record in records:
+            with rasterio.open(ctx.path(record)) as src:
+                w, s, e, n = transform_bounds(src.crs, crs, *src.bounds, densify_pts=21)
+            west, south, east, north = min(west, w), min(south, s), max(east, e), max(north, n)
+        width, height = math.ceil((east - west) / res), math.ceil((north - south) / res)
+        if width * height > ctx.settings.max_raster_pixels:
+            raise InvalidInput(f"A {width}x{height} mosaic is over the pixel limit.")
+        grid = Grid.of(crs, from_origin(west, north, res, res), width, height)
+        dtype = np.result_type(*[r.dtype for r in records]).name
+        nodata = (
+            first.nodata
+            if first.nodata is not None
+            else (float("nan") if dtype.startswith("float") else 0.0)
+        )
+        cog = write_blockwise(
+            ctx,
+            grid,
+            count=len(first.band_names),
+            dtype=dtype,
+            nodata=nodata,
+            block_fn=mosaic_block,
+            args=([ctx.path(r) for r in records], grid, nodata),
+            band_names=first.band_names,
+        )
+        out = publish_raster(
+            ctx,
+            cog,
+            process=self.id,
+            params=params.model_dump(),
+            title=params.title or f"Mosaic of {len(records)} scenes",
+            band_names=first.band_names,
+            sensor=first.sensor,
+            reflectance_scale=first.reflectance_scale,
+            reflectance_offset=first.reflectance_offset,
+        )
+        return ProcessResult(datasets=[out.id])
+
+
+register(MosaicProcess())

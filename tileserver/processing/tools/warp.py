@@ -1,0 +1,143 @@
+"""reproject and resample: warp a raster onto a new grid, block by block (GDAL warper)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import rasterio
+from pydantic import BaseModel, Field, field_validator
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+from rasterio.transform import from_origin
+from rasterio.warp import calculate_default_transform
+
+from tileserver.catalog import DatasetRecord
+from tileserver.errors import InvalidInput
+from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.blocks import Grid, WindowTuple, read_onto_grid, write_blockwise
+from tileserver.processing.context import JobContext
+from tileserver.processing.publish import publish_raster
+
+Method = Literal["nearest", "bilinear", "cubic", "average", "mode"]
+
+
+def warp_block(
+    window: WindowTuple, path: str, grid: Grid, resampling: str, nodata: float
+) -> np.ndarray:
+    return read_onto_grid(path, grid, window, resampling=resampling).filled(nodata)
+
+
+def _nodata_for(dtype: str, nodata: float | None) -> float:
+    if nodata is not None:
+        return nodata
+    return float("nan") if dtype.startswith("float") else 0.0
+
+
+def warp_dataset(
+    ctx: JobContext,
+    record: DatasetRecord,
+    grid: Grid,
+    method: str,
+    process: str,
+    params: dict,
+    title: str,
+) -> ProcessResult:
+    nodata = _nodata_for(record.dtype, record.nodata)
+    cog = write_blockwise(
+        ctx,
+        grid,
+        count=len(record.band_names),
+        dtype=record.dtype,
+        nodata=nodata,
+        block_fn=warp_block,
+        args=(ctx.path(record), grid, method, nodata),
+        band_names=record.band_names,
+        resampling="nearest" if method in ("nearest", "mode") else "average",
+    )
+    out = publish_raster(
+        ctx,
+        cog,
+        process=process,
+        params=params,
+        title=title,
+        band_names=record.band_names,
+        sensor=record.sensor,
+        reflectance_scale=record.reflectance_scale,
+        reflectance_offset=record.reflectance_offset,
+        datetime=record.datetime,
+    )
+    return ProcessResult(datasets=[out.id])
+
+
+class ReprojectInputs(BaseModel):
+    dataset: str = Field(description="Id of the raster dataset.")
+    crs: str = Field(description="Target CRS, e.g. EPSG:4326, EPSG:3857, EPSG:4490.")
+    resolution: float | None = Field(default=None, gt=0, description="Target pixel size.")
+    resampling: Method = "nearest"
+    title: str | None = None
+
+    @field_validator("crs")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            CRS.from_user_input(int(value) if value.isdigit() else value)
+        except (CRSError, ValueError):
+            raise ValueError(f"unknown CRS '{value}'") from None
+        return value if not value.isdigit() else f"EPSG:{value}"
+
+
+class ReprojectProcess(Process):
+    id = "reproject"
+    title = "Reproject"
+    description = "Warp a raster to another coordinate system (any EPSG code)."
+    inputs = ReprojectInputs
+
+    def run(self, params: ReprojectInputs, ctx: JobContext) -> ProcessResult:
+        record = ctx.dataset(params.dataset)
+        dst = CRS.from_user_input(params.crs)
+        with rasterio.open(ctx.path(record)) as src:
+            kwargs = {"resolution": params.resolution} if params.resolution else {}
+            transform, width, height = calculate_default_transform(
+                src.crs, dst, src.width, src.height, *src.bounds, **kwargs
+            )
+        grid = Grid.of(dst, transform, width, height)
+        title = params.title or f"{record.title} in {params.crs}"
+        return warp_dataset(
+            ctx, record, grid, params.resampling, self.id, params.model_dump(), title
+        )
+
+
+class ResampleInputs(BaseModel):
+    dataset: str = Field(description="Id of the raster dataset.")
+    resolution: float = Field(gt=0, description="New pixel size in the dataset's CRS units.")
+    resampling: Method = "bilinear"
+    title: str | None = None
+
+
+class ResampleProcess(Process):
+    id = "resample"
+    title = "Resample"
+    description = "Change the pixel size (nearest, bilinear, cubic, average, mode)."
+    inputs = ResampleInputs
+
+    def run(self, params: ResampleInputs, ctx: JobContext) -> ProcessResult:
+        record = ctx.dataset(params.dataset)
+        with rasterio.open(ctx.path(record)) as src:
+            left, bottom, right, top = src.bounds
+            width = max(1, math.ceil((right - left) / params.resolution))
+            height = max(1, math.ceil((top - bottom) / params.resolution))
+            if width * height > ctx.settings.max_raster_pixels:
+                raise InvalidInput(f"A {width}x{height} output is over the pixel limit.")
+            grid = Grid.of(
+                src.crs, from_origin(left, top, params.resolution, params.resolution), width, height
+            )
+        title = params.title or f"{record.title} at {params.resolution:g}"
+        return warp_dataset(
+            ctx, record, grid, params.resampling, self.id, params.model_dump(), title
+        )
+
+
+register(ReprojectProcess())
+register(ResampleProcess())

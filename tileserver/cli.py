@@ -144,6 +144,109 @@ def datasets(
         typer.echo(f"{item.id}  {when}  {item.sensor:16s} {len(item.band_names)}b  {item.title}")
 
 
+def _parse_pairs(pairs: list[str], what: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"{what} must be key=value, got '{pair}'")
+        key, value = pair.split("=", 1)
+        try:
+            parsed: object = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        if key in out:  # repeated keys build a list: --input datasets=a --input datasets=b
+            previous = out[key]
+            out[key] = [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
+        else:
+            out[key] = parsed
+    return out
+
+
+@app.command()
+def run(
+    process: Annotated[str, typer.Argument(help="Process id, see `cogsight processes`.")],
+    inputs: Annotated[
+        list[str], typer.Option("--input", "-i", help="Dataset input: key=id (repeatable).")
+    ] = [],  # noqa: B006
+    params: Annotated[
+        list[str], typer.Option("--param", "-p", help="Parameter: key=value (JSON or text).")
+    ] = [],  # noqa: B006
+    submit: Annotated[
+        bool, typer.Option(help="Queue on the Dask cluster instead of running here.")
+    ] = False,
+) -> None:
+    """Run a processing tool with a progress bar (or queue it with --submit)."""
+    from tileserver.jobs.execute import execute_job
+    from tileserver.jobs.store import JobStore
+    from tileserver.processing import PROCESSES
+    from tileserver.routers.processes import _check_inputs
+
+    settings = Settings()
+    catalog = _catalog(settings)
+    values = {**_parse_pairs(inputs, "--input"), **_parse_pairs(params, "--param")}
+    try:
+        PROCESSES.get(process)
+        checked = _check_inputs(process, values, catalog)
+    except CogsightError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    store = JobStore(catalog)
+    job = store.create(process, checked)
+    if submit:
+        from tileserver.jobs.runner import JobRunner
+
+        runner = JobRunner(settings, catalog)
+        runner.submit(job.id)
+        typer.echo(json.dumps({"job": job.id, "status": "accepted"}))
+        return
+    with tqdm(
+        total=100, desc=process, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}"
+    ) as bar:
+
+        def progress(percent: float, message: str) -> None:
+            bar.n = percent
+            bar.set_postfix_str(message)
+
+        status = execute_job(job.id, settings.model_dump(mode="json"), on_progress=progress)
+        if status == "successful":
+            bar.n = 100
+            bar.refresh()
+    final = store.get(job.id)
+    typer.echo(
+        json.dumps(
+            {
+                "job": final.id,
+                "status": final.status.value,
+                "message": final.message,
+                "results": final.results,
+            }
+        )
+    )
+    if final.status != "successful":
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def jobs(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
+    """List jobs with their status and progress."""
+    from tileserver.jobs.store import JobStore
+
+    for job in JobStore(_catalog(Settings())).recent(limit=limit):
+        typer.echo(
+            f"{job.id}  {job.status.value:10s} {job.progress:5.1f}%  "
+            f"{job.process:10s} {job.message}"
+        )
+
+
+@app.command()
+def processes() -> None:
+    """List the processing tools."""
+    from tileserver.processing import PROCESSES
+
+    for process in PROCESSES:
+        typer.echo(f"{process.id:12s} {process.title}: {process.description}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -73,6 +73,18 @@ class IncompatibleScenes(InvalidInput):
     code = "incompatible_scenes"
 
 
+class PayloadTooLarge(InvalidInput):
+    """An upload over ``max_upload_bytes``; refused as soon as the stream passes the limit."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An upload whose content is none of the formats cogsight ingests."""
+
+    code = "unsupported_media_type"
+
+
 class ForbiddenSource(CogsightError):
     """A path or URI outside the data root or the configured remote prefixes."""
 
@@ -90,6 +102,8 @@ class OutsideBounds(CogsightError):
 STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
     NotFoundError: 404,
     InvalidInput: 400,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     ForbiddenSource: 403,
     AlreadyExists: 409,
     OutsideBounds: 404,

@@ -16,6 +16,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rio_cogeo.cogeo import cog_translate, cog_validate
 from rio_cogeo.profiles import cog_profiles
+from rio_cogeo.utils import has_alpha_band
 
 
 def is_cog(path: str) -> bool:
@@ -49,10 +50,20 @@ def write_cog(
     *,
     has_gcps: bool = False,
     resampling: str = "average",
+    internal_mask: bool = False,
+    tmp_dir: Path | None = None,
 ) -> Path:
-    """Write ``src_path`` as a deflate COG (512 px blocks, overviews) at ``dst``, atomically."""
+    """Write ``src_path`` as a deflate COG (512 px blocks, overviews) at ``dst``, atomically.
+
+    ``internal_mask`` adds a GDAL internal mask band when the source has neither a nodata value
+    nor an alpha band (those already say which pixels are valid, and a mask would replace the
+    nodata value). ``tmp_dir`` (on the same filesystem as ``dst``) holds the partial output and
+    rio-cogeo's intermediate file, so an interrupted conversion leaves nothing beside ``dst``.
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.partial")
+    work = tmp_dir or dst.parent
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f".{dst.name}.partial"
     profile = cog_profiles.get("deflate")
     profile.update(blockxsize=512, blockysize=512, predictor=2)
     try:
@@ -60,10 +71,16 @@ def write_cog(
             dtype = source.dtypes[0]  # type: ignore[attr-defined]
             if dtype.startswith("float"):
                 profile["predictor"] = 3
+            add_mask = (
+                internal_mask
+                and source.nodata is None  # type: ignore[attr-defined]
+                and not has_alpha_band(source)  # type: ignore[arg-type]
+            )
             cog_translate(
                 source,  # type: ignore[arg-type]
                 str(tmp),
                 profile,
+                add_mask=add_mask,
                 overview_resampling=resampling,  # type: ignore[arg-type]
                 in_memory=False,
                 quiet=True,

@@ -14,10 +14,13 @@ from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput, InvalidRaster
 from tileserver.ingest.cogify import is_cog, write_cog
+from tileserver.ingest.crs_check import crs_label
 from tileserver.ingest.inspect import geographic_bounds, inspect_raster, valid_footprint
+from tileserver.ingest.thumbnail import try_write_thumbnail
 from tileserver.sensors import SENSORS
 from tileserver.settings import Settings
 from tileserver.sources import check_remote_allowed, gdal_path, is_remote, local_path
+from tileserver.storage import scratch_dir
 
 Progress = Callable[[str], None]
 
@@ -75,12 +78,15 @@ def register_raster(
     visibility: str = "public",
     properties: dict | None = None,
     progress: Progress | None = None,
+    thumbnail: bool = True,
 ) -> DatasetRecord:
     """Validate ``source`` and add it to the catalog.
 
     Local files are always copied under the data root as COGs (the server reads nothing
     outside it). Remote COGs under an allowed prefix are served in place with range reads;
-    remote non-COGs are converted into local COGs.
+    remote non-COGs are converted into local COGs. Partial files are built in the scratch
+    area and renamed into ``cogs/`` only when whole. With ``thumbnail`` a preview PNG is written
+    at ``thumbs/{id}.png`` once the dataset is recorded; a failed preview is logged, never fatal.
     """
     say = progress or (lambda _msg: None)
     preset = SENSORS.get(sensor)
@@ -106,7 +112,7 @@ def register_raster(
         dst = local_path(uri, settings)
         if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
             say("copying COG")
-            tmp = dst.with_name(f".{dst.name}.partial")
+            tmp = scratch_dir(settings) / f".{dst.name}.partial"
             dst.parent.mkdir(parents=True, exist_ok=True)
             try:
                 shutil.copyfile(read_path, tmp)
@@ -115,7 +121,23 @@ def register_raster(
                 tmp.unlink(missing_ok=True)
         else:
             say("converting to COG")
-            write_cog(read_path, dst, has_gcps=facts.has_gcps, resampling=resampling)
+            try:
+                write_cog(
+                    read_path,
+                    dst,
+                    has_gcps=facts.has_gcps,
+                    resampling=resampling,
+                    internal_mask=True,
+                    tmp_dir=scratch_dir(settings),
+                )
+            except rasterio.errors.RasterioError as exc:
+                # A local header that inspect could read but pixels that are not: a truncated
+                # or corrupt file, the sender's problem (400), not an unavailable source (503).
+                if is_remote(uri_in):
+                    raise
+                raise InvalidRaster(
+                    "The raster's pixels could not be read: the file is truncated or corrupt."
+                ) from exc
         serve_path = str(dst)
 
     try:
@@ -132,7 +154,7 @@ def register_raster(
             title=title or Path(uri_in).stem,
             kind="raster",
             uri=uri,
-            crs=crs.to_string() if crs.to_epsg() is None else f"EPSG:{crs.to_epsg()}",
+            crs=crs_label(crs),
             bounds=geographic_bounds(serve_path),
             footprint=valid_footprint(serve_path),
             datetime=_parse_datetime(datetime_, facts.datetime_tag),
@@ -166,5 +188,8 @@ def register_raster(
         if isinstance(exc, rasterio.errors.RasterioError):
             raise InvalidRaster("The converted raster could not be read back.") from exc
         raise
+    if thumbnail:
+        say("thumbnail")
+        try_write_thumbnail(settings, record)
     say("done")
     return record

@@ -1,0 +1,156 @@
+"""STAC collections derived from the catalog: one per raster sensor, plus ``vectors``.
+
+Collections are not stored: they are grouped out of the datasets table on every request, so
+extents are always the union of what is there and a collection exists exactly while it has
+datasets. Only public datasets are published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, DateTime, and_, false, func, or_, select
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.catalog.tables import DatasetRow
+from tileserver.errors import NotFoundError
+from tileserver.sensors import SENSORS
+from tileserver.stac.datetimes import format_rfc3339
+from tileserver.stac.links import GEOJSON, JSON, StacUrls, link
+
+VECTORS = "vectors"
+STAC_VERSION = "1.0.0"
+
+# What an item's ``properties.datetime`` is: its acquisition time, else its registration time.
+item_datetime = func.coalesce(DatasetRow.datetime, DatasetRow.created, type_=DateTime(True))
+
+
+class CollectionNotFound(NotFoundError):
+    code = "collection_not_found"
+
+
+def collection_id(record: DatasetRecord) -> str:
+    return VECTORS if record.kind == "vector" else record.sensor
+
+
+def published() -> ColumnElement[bool]:
+    """The datasets STAC shows: public ones (private data has no anonymous discovery)."""
+    return DatasetRow.visibility == "public"
+
+
+def in_collections(ids: list[str]) -> ColumnElement[bool]:
+    """SQL condition: the dataset belongs to one of these collections."""
+    clauses: list[ColumnElement[bool]] = []
+    sensors = [i for i in ids if i != VECTORS]
+    if VECTORS in ids:
+        clauses.append(DatasetRow.kind == "vector")
+    if sensors:
+        clauses.append(and_(DatasetRow.kind == "raster", DatasetRow.sensor.in_(sensors)))
+    return or_(*clauses) if clauses else false()
+
+
+@dataclass
+class CollectionSummary:
+    """A collection's id and what its datasets cover."""
+
+    id: str
+    count: int
+    bbox: tuple[float, float, float, float]
+    start: dt.datetime | None
+    end: dt.datetime | None
+
+    def merge(self, other: CollectionSummary) -> None:
+        w, s, e, n = self.bbox
+        ow, os_, oe, on = other.bbox
+        self.bbox = (min(w, ow), min(s, os_), max(e, oe), max(n, on))
+        self.count += other.count
+        self.start = min((d for d in (self.start, other.start) if d), default=None)
+        self.end = max((d for d in (self.end, other.end) if d), default=None)
+
+
+def list_collections(catalog: Catalog) -> list[CollectionSummary]:
+    """Every collection that has at least one published dataset, sorted by id."""
+    stmt = (
+        select(
+            DatasetRow.kind,
+            DatasetRow.sensor,
+            func.count(),
+            func.min(DatasetRow.west),
+            func.min(DatasetRow.south),
+            func.max(DatasetRow.east),
+            func.max(DatasetRow.north),
+            func.min(item_datetime),
+            func.max(item_datetime),
+        )
+        .where(published())
+        .group_by(DatasetRow.kind, DatasetRow.sensor)
+    )
+    found: dict[str, CollectionSummary] = {}
+    with catalog.session() as session:
+        for kind, sensor, count, w, s, e, n, start, end in session.execute(stmt):
+            summary = CollectionSummary(
+                id=VECTORS if kind == "vector" else sensor,
+                count=count,
+                bbox=(w, s, e, n),
+                start=_utc(start),
+                end=_utc(end),
+            )
+            if summary.id in found:
+                found[summary.id].merge(summary)
+            else:
+                found[summary.id] = summary
+    return [found[k] for k in sorted(found)]
+
+
+def get_collection(catalog: Catalog, cid: str) -> CollectionSummary:
+    for summary in list_collections(catalog):
+        if summary.id == cid:
+            return summary
+    raise CollectionNotFound(f"No collection '{cid}'.")
+
+
+def collection_dict(summary: CollectionSummary, urls: StacUrls) -> dict:
+    """A STAC Collection document for a summary."""
+    title, description = _describe(summary.id)
+    interval = [
+        format_rfc3339(summary.start) if summary.start else None,
+        format_rfc3339(summary.end) if summary.end else None,
+    ]
+    return {
+        "type": "Collection",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [],
+        "id": summary.id,
+        "title": title,
+        "description": description,
+        "license": "various",
+        "extent": {
+            "spatial": {"bbox": [list(summary.bbox)]},
+            "temporal": {"interval": [interval]},
+        },
+        "keywords": ["cogsight", "vector" if summary.id == VECTORS else "raster"],
+        "cogsight:item_count": summary.count,
+        "links": [
+            link("self", urls.collection(summary.id), JSON),
+            link("root", urls.root, JSON),
+            link("parent", urls.root, JSON),
+            link("items", urls.items(summary.id), GEOJSON),
+            link("http://www.opengis.net/def/rel/ogc/1.0/queryables", urls.queryables, JSON),
+        ],
+    }
+
+
+def _describe(cid: str) -> tuple[str, str]:
+    if cid == VECTORS:
+        return "Vector datasets", "Uploaded vector datasets (FlatGeobuf, served as vector tiles)."
+    if cid == "generic":
+        return "Generic rasters", "Rasters without a sensor preset, served as dynamic tiles."
+    title = SENSORS.get(cid).title if cid in SENSORS else cid
+    return title, f"{title} rasters, served as dynamic tiles."
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,32 @@
+"""Opaque paging tokens for ``next`` links.
+
+A token encodes the offset into the (deterministically sorted) result list. It is base64 of
+a small JSON object so it can grow (e.g. a last sort key) without changing the wire format;
+clients must treat it as opaque.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from tileserver.errors import InvalidInput
+
+
+def encode_token(offset: int) -> str:
+    raw = json.dumps({"offset": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str) -> int:
+    """The offset a token stands for; anything we did not write is a 400."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        offset = data["offset"]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        raise InvalidInput("Invalid paging token.") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput("Invalid paging token.")
+    return offset

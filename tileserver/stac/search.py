@@ -1,0 +1,168 @@
+"""Item search over the catalog: the one function both STAC endpoints and Python callers use.
+
+Everything that SQL can answer (ids, collections, bbox, datetime, ``filter``, sort, paging) is
+answered in SQL. ``intersects`` is exact: SQL keeps the datasets whose bounds overlap the
+geometry's bounds, then shapely tests each footprint, and paging runs over what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.sql.elements import UnaryExpression
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.catalog.repository import _dataset_from_row
+from tileserver.catalog.tables import DatasetRow
+from tileserver.errors import InvalidInput
+from tileserver.settings import Settings
+from tileserver.stac.aoi import vector_dataset_geometry
+from tileserver.stac.collections import in_collections, item_datetime, published
+from tileserver.stac.datetimes import parse_interval
+from tileserver.stac.filters import filter_clause, parse_filter
+from tileserver.stac.geometry import BBox, footprint_geometry, parse_bbox, parse_geometry
+from tileserver.stac.paging import decode_token, encode_token
+from tileserver.stac.params import SearchRequest, SortField
+
+# sortby field (``properties.`` prefix optional) -> (column, nullable)
+SORTABLE: dict[str, tuple[Any, bool]] = {
+    "datetime": (item_datetime, False),
+    "id": (DatasetRow.id, False),
+    "created": (DatasetRow.created, False),
+    "eo:cloud_cover": (DatasetRow.cloud_cover, True),
+}
+DEFAULT_SORT = [SortField(field="datetime", direction="desc")]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of matches, in order; ``next_token`` is None on the last page."""
+
+    records: list[DatasetRecord]
+    matched: int
+    next_token: str | None
+
+
+def search_datasets(catalog: Catalog, request: SearchRequest, settings: Settings) -> SearchPage:
+    """Run a STAC item search. Raises ``InvalidInput`` (400) for malformed parameters.
+
+    ``settings`` is only needed to read the file behind ``intersects_dataset``.
+    """
+    conditions = search_conditions(request)
+    area = search_area(catalog, settings, request)
+    if area is not None:
+        conditions.append(bbox_overlaps(shapely.bounds(area).tolist()))
+    order = sort_order(request.sortby)
+    offset = decode_token(request.token) if request.token else 0
+    limit = request.limit
+
+    with catalog.session() as session:
+        if area is None:
+            count = select(func.count()).select_from(DatasetRow).where(*conditions)
+            matched = session.scalar(count) or 0
+            page = select(DatasetRow).where(*conditions).order_by(*order)
+            rows = session.scalars(page.offset(offset).limit(limit)).all()
+        else:
+            candidates = session.execute(
+                select(
+                    DatasetRow.id,
+                    DatasetRow.footprint,
+                    DatasetRow.west,
+                    DatasetRow.south,
+                    DatasetRow.east,
+                    DatasetRow.north,
+                )
+                .where(*conditions)
+                .order_by(*order)
+            ).all()
+            hits = [
+                c.id
+                for c in candidates
+                if area.intersects(
+                    footprint_geometry(c.footprint, (c.west, c.south, c.east, c.north))
+                )
+            ]
+            matched = len(hits)
+            wanted = hits[offset : offset + limit]
+            found = {
+                r.id: r
+                for r in session.scalars(select(DatasetRow).where(DatasetRow.id.in_(wanted)))
+            }
+            rows = [found[i] for i in wanted if i in found]
+        records = [_dataset_from_row(r) for r in rows]
+
+    next_token = encode_token(offset + limit) if offset + limit < matched else None
+    return SearchPage(records=records, matched=matched, next_token=next_token)
+
+
+def search_conditions(request: SearchRequest) -> list[ColumnElement[bool]]:
+    """The SQL conditions of everything but the exact geometry test."""
+    conditions: list[ColumnElement[bool]] = [published()]
+    if request.ids:
+        conditions.append(DatasetRow.id.in_(request.ids))
+    if request.collections:
+        conditions.append(in_collections(request.collections))
+    if request.bbox is not None:
+        conditions.append(bbox_overlaps(parse_bbox(request.bbox)))
+    if request.datetime:
+        start, end = parse_interval(request.datetime)
+        if start is not None:
+            conditions.append(item_datetime >= start)
+        if end is not None:
+            conditions.append(item_datetime <= end)
+    if request.filter is not None:
+        default_lang = "cql2-text" if isinstance(request.filter, str) else "cql2-json"
+        expr = parse_filter(request.filter, request.filter_lang, default_lang)
+        conditions.append(filter_clause(expr))
+    return conditions
+
+
+def search_area(
+    catalog: Catalog, settings: Settings, request: SearchRequest
+) -> BaseGeometry | None:
+    """The geometry of ``intersects`` or ``intersects_dataset`` (at most one spatial filter)."""
+    spatial = [
+        name
+        for name in ("bbox", "intersects", "intersects_dataset")
+        if getattr(request, name) is not None
+    ]
+    if len(spatial) > 1:
+        raise InvalidInput(f"Use only one of bbox, intersects, intersects_dataset (got {spatial}).")
+    if request.intersects is not None:
+        return parse_geometry(request.intersects)
+    if request.intersects_dataset is not None:
+        return vector_dataset_geometry(catalog, settings, request.intersects_dataset)
+    return None
+
+
+def bbox_overlaps(bbox: BBox | list[float]) -> ColumnElement[bool]:
+    """Datasets whose bounds overlap the box; west > east means it crosses the antimeridian."""
+    west, south, east, north = bbox
+    lat = and_(DatasetRow.south <= north, DatasetRow.north >= south)
+    if west <= east:
+        return and_(lat, DatasetRow.west <= east, DatasetRow.east >= west)
+    return and_(lat, or_(DatasetRow.west <= east, DatasetRow.east >= west))
+
+
+def sort_order(sortby: list[SortField] | None) -> list[UnaryExpression[Any]]:
+    """ORDER BY for ``sortby``, always ending in ``id`` so pages never overlap or skip."""
+    order: list[UnaryExpression[Any]] = []
+    names: list[str] = []
+    for field in sortby or DEFAULT_SORT:
+        name = field.field.removeprefix("properties.")
+        if name not in SORTABLE:
+            known = ", ".join(SORTABLE)
+            raise InvalidInput(f"Cannot sort by '{field.field}'; sortable fields: {known}.")
+        if name in names:
+            continue
+        column, nullable = SORTABLE[name]
+        expr = column.desc() if field.direction == "desc" else column.asc()
+        order.append(expr.nulls_last() if nullable else expr)
+        names.append(name)
+    if "id" not in names:
+        order.append(DatasetRow.id.asc())
+    return order

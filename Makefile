@@ -46,6 +46,7 @@ lint: install
 
 bench: install
 	$(PY) bench/tiles.py
+	$(PY) bench/jobs.py
 
 clean:
 	rm -rf $(VENV) viewer/node_modules viewer/dist .pytest_cache .mypy_cache .ruff_cache

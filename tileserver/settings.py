@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         default=60, description="A running job without a heartbeat this long is re-queued."
     )
     job_max_attempts: int = 2
+    job_gdal_cache_mb: int = Field(
+        default=64, description="GDAL block cache per job worker, MiB (bounds worker memory)."
+    )
     gdal_cache_mb: int = 512
     max_raster_pixels: int = Field(
         default=100_000 * 100_000, description="Largest raster (width x height) accepted."

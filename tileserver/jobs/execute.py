@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import rasterio.env
 from pydantic import ValidationError
 
 from tileserver.catalog import Catalog
@@ -46,6 +47,7 @@ def execute_job(
 
     ctx = JobContext(catalog, settings, job_id=job_id, on_progress=progress)
     try:
+        rasterio.env.set_gdal_config("GDAL_CACHEMAX", settings.job_gdal_cache_mb * 2**20)
         process = PROCESSES.get(job.process)
         params = process.inputs.model_validate(job.inputs)
         result = process.run(params, ctx)

@@ -44,6 +44,7 @@ class JobRunner:
                         processes=True,
                         dashboard_address=None,
                         silence_logs=logging.WARNING,
+                        env={"GDAL_CACHEMAX": str(self.settings.job_gdal_cache_mb)},
                     )
                     self._client = Client(self._cluster)
             return self._client
@@ -52,7 +53,18 @@ class JobRunner:
         settings = self.settings.model_dump(mode="json")
         future = self.client.submit(execute_job, job_id, settings, key=f"job-{job_id}", pure=False)
         self._futures[job_id] = future
-        future.add_done_callback(lambda f: self._futures.pop(job_id, None))
+        future.add_done_callback(lambda f: self._done(job_id, f))
+
+    def _done(self, job_id: str, future: Any) -> None:
+        """A task that died outside the job's own error handling still ends the job, with why."""
+        self._futures.pop(job_id, None)
+        if future.status == "error":
+            try:
+                reason = repr(future.exception())
+            except Exception:
+                reason = "unknown error"
+            logger.error("job %s: task error %s", job_id, reason)
+            self.store.fail(job_id, f"The job's worker failed: {reason[:300]}")
 
     def cancel(self, job_id: str) -> None:
         self.store.dismiss(job_id)

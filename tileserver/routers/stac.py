@@ -1,7 +1,242 @@
-"""Placeholder router (filled in by its feature)."""
+"""``/stac``: a STAC API (v1.0.0) over the catalog; thin HTTP over ``tileserver.stac``.
 
-from fastapi import APIRouter
+Every URL in a response is absolute, built from ``request.base_url``. Malformed parameters are
+400s (``InvalidInput``), unknown collections and items 404s, through the app's error map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from tileserver.catalog import Catalog
+from tileserver.errors import DatasetNotFound, InvalidInput
+from tileserver.settings import Settings
+from tileserver.stac.collections import (
+    collection_dict,
+    collection_id,
+    get_collection,
+    list_collections,
+)
+from tileserver.stac.filters import queryables_schema
+from tileserver.stac.items import dataset_to_item, item_collection
+from tileserver.stac.landing import conformance, landing_page
+from tileserver.stac.links import GEOJSON, JSON, StacUrls, link, with_query
+from tileserver.stac.params import (
+    SearchRequest,
+    parse_search_body,
+    parse_search_query,
+)
+from tileserver.stac.search import SearchPage, search_datasets
+from tileserver.tiling.dependencies import get_catalog, get_settings
+
+
+def _urls(request: Request) -> StacUrls:
+    return StacUrls.from_base(str(request.base_url))
+
+
+def _json(content: dict[str, Any], media_type: str = JSON) -> JSONResponse:
+    return JSONResponse(content=content, media_type=media_type)
+
+
+async def search_body(request: Request) -> SearchRequest:
+    """The POST body, parsed here so a malformed one is a 400 like every other bad input."""
+    raw = await request.body()
+    if not raw.strip():
+        return parse_search_body({})
+    try:
+        data = await request.json()
+    except ValueError:
+        raise InvalidInput("The search body must be JSON.") from None
+    return parse_search_body(data)
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its ``$defs`` inlined, to embed in the OpenAPI document."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+SEARCH_BODY_DOC = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": _inline_refs(SearchRequest.model_json_schema(by_alias=True))
+            }
+        },
+    }
+}
+
+
+def _page_response(
+    page: SearchPage, urls: StacUrls, links: list[dict[str, Any]], next_link: dict | None
+) -> JSONResponse:
+    if next_link is not None:
+        links = [*links, next_link]
+    return _json(item_collection(page.records, urls, page.matched, links), GEOJSON)
 
 
 def build_stac_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter(prefix="/stac", tags=["STAC"])
+
+    @router.get("", summary="STAC landing page")
+    def landing(request: Request, catalog: Catalog = Depends(get_catalog)) -> JSONResponse:
+        ids = [c.id for c in list_collections(catalog)]
+        return _json(landing_page(_urls(request), ids))
+
+    @router.get("/conformance", summary="Conformance classes")
+    def conformance_classes() -> JSONResponse:
+        return _json(conformance())
+
+    @router.get("/queryables", summary="What `filter` may name (JSON Schema)")
+    def queryables(request: Request) -> JSONResponse:
+        urls = _urls(request)
+        return _json(queryables_schema(urls.queryables), "application/schema+json")
+
+    @router.get("/collections", summary="Collections (one per sensor, plus vectors)")
+    def collections(request: Request, catalog: Catalog = Depends(get_catalog)) -> JSONResponse:
+        urls = _urls(request)
+        return _json(
+            {
+                "collections": [collection_dict(c, urls) for c in list_collections(catalog)],
+                "links": [
+                    link("self", urls.collections, JSON),
+                    link("root", urls.root, JSON),
+                    link("parent", urls.root, JSON),
+                ],
+            }
+        )
+
+    @router.get("/collections/{cid}", summary="One collection")
+    def collection(
+        cid: str, request: Request, catalog: Catalog = Depends(get_catalog)
+    ) -> JSONResponse:
+        return _json(collection_dict(get_collection(catalog, cid), _urls(request)))
+
+    @router.get("/collections/{cid}/items", summary="Items of a collection")
+    def collection_items(
+        cid: str,
+        request: Request,
+        bbox: str | None = Query(None, description="west,south,east,north (WGS84)."),
+        datetime: str | None = Query(None, description="RFC 3339 instant or interval."),
+        limit: str | None = Query(None, description="Items per page, 1-1000 (default 10)."),
+        token: str | None = Query(None, description="Paging token from a 'next' link."),
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+    ) -> JSONResponse:
+        get_collection(catalog, cid)
+        search = parse_search_query(
+            {"bbox": bbox, "datetime": datetime, "limit": limit, "token": token}
+        ).model_copy(update={"collections": [cid]})
+        page = search_datasets(catalog, search, settings)
+        urls = _urls(request)
+        links = [
+            link("self", str(request.url), GEOJSON),
+            link("root", urls.root, JSON),
+            link("parent", urls.collection(cid), JSON),
+            link("collection", urls.collection(cid), JSON),
+        ]
+        next_link = (
+            link("next", with_query(str(request.url), token=page.next_token), GEOJSON)
+            if page.next_token
+            else None
+        )
+        return _page_response(page, urls, links, next_link)
+
+    @router.get("/collections/{cid}/items/{item_id}", summary="One item")
+    def item(
+        cid: str, item_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+    ) -> JSONResponse:
+        record = catalog.get_dataset(item_id)
+        if collection_id(record) != cid or record.visibility != "public":
+            raise DatasetNotFound(f"No item '{item_id}' in collection '{cid}'.")
+        return _json(dataset_to_item(record, _urls(request)), GEOJSON)
+
+    @router.get("/search", summary="Item search (GET)")
+    def search_get(
+        request: Request,
+        bbox: str | None = Query(None, description="west,south,east,north (WGS84)."),
+        intersects: str | None = Query(None, description="GeoJSON geometry, JSON-encoded."),
+        intersects_dataset: str | None = Query(
+            None, description="cogsight: id of a vector dataset to intersect with."
+        ),
+        datetime: str | None = Query(None, description="RFC 3339 instant or interval."),
+        ids: str | None = Query(None, description="Comma-separated item ids."),
+        collections: str | None = Query(None, description="Comma-separated collection ids."),
+        limit: str | None = Query(None, description="Items per page, 1-1000 (default 10)."),
+        sortby: str | None = Query(None, description="e.g. -datetime,+properties.eo:cloud_cover"),
+        filter_: str | None = Query(None, alias="filter", description="eo:cloud_cover < 10"),
+        filter_lang: str | None = Query(None, alias="filter-lang"),
+        filter_crs: str | None = Query(None, alias="filter-crs"),
+        token: str | None = Query(None, description="Paging token from a 'next' link."),
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+    ) -> JSONResponse:
+        search = parse_search_query(
+            {
+                "bbox": bbox,
+                "intersects": intersects,
+                "intersects_dataset": intersects_dataset,
+                "datetime": datetime,
+                "ids": ids,
+                "collections": collections,
+                "limit": limit,
+                "sortby": sortby,
+                "filter": filter_,
+                "filter-lang": filter_lang,
+                "filter-crs": filter_crs,
+                "token": token,
+            }
+        )
+        page = search_datasets(catalog, search, settings)
+        urls = _urls(request)
+        links = [link("self", str(request.url), GEOJSON), link("root", urls.root, JSON)]
+        next_link = (
+            link("next", with_query(str(request.url), token=page.next_token), GEOJSON)
+            if page.next_token
+            else None
+        )
+        return _page_response(page, urls, links, next_link)
+
+    @router.post("/search", summary="Item search (POST)", openapi_extra=SEARCH_BODY_DOC)
+    def search_post(
+        request: Request,
+        search: SearchRequest = Depends(search_body),
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+    ) -> JSONResponse:
+        page = search_datasets(catalog, search, settings)
+        urls = _urls(request)
+        links = [link("self", urls.search, GEOJSON), link("root", urls.root, JSON)]
+        next_link = (
+            link(
+                "next",
+                urls.search,
+                GEOJSON,
+                method="POST",
+                body=search.body(token=page.next_token),
+                merge=False,
+            )
+            if page.next_token
+            else None
+        )
+        return _page_response(page, urls, links, next_link)
+
+    return router
+
+
+__all__ = ["build_stac_router"]

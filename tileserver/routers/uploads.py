@@ -1,7 +1,212 @@
-"""Placeholder router (filled in by its feature)."""
+"""``POST /datasets`` (upload), ``/datasets/{id}/download`` and ``/datasets/{id}/thumbnail.png``.
 
-from fastapi import APIRouter
+Thin HTTP over ``tileserver.ingest``: the body is streamed to the scratch area by
+``ingest.receive`` (never held in memory, refused the moment it passes the size limit or shows
+a wrong type), then ``ingest.upload.ingest_file`` (the same code ``cogsight ingest`` runs)
+validates, converts and records it in the thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.errors import InvalidInput, NotFoundError
+from tileserver.ingest.detect import detect_format
+from tileserver.ingest.receive import check_content_length, received_upload
+from tileserver.ingest.thumbnail import thumbnail_path, write_thumbnail
+from tileserver.ingest.upload import ingest_file, parse_band_names
+from tileserver.routers.datasets import DatasetOut, dataset_out
+from tileserver.settings import Settings
+from tileserver.sources import is_remote, local_path
+from tileserver.storage import scratch_dir
+from tileserver.tiling.dependencies import RecordCache, get_catalog, get_records, get_settings
+
+logger = logging.getLogger("cogsight.upload")
+
+DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
+UPLOAD_FIELDS = frozenset({"title", "sensor", "datetime", "bands", "cloud_cover"})
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Unreadable, not georeferenced, unknown CRS, bad dtype or bad field."},
+    413: {"description": "Larger than COGSIGHT_MAX_UPLOAD_BYTES."},
+    415: {"description": "Not a GeoTIFF, ERDAS Imagine or vector file."},
+}
+
+UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "GeoTIFF/BigTIFF, ERDAS .img, .geojson/.json, "
+                            ".gpkg or a zipped shapefile.",
+                        },
+                        "title": {"type": "string"},
+                        "sensor": {"type": "string", "default": "generic"},
+                        "datetime": {"type": "string", "description": "ISO 8601."},
+                        "bands": {"type": "string", "description": "Comma-separated names."},
+                        "cloud_cover": {"type": "number", "minimum": 0, "maximum": 100},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def max_upload_bytes(settings: Settings) -> int:
+    return int(getattr(settings, "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+def upload_options(fields: dict[str, str]) -> dict[str, Any]:
+    """The form's text fields as ``ingest_file`` keyword arguments (blank means not given)."""
+    values = {k: v.strip() for k, v in fields.items() if v.strip()}
+    cloud_cover: float | None = None
+    if "cloud_cover" in values:
+        try:
+            cloud_cover = float(values["cloud_cover"])
+        except ValueError:
+            raise InvalidInput(
+                f"cloud_cover must be a number, got '{values['cloud_cover']}'."
+            ) from None
+    return {
+        "title": values.get("title"),
+        "sensor": values.get("sensor", "generic"),
+        "datetime_": values.get("datetime"),
+        "band_names": parse_band_names(values.get("bands")),
+        "cloud_cover": cloud_cover,
+    }
+
+
+def download_filename(record: DatasetRecord, extension: str = ".tif") -> str:
+    """``<title-slug>.tif``; ASCII only (so ``Content-Disposition`` stays plain), id if empty."""
+    ascii_title = unicodedata.normalize("NFKD", record.title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:80].strip("-")
+    return f"{slug or record.id}{extension}"
+
+
+def download_response(record: DatasetRecord, settings: Settings, request: Request) -> Response:
+    """The dataset's bytes: the COG file, a redirect for vectors, a refusal for remote data."""
+    if record.kind == "vector":
+        root = request.scope.get("root_path", "")
+        return RedirectResponse(f"{root}/vectors/{record.id}/download?format=geojson", 307)
+    if is_remote(record.uri):
+        # Proxying would push gigabytes through a tile worker for bytes the client can range-read
+        # from the store itself (and the record already publishes the URI).
+        raise InvalidInput(
+            f"Dataset '{record.id}' is stored remotely; read it from its URI: {record.uri}"
+        )
+    path = local_path(record.uri, settings)
+    if not path.is_file():
+        raise NotFoundError(f"The file of dataset '{record.id}' is missing on the server.")
+    return FileResponse(
+        path,
+        media_type=COG_MEDIA_TYPE,
+        filename=download_filename(record),
+        content_disposition_type="attachment",
+    )
+
+
+def thumbnail_file(record: DatasetRecord, settings: Settings) -> Response:
+    """The stored preview, rendered now for rasters registered before previews existed."""
+    path = thumbnail_path(settings, record.id)
+    if not path.is_file():
+        if record.kind != "raster":
+            raise NotFoundError(f"Dataset '{record.id}' has no thumbnail.")
+        path = write_thumbnail(settings, record)
+    return FileResponse(
+        path,
+        media_type="image/png",
+        headers={"Cache-Control": f"public, max-age={settings.tile_cache_max_age}"},
+    )
 
 
 def build_uploads_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter(tags=["Catalog"])
+
+    @router.post(
+        "/datasets",
+        status_code=201,
+        response_model=DatasetOut,
+        openapi_extra=UPLOAD_BODY,
+        responses=_ERRORS,
+        summary="Upload a raster or vector file as a new dataset",
+    )
+    async def upload_dataset(
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+    ) -> Any:
+        limit = max_upload_bytes(settings)
+        check_content_length(request.headers.get("content-length"), limit)
+        try:
+            async with received_upload(
+                request.stream(),
+                request.headers.get("content-type"),
+                scratch_dir(settings),
+                limit,
+                fields=UPLOAD_FIELDS,
+                check_head=detect_format,
+            ) as upload:
+                options = upload_options(upload.fields)
+                assert upload.path is not None
+                record = await run_in_threadpool(
+                    ingest_file,
+                    catalog,
+                    settings,
+                    upload.path,
+                    filename=upload.filename,
+                    **options,
+                )
+        except ClientDisconnect:
+            logger.info("upload abandoned by the client; its partial file was removed")
+            return Response(status_code=499)  # nobody is listening; nginx's "client closed"
+        return dataset_out(record, request)
+
+    @router.get(
+        "/datasets/{dataset_id}/download",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {COG_MEDIA_TYPE: {}}, "description": "The COG (Range supported)."},
+            307: {"description": "Vector datasets: redirect to their GeoJSON download."},
+        },
+        summary="Download a dataset's file",
+    )
+    def download_dataset(
+        dataset_id: str,
+        request: Request,
+        records: RecordCache = Depends(get_records),
+        settings: Settings = Depends(get_settings),
+    ) -> Response:
+        return download_response(records.dataset(dataset_id), settings, request)
+
+    @router.get(
+        "/datasets/{dataset_id}/thumbnail.png",
+        response_class=FileResponse,
+        responses={200: {"content": {"image/png": {}}, "description": "At most 256 px."}},
+        summary="A small PNG preview of a dataset",
+    )
+    def get_thumbnail(
+        dataset_id: str,
+        records: RecordCache = Depends(get_records),
+        settings: Settings = Depends(get_settings),
+    ) -> Response:
+        return thumbnail_file(records.dataset(dataset_id), settings)
+
+    return router

@@ -1,7 +1,134 @@
-"""Placeholder router (filled in by its feature)."""
+"""``/vectors``: vector tiles, TileJSON, the PMTiles archive, features and downloads.
 
-from fastapi import APIRouter
+Thin over ``tileserver.vectors``: each endpoint resolves the id (404 unknown, 400 for a
+raster), calls one plain function and shapes the HTTP answer. ETag and Cache-Control on
+``/vectors/{id}/tiles/`` come from the app's tile cache middleware.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from tileserver.catalog import DatasetRecord
+from tileserver.settings import Settings
+from tileserver.tiling.dependencies import RecordCache, get_records, get_settings
+from tileserver.vectors import (
+    EXPORT_FORMATS,
+    export_vector,
+    query_features,
+    read_tile,
+    require_vector,
+    tilejson,
+    tiles_path,
+)
+from tileserver.vectors.features import MAX_LIMIT, FeatureCollection, parse_bbox
+from tileserver.vectors.tiles import MVT_MEDIA_TYPE, TileJSON
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
+
+
+async def vector_record(
+    dataset_id: Annotated[str, Path(description="Vector dataset id from the catalog.")],
+    records: RecordCache = Depends(get_records),
+) -> DatasetRecord:
+    record = records.peek_dataset(dataset_id)
+    if record is None:
+        record = await run_in_threadpool(records.dataset, dataset_id)
+    return require_vector(record)
 
 
 def build_vectors_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter(tags=["Vectors"])
+
+    @router.get(
+        "/vectors/{dataset_id}/tiles/{z}/{x}/{y}.mvt",
+        response_class=Response,
+        responses={
+            200: {"content": {MVT_MEDIA_TYPE: {}}, "description": "A Mapbox Vector Tile."},
+            204: {"description": "A valid tile where the layer has no features."},
+            404: {"description": "Unknown dataset, or no such tile address / zoom."},
+        },
+    )
+    def vector_tile(
+        z: int,
+        x: int,
+        y: int,
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> Response:
+        data = read_tile(settings, record, z, x, y)
+        if data is None:
+            return Response(status_code=204)
+        return Response(content=data, media_type=MVT_MEDIA_TYPE)
+
+    @router.get("/vectors/{dataset_id}/tilejson.json", response_model=TileJSON)
+    def vector_tilejson(
+        request: Request,
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> TileJSON:
+        return tilejson(settings, record, str(request.base_url))
+
+    @router.get(
+        "/vectors/{dataset_id}.pmtiles",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"application/vnd.pmtiles": {}}},
+            206: {"description": "The requested byte range (HTTP Range)."},
+            416: {"description": "The range lies outside the file."},
+        },
+    )
+    def vector_pmtiles(
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> FileResponse:
+        """The whole archive, with Range support, for clients that read PMTiles directly."""
+        return FileResponse(
+            tiles_path(settings, record),
+            media_type="application/vnd.pmtiles",
+            filename=f"{record.id}.pmtiles",
+            content_disposition_type="inline",
+        )
+
+    @router.get(
+        "/vectors/{dataset_id}/features",
+        response_model=FeatureCollection,
+        response_class=GeoJSONResponse,
+    )
+    def vector_features(
+        bbox: str | None = Query(None, description="west,south,east,north (WGS84 degrees)."),
+        limit: int = Query(100, ge=1, le=MAX_LIMIT),
+        offset: int = Query(0, ge=0),
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> FeatureCollection:
+        return query_features(settings, record, bbox=parse_bbox(bbox), limit=limit, offset=offset)
+
+    @router.get(
+        "/vectors/{dataset_id}/download",
+        response_class=FileResponse,
+        responses={200: {"description": "The dataset as a file attachment."}},
+    )
+    def vector_download(
+        format: str = Query(
+            "geojson", description=f"One of: {', '.join(EXPORT_FORMATS)} (a zip of .shp ...)."
+        ),
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> FileResponse:
+        exported = export_vector(settings, record, format)
+        return FileResponse(
+            exported.path,
+            media_type=exported.media_type,
+            filename=exported.filename,
+            background=BackgroundTask(exported.cleanup),
+        )
+
+    return router

@@ -83,7 +83,7 @@ def snapshot(app) -> tuple[set[str], set[str]]:
     return files, {d.id for d in app.state.catalog.find_datasets()}
 
 
-def upload(client: TestClient, name: str, content: bytes, **form: str) -> httpx.Response:
+def upload(client: TestClient, name: str, content: bytes, **form: str) -> Any:
     return client.post("/datasets", files={"file": (name, content, TIFF)}, data=form)
 
 
@@ -181,7 +181,9 @@ def test_geotiff_upload_is_served_at_once(client, app, tmp_path):
     tile = client.get(f"/raster/{body['id']}/tiles/WebMercatorQuad/14/{child.x}/{child.y}.tif")
     assert tile.status_code == 200
     row, col = (child.y - parent.y * 4) * 256, (child.x - parent.x * 4) * 256
-    np.testing.assert_array_equal(decode(tile.content)[:3], data[:, row : row + 256, col : col + 256])
+    np.testing.assert_array_equal(
+        decode(tile.content)[:3], data[:, row : row + 256, col : col + 256]
+    )
 
     thumb = client.get(f"/datasets/{body['id']}/thumbnail.png")
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
@@ -527,7 +529,9 @@ def test_chunked_streaming_upload_on_a_real_server(server, tmp_path):
     )
     assert r.status_code == 201, r.text
     assert r.json()["title"] == "Streamed" and r.json()["width"] == 2048
-    download = httpx.get(f"{url}/datasets/{r.json()['id']}/download", headers={"Range": "bytes=0-3"})
+    download = httpx.get(
+        f"{url}/datasets/{r.json()['id']}/download", headers={"Range": "bytes=0-3"}
+    )
     assert download.status_code == 206 and download.content == b"II*\x00"
 
 
@@ -666,7 +670,7 @@ def test_detect_format_refusals():
 
 def test_crs_resolution():
     wkt = CRS.from_epsg(4527).to_wkt()
-    stripped = wkt.replace('AUTHORITY["EPSG","4527"]', "").replace(',]', "]")
+    stripped = wkt.replace('AUTHORITY["EPSG","4527"]', "").replace(",]", "]")
     assert require_known_crs(CRS.from_wkt(stripped)) == 4527
     assert require_known_crs(CRS.from_epsg(4214)) == 4214
     with pytest.raises(InvalidRaster, match="Unknown coordinate system"):

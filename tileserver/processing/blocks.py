@@ -1,13 +1,15 @@
 """Block-wise raster processing: windows over an output grid, workers that fill them, a writer.
 
 Every tool describes its output as a ``Grid`` and a top-level block function
-``f(window, *args) -> ndarray`` (picklable, so Dask can ship it). Blocks are written into a
-tiled GeoTIFF as they arrive and the result is turned into a COG at the end, so memory is one
-block per worker plus the blocks in flight, whatever the raster size.
+``f(window, *args) -> ndarray`` (picklable, so Dask can ship it). Each worker computes a block
+and writes it to scratch space itself; a VRT stitches the blocks and one COG translation
+(multi-threaded compression) makes the result. Memory is one block per worker, whatever the
+raster size, and no pixel passes through the scheduler.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,90 @@ def windows(grid: Grid, size: int) -> list[WindowTuple]:
     ]
 
 
+@dataclass(frozen=True)
+class BlockSpec:
+    """Where and how block tasks write their piece of the output."""
+
+    grid: Grid
+    count: int
+    dtype: str
+    nodata: float | None
+    folder: str
+
+
+def write_block(
+    window: WindowTuple, spec: BlockSpec, block_fn: Callable[..., np.ndarray], args: Sequence[Any]
+) -> str:
+    """Compute one block and write it as its own small GeoTIFF; returns its path.
+
+    Each worker writes its blocks itself, so pixels never travel through the scheduler or a
+    single writer process: the work and the writing both spread over the cluster.
+    """
+    col, row, width, height = window
+    data = block_fn(window, *args).astype(spec.dtype, copy=False)
+    path = f"{spec.folder}/block_{row}_{col}.tif"
+    transform = spec.grid.affine * Affine.translation(col, row)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=spec.count,
+        dtype=spec.dtype,
+        crs=spec.grid.crs,
+        transform=transform,
+        nodata=spec.nodata,
+    ) as dst:
+        dst.write(data)
+    return path
+
+
+_GDAL_TYPES = {
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "float32": "Float32",
+    "float64": "Float64",
+}
+
+
+def mosaic_vrt(
+    spec: BlockSpec, parts: dict[WindowTuple, str], band_names: Sequence[str] | None
+) -> str:
+    """A GDAL VRT document placing every block file at its window of the output grid."""
+    from xml.sax.saxutils import escape
+
+    from rasterio.crs import CRS
+
+    g = spec.grid.affine
+    lines = [
+        f'<VRTDataset rasterXSize="{spec.grid.width}" rasterYSize="{spec.grid.height}">',
+        f"<SRS>{escape(CRS.from_user_input(spec.grid.crs).to_wkt())}</SRS>",
+        f"<GeoTransform>{g.c!r}, {g.a!r}, {g.b!r}, {g.f!r}, {g.d!r}, {g.e!r}</GeoTransform>",
+    ]
+    for band in range(1, spec.count + 1):
+        lines.append(f'<VRTRasterBand dataType="{_GDAL_TYPES[spec.dtype]}" band="{band}">')
+        if spec.nodata is not None:
+            lines.append(f"<NoDataValue>{spec.nodata!r}</NoDataValue>")
+        if band_names:
+            lines.append(f"<Description>{escape(band_names[band - 1])}</Description>")
+        for (col, row, width, height), path in parts.items():
+            lines.append(
+                f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(path)}'
+                f"</SourceFilename><SourceBand>{band}</SourceBand>"
+                f'<SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
+                f'<DstRect xOff="{col}" yOff="{row}" xSize="{width}" ySize="{height}"/>'
+                "</SimpleSource>"
+            )
+        lines.append("</VRTRasterBand>")
+    lines.append("</VRTDataset>")
+    return "\n".join(lines)
+
+
 def write_blockwise(
     ctx: JobContext,
     grid: Grid,
@@ -68,32 +154,19 @@ def write_blockwise(
 ) -> Path:
     """Fill ``grid`` block by block with ``block_fn(window, *args)`` and return a COG path."""
     ctx.configure_workers()
-    tiled = ctx.scratch(f"{name}.tiled.tif")
-    profile = {
-        "driver": "GTiff",
-        "width": grid.width,
-        "height": grid.height,
-        "count": count,
-        "dtype": dtype,
-        "crs": grid.crs,
-        "transform": grid.affine,
-        "nodata": nodata,
-        "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
-        "compress": "deflate",
-        "BIGTIFF": "IF_SAFER",
-    }
-    with rasterio.open(tiled, "w", **profile) as dst:
-        if band_names:
-            dst.descriptions = tuple(band_names)
-        blocks = windows(grid, ctx.settings.job_block_size)
-        for window, data in ctx.map_blocks(block_fn, blocks, *args, label="blocks"):
-            dst.write(data.astype(dtype, copy=False), window=Window(*window))
+    folder = ctx.scratch(f"{name}.blocks")
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = BlockSpec(grid, count, dtype, nodata, str(folder.resolve()))
+    blocks = windows(grid, ctx.settings.job_block_size)
+    parts: dict[WindowTuple, str] = {}
+    for window, path in ctx.map_blocks(write_block, blocks, spec, block_fn, args, label="blocks"):
+        parts[window] = path
     ctx.progress(92.0, "writing COG")
+    vrt = ctx.scratch(f"{name}.vrt")
+    vrt.write_text(mosaic_vrt(spec, parts, band_names))
     cog = ctx.scratch(f"{name}.cog.tif")
-    write_cog(str(tiled), cog, resampling=resampling)
-    tiled.unlink(missing_ok=True)
+    write_cog(str(vrt), cog, resampling=resampling)
+    shutil.rmtree(folder, ignore_errors=True)
     return cog
 
 

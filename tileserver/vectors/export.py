@@ -123,6 +123,4 @@ def export_vector(settings: Settings, record: DatasetRecord, fmt: str) -> Export
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return ExportedFile(
-        path=path, filename=path.name, media_type=spec.media_type, folder=folder
-    )
+    return ExportedFile(path=path, filename=path.name, media_type=spec.media_type, folder=folder)

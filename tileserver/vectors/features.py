@@ -90,9 +90,7 @@ def query_features(
         Feature(id=int(fid), geometry=geometry, properties=props)
         for fid, geometry, props in zip(frame.index, geometries, properties, strict=True)
     ]
-    return FeatureCollection(
-        features=features, numberMatched=matched, numberReturned=len(features)
-    )
+    return FeatureCollection(features=features, numberMatched=matched, numberReturned=len(features))
 
 
 def vector_geometry(settings: Settings, record: DatasetRecord) -> BaseGeometry:

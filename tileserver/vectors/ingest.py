@@ -154,7 +154,9 @@ def _make_valid(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     invalid = ~shapely.is_valid(geoms)
     count = int(invalid.sum())
     if count:
-        geoms[invalid] = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        geoms[invalid] = shapely.make_valid(
+            geoms[invalid], method="structure", keep_collapsed=False
+        )
         frame = frame.set_geometry(gpd.GeoSeries(geoms, crs=frame.crs, index=frame.index))
     return frame, count
 

@@ -76,8 +76,11 @@ def run_once(settings, catalog, dataset_id: str) -> dict:
     job = store.create("index", {"dataset": dataset_id, "index": "NDVI"})
     started = time.perf_counter()
     runner.submit(job.id)
+    blocks_done = None
     with tqdm(total=100, desc=f"{settings.dask_workers} worker(s)", unit="%") as bar:
         while (state := store.get(job.id)).status not in (JobStatus.successful, JobStatus.failed):
+            if blocks_done is None and state.progress >= 92:
+                blocks_done = time.perf_counter() - started
             bar.n = round(state.progress)
             bar.refresh()
             time.sleep(0.2)
@@ -124,7 +127,8 @@ def main() -> None:
     print(f"\nindex (NDVI) on a {args.size}x{args.size} 2-band uint16 COG, {args.block} px blocks")
     for r in runs:
         print(
-            f"  {r['workers']} worker(s): {r['seconds']:6.1f} s   peak RSS all workers "
+            f"  {r['workers']} worker(s): {r['seconds']:6.1f} s "
+            f"(blocks {r['block_phase_seconds'] or 0:5.1f} s)   peak RSS all workers "
             f"{r['peak_rss_all_workers_mib']:6.0f} MiB, one worker "
             f"{r['peak_rss_one_worker_mib']:6.0f} MiB"
         )

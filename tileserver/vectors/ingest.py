@@ -86,11 +86,30 @@ def _readable(path: Path, fmt: str) -> Path:
     return path
 
 
+def _sniff(path: Path, fmt: str) -> None:
+    """Check the file's first bytes before GDAL sees it.
+
+    GDAL picks a driver by content, not by name, and some drivers follow references while
+    merely opening (an OGR VRT can name any local path or URL). Only bytes that look like the
+    promised format reach GDAL at all.
+    """
+    with path.open("rb") as f:
+        head = f.read(1024)
+    if fmt == "geojson":
+        ok = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
+    elif fmt == "gpkg":
+        ok = head.startswith(b"SQLite format 3\x00")
+    else:
+        ok = head.startswith(b"\x00\x00\x27\x0a")  # the .shp file code, 9994
+    if not ok:
+        raise InvalidInput(f"The file is not a {FORMAT_NAMES[fmt]}.")
+
+
 def _pick_layer(path: Path, fmt: str) -> tuple[str, list[str]]:
     """The layer to read (the first one with geometries) and every layer's name."""
     try:
-        driver = pyogrio.read_info(path)["driver"]
         listed = pyogrio.list_layers(path)
+        driver = pyogrio.read_info(path, layer=str(listed[0][0]))["driver"] if len(listed) else ""
     except _READ_ERRORS as exc:
         raise InvalidInput(
             f"The {FORMAT_NAMES[fmt]} could not be read: {_reason(exc, path)}."
@@ -172,6 +191,7 @@ def load_vector(path: Path, workdir: Path, *, filename: str | None = None) -> Lo
     readable = _readable(path, fmt)
     if fmt == "shapefile" and path.suffix.lower() != ".shp":
         readable = extract_shapefile(path, workdir / "unzipped")
+    _sniff(readable, fmt)
     layer, layers = _pick_layer(readable, fmt)
     frame = _read(readable, fmt, layer)
     frame = _with_crs(frame, fmt)

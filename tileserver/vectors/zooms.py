@@ -7,8 +7,12 @@ The range decides what the archive costs to build and how the layer looks:
   and below 12 coarse quantization shows on coastlines and field edges). For points the mean
   spacing stands in for the size. It is lowered further while the extent would need more
   than ``TILE_BUDGET`` tiles at that zoom, so a continent-wide upload still builds in seconds.
-* ``minzoom`` is the deepest zoom at which the whole extent fits in ``MIN_TILES`` tiles: below
-  it each tile would hold everything, which is slow to build and useless to look at.
+* ``minzoom`` starts from the deepest zoom at which the whole extent fits in ``MIN_TILES``
+  tiles, then goes ``ZOOM_OUT_LEVELS`` further out, so the layer stays visible (as a patch
+  about a quarter of a tile wide) while a user zooms out to find it: a 200 m block of
+  buildings would otherwise vanish from the map below zoom 16. Each level costs GDAL a pass
+  over every feature (about a second per 20,000 polygons) whatever its tile count, so only
+  two are added; further out the layer is a speck in one tile holding everything.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ MAX_ZOOM = 16
 DETAIL_FLOOR = 12
 TILE_BUDGET = 1 << 16
 MIN_TILES = 4
+ZOOM_OUT_LEVELS = 2
 DETAIL_FRACTION = 32  # the median feature spans >= 1/32 of a tile at maxzoom
 EARTH_CIRCUMFERENCE_M = 40_075_016.686
 MERCATOR_MAX_LAT = 85.0511287798
@@ -71,9 +76,5 @@ def choose_zooms(frame: gpd.GeoDataFrame) -> tuple[int, int]:
     maxzoom = max(DETAIL_FLOOR, min(MAX_ZOOM, wanted))
     while maxzoom > 0 and tiles_across(bounds, maxzoom) > TILE_BUDGET:
         maxzoom -= 1
-    minzoom = 0
-    for z in range(maxzoom, -1, -1):
-        if tiles_across(bounds, z) <= MIN_TILES:
-            minzoom = z
-            break
-    return minzoom, maxzoom
+    fits = next(z for z in range(maxzoom, -1, -1) if z == 0 or tiles_across(bounds, z) <= MIN_TILES)
+    return max(0, fits - ZOOM_OUT_LEVELS), maxzoom

@@ -247,6 +247,15 @@ def processes() -> None:
         typer.echo(f"{process.id:12s} {process.title}: {process.description}")
 
 
+def _register_ingest() -> None:
+    from tileserver.cli_ingest import ingest
+
+    app.command("ingest")(ingest)
+
+
+_register_ingest()
+
+
 def main() -> None:  # pragma: no cover
     app()
 

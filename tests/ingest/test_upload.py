@@ -166,6 +166,7 @@ def test_geotiff_upload_is_served_at_once(client, app, tmp_path):
     )
     assert r.status_code == 201, r.text
     body = r.json()
+    assert r.headers["location"] == f"http://testserver/datasets/{body['id']}"
     assert body["title"] == "wuhan scene" and body["crs"] == "EPSG:3857"
     assert body["band_names"] == ["red", "green", "blue"] and body["cloud_cover"] == 12.5
     assert body["datetime"].startswith("2024-05-12T03:00:00") and body["links"]["tiles"]
@@ -436,7 +437,7 @@ def test_multipart_without_file_part(client):
 
 
 # size limit ----------------------------------------------------------------------------------
-def test_over_the_limit_by_content_length_is_413(tiny_app, tmp_path):
+def test_over_the_limit_is_413_and_leaves_nothing(tiny_app, tmp_path):
     content = _raster(tmp_path, width=400, height=400)  # ~320 KB > 64 KiB
     before = snapshot(tiny_app)
     with TestClient(tiny_app) as c:
@@ -444,6 +445,30 @@ def test_over_the_limit_by_content_length_is_413(tiny_app, tmp_path):
     assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
     assert "larger than the limit of 64.0 KiB" in r.json()["detail"]
     assert snapshot(tiny_app) == before
+
+
+def test_over_the_limit_by_content_length_is_refused_unread(tiny_app):
+    """A declared length beyond the limit (plus room for the form fields) is refused before
+    a byte of the body is read."""
+    read = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal read
+        for _ in range(40):
+            read += 64 * 1024
+            yield bytes(64 * 1024)
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=tiny_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            headers = {
+                "content-type": "multipart/form-data; boundary=b",
+                "content-length": str(40 * 64 * 1024),
+            }
+            return await c.post("/datasets", content=body(), headers=headers)
+
+    r = asyncio.run(post())
+    assert r.status_code == 413 and read == 0
 
 
 def test_over_the_limit_is_refused_while_streaming(tiny_app):

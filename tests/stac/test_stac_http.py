@@ -220,22 +220,22 @@ def test_limit_above_the_maximum_is_clamped(client) -> None:
     assert response.json()["numberReturned"] <= 1000
 
 
-def test_intersects_is_exact_not_just_bounds(client, demo) -> None:
-    """A point in East Lake's bounding box but outside its slanted footprint (the SW collar
-    corner): bbox search finds the scenes, intersects does not."""
-    inside_box_outside_footprint = _square(114.3600, 30.5160, 0.0003)
-    box = "114.3597,30.5157,114.3603,30.5163"  # the same square as a bbox
-    by_box = client.get("/stac/search", params={"bbox": box, "limit": 1000})
-    assert demo["scene-2024-05-12"] in _ids(by_box.json())
-    exact = client.post(
-        "/stac/search", json={"intersects": inside_box_outside_footprint, "limit": 1000}
-    ).json()
-    assert demo["scene-2024-05-12"] not in _ids(exact)
+def test_space_is_tested_on_footprints_not_bounds(client, demo) -> None:
+    """A square in East Lake's bounding box but outside its slanted footprint (the SW collar
+    corner) matches neither as intersects nor as bbox: STAC asks for the item geometry."""
+    corner = _square(114.3600, 30.5160, 0.0003)
+    box = "114.3597,30.5157,114.3603,30.5163"  # the same square
+    by_bbox = client.get("/stac/search", params={"bbox": box, "limit": 1000}).json()
+    by_geometry = client.post("/stac/search", json={"intersects": corner, "limit": 1000}).json()
+    for found in (by_bbox, by_geometry):
+        assert demo["scene-2024-05-12"] not in _ids(found)
     centre = client.post(
         "/stac/search", json={"intersects": _square(114.40, 30.55, 0.001), "limit": 1000}
     ).json()
     assert demo["scene-2024-05-12"] in _ids(centre)
     assert centre["numberMatched"] == len(_ids(centre))
+    nudged = client.get("/stac/search", params={"bbox": "114.3597,30.5157,114.3700,30.5200"})
+    assert demo["scene-2024-05-12"] in _ids(nudged.json())  # now reaching the footprint
 
 
 def test_antimeridian_bbox(client, demo) -> None:

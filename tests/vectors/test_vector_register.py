@@ -237,10 +237,12 @@ def test_zip_slip_member_names_are_refused(catalog, settings, tmp_path, member):
 def test_zip_bomb_is_refused(catalog, settings, tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "MIN_LIMIT", 1024 * 1024)
     path = shapefile_zip(square_grid(3, 3), tmp_path / "bomb.zip")
-    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open("padding.txt", "w") as member:
-            for _ in range(40):
-                member.write(b"\0" * 1024 * 1024)  # 40 MiB of zeros: ~40 KiB compressed
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as zf,
+        zf.open("padding.txt", "w") as member,
+    ):
+        for _ in range(40):
+            member.write(b"\0" * 1024 * 1024)  # 40 MiB of zeros: ~40 KiB compressed
     assert path.stat().st_size < 1024 * 1024
     assert_refused(catalog, settings, path, "more than the allowed size")
 

@@ -38,7 +38,9 @@ WRITE_CHUNK = 1024 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 MAX_FIELDS = 32
 FORM_OVERHEAD = 1024 * 1024
-"""Room for boundaries and small fields when judging a request by its Content-Length."""
+"""Room for boundaries and text fields when judging a request by its Content-Length: a body
+longer than ``limit + FORM_OVERHEAD`` cannot carry a file within the limit (the accepted fields
+are a handful of at most 64 KiB each), so it is refused before a byte is read."""
 STALE_AFTER_S = 24 * 3600
 FOLDER_PREFIX = "upload-"
 

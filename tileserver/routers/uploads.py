@@ -150,6 +150,7 @@ def build_uploads_router() -> APIRouter:
     )
     async def upload_dataset(
         request: Request,
+        response: Response,
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
     ) -> Any:
@@ -177,6 +178,7 @@ def build_uploads_router() -> APIRouter:
         except ClientDisconnect:
             logger.info("upload abandoned by the client; its partial file was removed")
             return Response(status_code=499)  # nobody is listening; nginx's "client closed"
+        response.headers["Location"] = str(request.url_for("get_dataset", dataset_id=record.id))
         return dataset_out(record, request)
 
     @router.get(

@@ -49,6 +49,19 @@ def parse_bbox(value: str | Sequence[float]) -> BBox:
     return west, south, east, north
 
 
+def bbox_geometry(bbox: BBox) -> BaseGeometry:
+    """The box as a geometry; across the antimeridian it is two boxes."""
+    west, south, east, north = bbox
+    if west <= east:
+        geometry = shapely.box(west, south, east, north)
+    else:
+        geometry = shapely.MultiPolygon(
+            [shapely.box(west, south, 180, north), shapely.box(-180, south, east, north)]
+        )
+    shapely.prepare(geometry)
+    return geometry
+
+
 def parse_geometry(geojson: Any) -> BaseGeometry:
     """A GeoJSON geometry (WGS84) as a valid, prepared shapely geometry."""
     if not isinstance(geojson, dict) or geojson.get("type") not in GEOMETRY_TYPES:

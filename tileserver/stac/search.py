@@ -1,8 +1,10 @@
 """Item search over the catalog: the one function both STAC endpoints and Python callers use.
 
-Everything that SQL can answer (ids, collections, bbox, datetime, ``filter``, sort, paging) is
-answered in SQL. ``intersects`` is exact: SQL keeps the datasets whose bounds overlap the
-geometry's bounds, then shapely tests each footprint, and paging runs over what is left.
+Everything SQL can answer (ids, collections, datetime, ``filter``, sort, paging) is answered in
+SQL. Space is exact, as STAC defines it (the item *geometry* intersects the area): SQL keeps the
+datasets whose bounds overlap the area's bounds, shapely tests each footprint, and paging runs
+over what is left. That loads the candidates' footprints per page, which is fine for catalogs
+of thousands of scenes; a spatial index (PostGIS) is the step after that.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
 from tileserver.catalog import Catalog, DatasetRecord
@@ -24,7 +27,13 @@ from tileserver.stac.aoi import vector_dataset_geometry
 from tileserver.stac.collections import in_collections, item_datetime, published
 from tileserver.stac.datetimes import parse_interval
 from tileserver.stac.filters import filter_clause, parse_filter
-from tileserver.stac.geometry import BBox, footprint_geometry, parse_bbox, parse_geometry
+from tileserver.stac.geometry import (
+    BBox,
+    bbox_geometry,
+    footprint_geometry,
+    parse_bbox,
+    parse_geometry,
+)
 from tileserver.stac.paging import decode_token, encode_token
 from tileserver.stac.params import SearchRequest, SortField
 
@@ -36,6 +45,7 @@ SORTABLE: dict[str, tuple[Any, bool]] = {
     "eo:cloud_cover": (DatasetRow.cloud_cover, True),
 }
 DEFAULT_SORT = [SortField(field="datetime", direction="desc")]
+BOUNDS = (DatasetRow.west, DatasetRow.south, DatasetRow.east, DatasetRow.north)
 
 
 @dataclass(frozen=True)
@@ -53,61 +63,64 @@ def search_datasets(catalog: Catalog, request: SearchRequest, settings: Settings
     ``settings`` is only needed to read the file behind ``intersects_dataset``.
     """
     conditions = search_conditions(request)
-    area = search_area(catalog, settings, request)
-    if area is not None:
-        conditions.append(bbox_overlaps(shapely.bounds(area).tolist()))
+    spatial = spatial_filter(catalog, settings, request)
     order = sort_order(request.sortby)
     offset = decode_token(request.token) if request.token else 0
     limit = request.limit
-
     with catalog.session() as session:
-        if area is None:
-            count = select(func.count()).select_from(DatasetRow).where(*conditions)
-            matched = session.scalar(count) or 0
-            page = select(DatasetRow).where(*conditions).order_by(*order)
-            rows = session.scalars(page.offset(offset).limit(limit)).all()
+        if spatial is None:
+            rows, matched = _page_in_sql(session, conditions, order, offset, limit)
         else:
-            candidates = session.execute(
-                select(
-                    DatasetRow.id,
-                    DatasetRow.footprint,
-                    DatasetRow.west,
-                    DatasetRow.south,
-                    DatasetRow.east,
-                    DatasetRow.north,
-                )
-                .where(*conditions)
-                .order_by(*order)
-            ).all()
-            hits = [
-                c.id
-                for c in candidates
-                if area.intersects(
-                    footprint_geometry(c.footprint, (c.west, c.south, c.east, c.north))
-                )
-            ]
-            matched = len(hits)
-            wanted = hits[offset : offset + limit]
-            found = {
-                r.id: r
-                for r in session.scalars(select(DatasetRow).where(DatasetRow.id.in_(wanted)))
-            }
-            rows = [found[i] for i in wanted if i in found]
+            prefilter, area = spatial
+            rows, matched = _page_in_area(
+                session, [*conditions, prefilter], order, area, offset, limit
+            )
         records = [_dataset_from_row(r) for r in rows]
-
     next_token = encode_token(offset + limit) if offset + limit < matched else None
     return SearchPage(records=records, matched=matched, next_token=next_token)
 
 
+def _page_in_sql(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    order: list[UnaryExpression[Any]],
+    offset: int,
+    limit: int,
+) -> tuple[list[DatasetRow], int]:
+    matched = session.scalar(select(func.count()).select_from(DatasetRow).where(*conditions))
+    page = select(DatasetRow).where(*conditions).order_by(*order).offset(offset).limit(limit)
+    return list(session.scalars(page)), matched or 0
+
+
+def _page_in_area(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    order: list[UnaryExpression[Any]],
+    area: BaseGeometry,
+    offset: int,
+    limit: int,
+) -> tuple[list[DatasetRow], int]:
+    """Test the footprints of the bounds-filtered candidates (ids and footprints only), then
+    load the full rows of the requested page."""
+    columns = (DatasetRow.id, DatasetRow.footprint, *BOUNDS)
+    candidates = session.execute(select(*columns).where(*conditions).order_by(*order))
+    hits = [
+        c.id
+        for c in candidates
+        if area.intersects(footprint_geometry(c.footprint, (c.west, c.south, c.east, c.north)))
+    ]
+    wanted = hits[offset : offset + limit]
+    rows = {r.id: r for r in session.scalars(select(DatasetRow).where(DatasetRow.id.in_(wanted)))}
+    return [rows[i] for i in wanted if i in rows], len(hits)
+
+
 def search_conditions(request: SearchRequest) -> list[ColumnElement[bool]]:
-    """The SQL conditions of everything but the exact geometry test."""
+    """The SQL conditions of everything but space (ids, collections, datetime, filter)."""
     conditions: list[ColumnElement[bool]] = [published()]
     if request.ids:
         conditions.append(DatasetRow.id.in_(request.ids))
     if request.collections:
         conditions.append(in_collections(request.collections))
-    if request.bbox is not None:
-        conditions.append(bbox_overlaps(parse_bbox(request.bbox)))
     if request.datetime:
         start, end = parse_interval(request.datetime)
         if start is not None:
@@ -121,22 +134,29 @@ def search_conditions(request: SearchRequest) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def search_area(
+def spatial_filter(
     catalog: Catalog, settings: Settings, request: SearchRequest
-) -> BaseGeometry | None:
-    """The geometry of ``intersects`` or ``intersects_dataset`` (at most one spatial filter)."""
-    spatial = [
+) -> tuple[ColumnElement[bool], BaseGeometry] | None:
+    """The search area (``bbox``, ``intersects`` or ``intersects_dataset``, at most one) as a
+    SQL prefilter on dataset bounds plus the geometry footprints must intersect exactly."""
+    given = [
         name
         for name in ("bbox", "intersects", "intersects_dataset")
         if getattr(request, name) is not None
     ]
-    if len(spatial) > 1:
-        raise InvalidInput(f"Use only one of bbox, intersects, intersects_dataset (got {spatial}).")
+    if len(given) > 1:
+        raise InvalidInput(f"Use only one of bbox, intersects, intersects_dataset (got {given}).")
+    if request.bbox is not None:
+        bbox = parse_bbox(request.bbox)
+        return bbox_overlaps(bbox), bbox_geometry(bbox)
     if request.intersects is not None:
-        return parse_geometry(request.intersects)
-    if request.intersects_dataset is not None:
-        return vector_dataset_geometry(catalog, settings, request.intersects_dataset)
-    return None
+        area = parse_geometry(request.intersects)
+    elif request.intersects_dataset is not None:
+        area = vector_dataset_geometry(catalog, settings, request.intersects_dataset)
+    else:
+        return None
+    west, south, east, north = (float(v) for v in shapely.bounds(area))
+    return bbox_overlaps((west, south, east, north)), area
 
 
 def bbox_overlaps(bbox: BBox | list[float]) -> ColumnElement[bool]:

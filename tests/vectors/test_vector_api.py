@@ -42,7 +42,7 @@ def square_grid(cols: int = 40, rows: int = 25, size: float = 100.0) -> gpd.GeoD
 
 
 @pytest.fixture(scope="module")
-def squares(tmp_path_factory: pytest.TempPathFactory) -> gpd.GeoDataFrame:
+def squares() -> gpd.GeoDataFrame:
     return square_grid()
 
 

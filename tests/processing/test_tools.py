@@ -174,3 +174,29 @@ def test_processes_describe_inputs_as_json_schema(client):
     clip = client.get("/processes/clip").json()
     assert clip["inputs"]["dataset"]["schema"]["type"] == "string"
     assert "properties" in clip["inputsSchema"]
+
+
+def test_clip_by_an_uploaded_vector(client, settings, scene, tmp_path):
+    """Upload a GeoJSON polygon, then clip by its dataset id."""
+    import json
+
+    record = client.get(f"/datasets/{scene}").json()
+    w, s, e, n = record["bounds"]
+    poly = box(w + 0.25 * (e - w), s + 0.25 * (n - s), w + 0.6 * (e - w), s + 0.6 * (n - s))
+    doc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"name": "aoi"}, "geometry": mapping(poly)}],
+    }
+    uploaded = client.post(
+        "/datasets",
+        files={"file": ("aoi.geojson", json.dumps(doc).encode(), "application/geo+json")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    vector_id = uploaded.json()["id"]
+    (new_id,) = run(client, "clip", {"dataset": scene, "vector": vector_id})["datasets"]
+    result, _ = cog(settings, client, new_id)
+    with result:
+        to_utm = Transformer.from_crs("EPSG:4326", result.crs, always_xy=True).transform
+        utm_poly = shp_transform(to_utm, poly)
+        area = (result.dataset_mask() > 0).sum() * abs(result.res[0] * result.res[1])
+    assert abs(area - utm_poly.area) <= utm_poly.length * result.res[0]

@@ -90,7 +90,7 @@ def ingest_file(
     check_options(sensor, cloud_cover)
     label = title or Path(name).stem or "upload"
     if detected.kind == "vector":
-        return _ingest_vector(catalog, settings, path, detected, label, say)
+        return _ingest_vector(catalog, settings, path, detected, label, say, name)
 
     say("inspecting")
     facts = inspect_raster(str(path), settings.max_raster_pixels)
@@ -116,9 +116,10 @@ def _ingest_vector(
     detected: Detected,
     title: str,
     say: Progress,
+    filename: str,
 ) -> DatasetRecord:
     register_vector = _vector_registrar()
     say(f"registering {detected.format}")
-    record = register_vector(catalog, settings, path, title=title)
+    record = register_vector(catalog, settings, path, title=title, filename=filename)
     say("done")
     return record

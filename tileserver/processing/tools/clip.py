@@ -12,14 +12,12 @@ from rasterio.features import geometry_mask
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
 from shapely.geometry import mapping, shape
-from shapely.ops import unary_union
 
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
-from tileserver.sources import local_path
 
 
 class ClipInputs(BaseModel):
@@ -56,11 +54,9 @@ def clip_block(
 
 
 def _vector_union(ctx: JobContext, vector_id: str) -> dict:
-    import pyogrio
+    from tileserver.vectors import vector_geometry
 
-    record = ctx.dataset(vector_id, kind="vector")
-    table = pyogrio.read_dataframe(local_path(record.uri, ctx.settings), columns=[])
-    return mapping(unary_union(list(table.geometry)))
+    return mapping(vector_geometry(ctx.settings, ctx.dataset(vector_id, kind="vector")))
 
 
 class ClipProcess(Process):

@@ -251,46 +251,42 @@ def test_chinese_and_international_crs_uploads(client, tmp_path, crs, transform,
     assert point.status_code == 200 and point.json()["values"] == data[:, 10, 20].tolist()
 
 
-def test_vector_upload_goes_to_register_vector(client, app, monkeypatch):
-    calls: list[tuple[Path, str]] = []
+def test_vector_upload_is_published(client, app):
+    """A real zipped shapefile upload: stored, tiled and downloadable at once."""
+    import io
+    import zipfile
 
-    def register_vector(catalog: Catalog, settings: Settings, path: Path, *, title: str):
-        calls.append((path, path.read_text()))
-        record = DatasetRecord(
-            id=new_id(),
-            title=title,
-            kind="vector",
-            uri="vectors/x",
-            crs="EPSG:4326",
-            bounds=(114.0, 30.0, 115.0, 31.0),
-            footprint={"type": "Point", "coordinates": [114.5, 30.5]},
-            band_names=[],
-            dtype="vector",
-            width=0,
-            height=0,
-            resolution=0,
-            minzoom=0,
-            maxzoom=14,
-            created=utcnow(),
-        )
-        return catalog.add_dataset(record)
+    import geopandas as gpd
+    from shapely.geometry import box
 
-    fake = types.SimpleNamespace(register_vector=register_vector)
-    monkeypatch.setitem(sys.modules, "tileserver.vectors", fake)
-    geojson = b'{"type": "FeatureCollection", "features": []}'
+    frame = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=[box(760000, 3390000, 761000, 3391000), box(762000, 3390000, 763000, 3391000)],
+        crs="EPSG:32649",
+    )
+    folder = Path(app.state.settings.data_dir).parent / "shp-upload"
+    folder.mkdir(exist_ok=True)
+    frame.to_file(folder / "fields.shp")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in folder.glob("fields.*"):
+            archive.write(part, part.name)
     before_files, _ = snapshot(app)
     r = client.post(
-        "/datasets", files={"file": ("fields.geojson", geojson, "application/geo+json")}
+        "/datasets", files={"file": ("fields.zip", buffer.getvalue(), "application/zip")}
     )
     assert r.status_code == 201, r.text
-    assert r.json()["kind"] == "vector" and r.json()["title"] == "fields"
-    path, text = calls[0]
-    assert path.name == "fields.geojson" and text.encode() == geojson
-    assert snapshot(app)[0] == before_files, "the uploaded copy is gone"
+    body = r.json()
+    assert body["kind"] == "vector" and body["title"] == "fields"
+    assert body["properties"]["feature_count"] == 2
+    after_files, _ = snapshot(app)
+    assert not any(".tmp" in f for f in after_files - before_files), "no upload copy is left"
+    features = client.get(f"/vectors/{body['id']}/features").json()
+    assert sorted(f["properties"]["name"] for f in features["features"]) == ["a", "b"]
 
-    download = client.get(f"/datasets/{r.json()['id']}/download", follow_redirects=False)
+    download = client.get(f"/datasets/{body['id']}/download", follow_redirects=False)
     assert download.status_code == 307
-    assert download.headers["location"] == f"/vectors/{r.json()['id']}/download?format=geojson"
+    assert download.headers["location"] == f"/vectors/{body['id']}/download?format=geojson"
 
 
 # refused uploads -----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import types
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any

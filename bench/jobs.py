@@ -92,6 +92,7 @@ def run_once(settings, catalog, dataset_id: str) -> dict:
     return {
         "workers": settings.dask_workers,
         "seconds": seconds,
+        "block_phase_seconds": blocks_done,
         "peak_rss_all_workers_mib": peak_sum / 2**20,
         "peak_rss_one_worker_mib": peak_one / 2**20,
     }

@@ -1,0 +1,301 @@
+"""The built-in models as data (torch-free): physically based models, ukis-csmask cloud
+masks when that package is installed, and slots for models that have no weights yet.
+
+The networks live in the sibling modules and are imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from inference.models.base import ClassInfo, ModelSpec, WeightsSpec
+from inference.models.registry import Factory
+
+BUILTIN = WeightsSpec(kind="builtin")
+PKG = "inference.models.builtin"
+OPTICAL = ["blue", "green", "red", "nir", "swir16"]
+CLOUD_EXTRA_REASON = "ukis-csmask is not installed: pip install cogsight[cloudmask]"
+
+WATER_CLASSES = {
+    0: ClassInfo(name="land", color="#d8cfb0"),
+    1: ClassInfo(name="water", color="#1f6fd1"),
+}
+LANDCOVER_CLASSES = {
+    1: ClassInfo(name="water", color="#1f6fd1"),
+    2: ClassInfo(name="vegetation", color="#2e8b3a"),
+    3: ClassInfo(name="cropland", color="#e3c84b"),
+    4: ClassInfo(name="built-up", color="#d0433a"),
+    5: ClassInfo(name="bare", color="#a88c6a"),
+    6: ClassInfo(name="cloud/snow", color="#f2f2f2"),
+}
+CHANGE_CLASSES = {
+    0: ClassInfo(name="no change", color="#9e9e9e"),
+    1: ClassInfo(name="vegetation loss", color="#c8843a"),
+    2: ClassInfo(name="new built-up", color="#d0433a"),
+    3: ClassInfo(name="water gain", color="#1f6fd1"),
+    4: ClassInfo(name="water loss", color="#8fd3ff"),
+}
+CLOUD_CLASSES = {
+    0: ClassInfo(name="clear", color="#3b8f3b"),
+    1: ClassInfo(name="cloud", color="#f5f5f5"),
+    2: ClassInfo(name="cloud shadow", color="#4b4b63"),
+}
+
+
+def _binary(thing: str, color: str) -> dict[int, ClassInfo]:
+    return {0: ClassInfo(name="background", color="#000000"), 1: ClassInfo(name=thing, color=color)}
+
+
+def physical_models() -> list[tuple[ModelSpec, Factory]]:
+    """Models that run without training: index rules, global thresholds, the dark channel."""
+    water_text = (
+        "Open water by a global Otsu threshold on {index}, fitted once on the whole image "
+        "(fit refuses images without a distinct water mode)."
+    )
+    return [
+        (
+            ModelSpec(
+                name="water-optical",
+                title="Water (MNDWI, optical)",
+                task="segmentation",
+                bands=["green", "swir16"],
+                classes=WATER_CLASSES,
+                chip_size=1024,
+                overlap=8,
+                resolution_range=(5.0, 60.0),
+                weights=BUILTIN,
+                needs_fit=True,
+                description=water_text.format(index="MNDWI = (green - swir16)/(green + swir16)")
+                + " Use water-optical-ndwi when the sensor has no SWIR band.",
+            ),
+            f"{PKG}.water:build_spectral_water",
+        ),
+        (
+            ModelSpec(
+                name="water-optical-ndwi",
+                title="Water (NDWI, optical without SWIR)",
+                task="segmentation",
+                bands=["green", "nir"],
+                classes=WATER_CLASSES,
+                chip_size=1024,
+                overlap=8,
+                resolution_range=(0.5, 60.0),
+                weights=BUILTIN,
+                needs_fit=True,
+                description=water_text.format(index="NDWI = (green - nir)/(green + nir)")
+                + " Less robust than MNDWI against built-up surfaces and turbid water.",
+            ),
+            f"{PKG}.water:build_spectral_water",
+        ),
+        (
+            ModelSpec(
+                name="water-sar",
+                title="Water (SAR VV + VH)",
+                task="segmentation",
+                bands=["vv", "vh"],
+                classes=WATER_CLASSES,
+                chip_size=1024,
+                overlap=8,
+                resolution_range=(5.0, 40.0),
+                input_scale=None,
+                weights=BUILTIN,
+                needs_fit=True,
+                description="Open water as the dark mode of 3x3-multilooked sigma0 (dB), "
+                "threshold from a two-Gaussian fit started at Otsu; fit fails with 'no "
+                "distinct water class in this image' when the histogram is not bimodal.",
+            ),
+            f"{PKG}.water:build_sar_water",
+        ),
+        (
+            ModelSpec(
+                name="water-sar-vv",
+                title="Water (SAR VV only)",
+                task="segmentation",
+                bands=["vv"],
+                classes=WATER_CLASSES,
+                chip_size=1024,
+                overlap=8,
+                resolution_range=(5.0, 40.0),
+                input_scale=None,
+                weights=BUILTIN,
+                needs_fit=True,
+                description="As water-sar, for single-polarisation (VV) scenes.",
+            ),
+            f"{PKG}.water:build_sar_water",
+        ),
+        (
+            ModelSpec(
+                name="landcover-spectral",
+                title="Land cover (spectral index rules)",
+                task="segmentation",
+                bands=OPTICAL,
+                classes=LANDCOVER_CLASSES,
+                chip_size=1024,
+                overlap=0,
+                resolution_range=(10.0, 60.0),
+                weights=BUILTIN,
+                description="Water, vegetation, cropland, built-up, bare and cloud/snow from "
+                "NDVI, MNDWI and visible brightness rules (see builtin/landcover.py). "
+                "Per-pixel, no training; green crops at full canopy read as vegetation.",
+            ),
+            f"{PKG}.landcover:build_landcover",
+        ),
+        (
+            ModelSpec(
+                name="change-cva",
+                title="Change (change vector analysis)",
+                task="change",
+                bands=["green", "red", "nir", "swir16"],
+                dates=2,
+                classes=CHANGE_CLASSES,
+                chip_size=1024,
+                overlap=0,
+                resolution_range=(10.0, 60.0),
+                weights=BUILTIN,
+                needs_fit=True,
+                description="Change magnitude in (NDVI, MNDWI, NDBI) space with a global Otsu "
+                "threshold; the direction names vegetation loss, new built-up, water gain "
+                "or water loss. Input: the four bands of date 1, then of date 2.",
+            ),
+            f"{PKG}.change:build_change_cva",
+        ),
+        (
+            ModelSpec(
+                name="dehaze",
+                title="Haze removal (dark-channel prior)",
+                task="enhancement",
+                bands=["blue", "green", "red"],
+                chip_size=640,
+                overlap=160,
+                resolution_range=(0.3, 60.0),
+                weights=BUILTIN,
+                needs_fit=True,
+                description="He et al. dark-channel prior with guided-filter refinement. "
+                "Returns dehazed reflectance for the same bands, not classes; the "
+                "atmospheric light is fitted once per image.",
+            ),
+            f"{PKG}.dehaze:build_dehaze",
+        ),
+    ]
+
+
+def slot_models() -> list[tuple[ModelSpec, Factory]]:
+    """Listed so users see what is planned; not runnable until weights are registered."""
+    rgb = ["red", "green", "blue"]
+    seg = [
+        ("building", "Building footprints", rgb, (0.3, 2.0), _binary("building", "#d0433a")),
+        ("field-parcel", "Field parcels", OPTICAL[:4], (3.0, 10.0), _binary("field", "#e3c84b")),
+        ("pv-plant", "Solar (PV) plants", OPTICAL, (0.5, 10.0), _binary("pv plant", "#3a4fd0")),
+        ("greenhouse", "Greenhouses", OPTICAL, (0.5, 10.0), _binary("greenhouse", "#e6e6e6")),
+        ("dam", "Dams", rgb, (0.5, 10.0), _binary("dam", "#7a5230")),
+    ]
+    change = [
+        ("building-change", "Building change", rgb, (0.3, 2.0), "new building", "#d0433a"),
+        (
+            "cropland-change",
+            "Cropland change",
+            OPTICAL[:4],
+            (3.0, 30.0),
+            "cropland change",
+            "#e3c84b",
+        ),
+    ]
+    out: list[tuple[ModelSpec, Factory]] = []
+    for name, title, bands, res, classes in seg:
+        out.append(
+            (
+                ModelSpec(
+                    name=name,
+                    title=f"{title} (slot)",
+                    task="segmentation",
+                    bands=bands,
+                    classes=classes,
+                    chip_size=512,
+                    overlap=64,
+                    resolution_range=res,
+                    slot=True,
+                    description=f"{title} extraction: a deep segmentation model once weights "
+                    "are trained or registered.",
+                ),
+                None,
+            )
+        )
+    for name, title, bands, res, thing, color in change:
+        out.append(
+            (
+                ModelSpec(
+                    name=name,
+                    title=f"{title} (slot)",
+                    task="change",
+                    bands=bands,
+                    dates=2,
+                    classes=_binary(thing, color)
+                    | {0: ClassInfo(name="no change", color="#9e9e9e")},
+                    chip_size=512,
+                    overlap=64,
+                    resolution_range=res,
+                    slot=True,
+                    description=f"{title} detection between two dates once weights exist.",
+                ),
+                None,
+            )
+        )
+    return out
+
+
+def _cloud_spec(
+    name: str, title: str, bands: list[str], weights: WeightsSpec | None, reason: str | None
+) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        title=title,
+        task="segmentation",
+        bands=bands,
+        classes=CLOUD_CLASSES,
+        chip_size=256,
+        overlap=64,
+        resolution_range=(20.0, 40.0),
+        weights=weights,
+        slot=weights is None,
+        slot_reason=reason,
+        description="Clouds and cloud shadows with the ukis-csmask U-Net (DLR, Apache-2.0), "
+        f"Level-2A surface reflectance; band order {', '.join(bands)}; best at about 30 m.",
+    )
+
+
+def cloud_mask_models() -> list[tuple[ModelSpec, Factory]]:
+    """`cloud-mask` (6 bands) and `cloud-mask-4b` from the installed ukis-csmask, or slots
+    saying how to install it. The ONNX files are found inside the package directory."""
+    six = ["blue", "green", "red", "nir", "swir16", "swir22"]
+    variants = [
+        ("cloud-mask", "Cloud and shadow mask", six, "6b"),
+        ("cloud-mask-4b", "Cloud and shadow mask (4 bands)", six[:4], "4b"),
+    ]
+    try:
+        package = importlib.import_module("ukis_csmask")
+        root: Path | None = Path(package.__file__ or "").parent
+    except ImportError:
+        root = None
+    out: list[tuple[ModelSpec, Factory]] = []
+    for name, title, bands, tag in variants:
+        reason = CLOUD_EXTRA_REASON
+        onnx = root / f"model_{tag}_l2a.onnx" if root is not None else None
+        if onnx is not None and onnx.is_file() and onnx.with_suffix(".json").is_file():
+            weights = WeightsSpec(kind="onnx", path=str(onnx))
+            out.append(
+                (
+                    _cloud_spec(name, title, bands, weights, None),
+                    f"{PKG}.cloudmask:build_cloud_mask",
+                )
+            )
+            continue
+        if root is not None:
+            missing = onnx.name if onnx is not None else "model file"
+            reason = f"ukis-csmask at {root} has no {missing} (needs ukis-csmask>=1.0)"
+        out.append((_cloud_spec(name, title, bands, None, reason), None))
+    return out
+
+
+def builtin_models() -> list[tuple[ModelSpec, Factory]]:
+    return physical_models() + cloud_mask_models() + slot_models()

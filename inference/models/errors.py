@@ -1,0 +1,32 @@
+"""Exceptions of the model layer. All derive from ModelError, so a job runner can turn any of
+them into a failed job with the message as its reason (the messages are written for users)."""
+
+from __future__ import annotations
+
+
+class ModelError(Exception):
+    """Base class of every model-layer error."""
+
+
+class ModelNotFound(ModelError, LookupError):
+    """No model of that name is registered."""
+
+
+class ModelAlreadyRegistered(ModelError):
+    """register() was asked to replace an existing name without overwrite=True."""
+
+
+class ModelNotRunnable(ModelError):
+    """The model is a slot (listed, no weights yet) or lacks an optional dependency."""
+
+
+class ModelFitError(ModelError):
+    """fit() could not derive the global parameters from this image (e.g. no water in it)."""
+
+
+class WeightsError(ModelError):
+    """Weights could not be found, verified or loaded (or their runtime is not installed)."""
+
+
+class ModelPluginError(ModelError):
+    """An entry point of the `cogsight.models` group is broken or returns the wrong shape."""

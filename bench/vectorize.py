@@ -1,6 +1,7 @@
 """Vectorize + simplify throughput on generated class rasters (4k² and 10k² by default).
 
 Usage: python bench/vectorize.py [--sizes 4096 10240] [--block 2048] [--min-area 0]
+                                 [--regularize 4] [--smooth 2]
 
 Each raster is a tiled uint8 GeoTIFF written block by block from a seeded generator: wavy
 field parcels (cropland, vegetation, bare), built-up parcels holding rows of small buildings,
@@ -86,7 +87,7 @@ def make_raster(path: Path, size: int, seed: int = 0) -> None:
             )
 
 
-def _vectorize(path: str, block: int, min_area: float, queue: mp.Queue) -> None:
+def _vectorize(path: str, block: int, options: dict, queue: mp.Queue) -> None:
     """Run in a fresh process: time the stages through the progress callback."""
     import shapely
 
@@ -97,7 +98,7 @@ def _vectorize(path: str, block: int, min_area: float, queue: mp.Queue) -> None:
     gdf = vectorize_raster(
         path,
         block_size=block,
-        min_area=min_area,
+        **options,
         progress=lambda p, _m: marks.append((p, time.perf_counter() - start)),
     )
     total = time.perf_counter() - start
@@ -123,7 +124,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4096, 10240])
     parser.add_argument("--block", type=int, default=2048)
     parser.add_argument("--min-area", type=float, default=0.0, help="m²")
+    parser.add_argument("--regularize", type=int, nargs="*", default=[], help="classes")
+    parser.add_argument("--smooth", type=int, default=0, help="Chaikin iterations")
     args = parser.parse_args()
+    options = dict(
+        min_area=args.min_area, regularize=args.regularize, smooth_iterations=args.smooth
+    )
     ctx = mp.get_context("spawn")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,9 +139,7 @@ def main() -> None:
             make_raster(path, size)
             print(f"generated {size}² in {time.perf_counter() - t0:.1f} s", flush=True)
             queue: mp.Queue = ctx.Queue()
-            proc = ctx.Process(
-                target=_vectorize, args=(str(path), args.block, args.min_area, queue)
-            )
+            proc = ctx.Process(target=_vectorize, args=(str(path), args.block, options, queue))
             proc.start()
             result = queue.get()
             proc.join()
@@ -143,7 +147,7 @@ def main() -> None:
             result["mpx_s"] = size * size / 1e6 / result["total_s"]
             rows.append(result)
     print()
-    print(f"block {args.block} px, min_area {args.min_area} m², simplify 1 px (defaults)")
+    print(f"block {args.block} px, simplify 1 px, {options}")
     head = (
         f"{'raster':>8} {'Mpx':>6} {'polygons':>9} {'vertices':>10} {'polygonize':>10} "
         f"{'coverage':>9} {'attrs':>6} {'total':>7} {'Mpx/s':>6} {'peak RSS':>9}"

@@ -493,7 +493,9 @@ def run_inference_distributed(
     stats.chip_grid = (len(grid.rows), len(grid.cols))
     key = uuid.uuid4().hex
     with work_folder(out) as work:
-        state_ref = client.scatter(state, broadcast=True) if state is not None else None
+        # one object (a list scatters its items under content-derived keys; a dict would use
+        # its parameter names as cluster-wide keys)
+        state_ref = client.scatter([state], broadcast=True)[0] if state is not None else None
         jobs = [
             StripJob(spec, grid, s, target, output, classes, batch, device, str(work), key)
             for s in strips

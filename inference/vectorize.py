@@ -78,7 +78,9 @@ def vectorize_raster(
       of the largest triangle area removed). None: one pixel. 0: no simplification (only the
       collinear vertices go, so areas stay exact pixel counts).
     - ``smooth_iterations``: Chaikin corner-cutting passes on the coverage's edges.
-    - ``regularize``: classes to square up (building-like); True: every output class.
+    - ``regularize``: classes to square up (building-like); True: every output class. An
+      outline is squared only if the result keeps its area within 20 % and overlaps it with
+      an IoU of at least 0.85 (see `inference.polygons.regularize_polygon`); others stay.
     - ``min_area``: m² (CRS units² times the CRS unit in metres, squared; for a geographic CRS
       the area of the centre pixel in UTM sets the pixel count). Smaller polygons are merged
       into their largest neighbour; those with no neighbour are dropped.

@@ -2,7 +2,7 @@
 
 Strips are written as soon as they are finished (by this process or by Dask workers, each its
 own file, so no pixel passes through a single writer). A VRT places them on the output grid and
-one COG translation (overviews, multi-threaded compression) makes the result, under a hidden
+one pass of GDAL's COG driver (overviews, multi-threaded compression) makes the result, under a hidden
 temporary name renamed into place only when complete: a crash never leaves a half-written
 output. All intermediate files live in a work folder beside the output, removed at the end.
 """

@@ -30,6 +30,7 @@ from inference.polygons.coverage import match_vertices
 
 _HIST_SMOOTH = 2  # ± bins (degrees) of the circular box filter on the direction histogram
 _REFINE = np.radians(5.0)  # edges within this of the peak refine the orientation
+_AGREE = np.radians(0.5)  # histogram and rectangle orientations this close need no search
 
 
 def dominant_angle(coords: np.ndarray) -> float:
@@ -75,23 +76,29 @@ def _orthogonal_ring(
     seg = np.roll(pts, -1, axis=0) - pts
     seg_len = np.hypot(seg[:, 0], seg[:, 1])
     seg_mid = pts + seg / 2
-    # runs of simplified edges with one direction: [horizontal, weight, weight * position]
-    runs: list[list] = []
-    for t in range(m):
-        a, b = int(keep[t]), int(keep[(t + 1) % m])
-        span = np.arange(a, b if b > a else b + n) % n
-        d = pts[b] - pts[a]
-        horizontal = bool(abs(d[0]) >= abs(d[1]))
-        w = seg_len[span]
-        moment = float(np.dot(w, seg_mid[span, 1 if horizontal else 0]))
-        if runs and runs[-1][0] == horizontal:
-            runs[-1][1] += float(w.sum())
-            runs[-1][2] += moment
-        else:
-            runs.append([horizontal, float(w.sum()), moment])
-    if len(runs) > 1 and runs[0][0] == runs[-1][0]:
-        last = runs.pop()
-        runs[0] = [last[0], runs[0][1] + last[1], runs[0][2] + last[2]]
+    # simplified edge t spans the pixel segments keep[t] .. keep[t + 1] - 1 (cyclically)
+    edge_of = (np.searchsorted(keep, np.arange(n), side="right") - 1) % m
+    d = pts[np.roll(keep, -1)] - pts[keep]
+    horizontal = np.abs(d[:, 0]) >= np.abs(d[:, 1])
+    # runs: consecutive simplified edges of one direction, numbered from a direction change
+    change = horizontal != np.roll(horizontal, 1)
+    if not change.any():
+        return None
+    order = np.roll(np.arange(m), -int(np.flatnonzero(change)[0]))
+    run_of_edge = np.empty(m, dtype=np.int64)
+    run_of_edge[order] = np.cumsum(change[order]) - 1
+    count = int(run_of_edge.max()) + 1
+    seg_run = run_of_edge[edge_of]
+    position = np.where(horizontal[edge_of], seg_mid[:, 1], seg_mid[:, 0])
+    weight = np.bincount(seg_run, weights=seg_len, minlength=count)
+    moment = np.bincount(seg_run, weights=seg_len * position, minlength=count)
+    run_horizontal = np.zeros(count, dtype=bool)
+    run_horizontal[run_of_edge] = horizontal
+    # [horizontal, weight, weight * position] per run, in ring order
+    runs = [
+        [bool(h), float(w), float(mo)]
+        for h, w, mo in zip(run_horizontal, weight, moment, strict=True)
+    ]
     # drop the shortest edge of the rebuilt outline (its length is the distance between the
     # two runs beside it) while it is shorter than min_edge; those two runs merge
     while len(runs) > 4:
@@ -169,8 +176,10 @@ def regularize_polygon(
         return tried[angle][0]
 
     best = max(angles, key=fit)
-    for step in np.radians([2.0, 1.0, 0.5]):
-        best = max((best - step, best, best + step), key=fit)
+    spread = abs(np.mod(angles[0] - angles[-1] + np.pi / 4, np.pi / 2) - np.pi / 4)
+    if spread > _AGREE:  # the estimates disagree: search around the better one
+        for step in np.radians([2.0, 1.0, 0.5]):
+            best = max((best - step, best, best + step), key=fit)
     score, candidate = tried[float(np.mod(best, np.pi / 2))]
     rectangle_score = _iou(rectangle, poly) if _area_ok(rectangle, poly, area_tolerance) else -1
     if candidate is not None and score >= max(rectangle_score, min_iou):
@@ -200,8 +209,9 @@ def _fit_rings(
 def _iou(a: shapely.Geometry | None, b: shapely.Geometry) -> float:
     if a is None:
         return -1.0
-    union = shapely.area(shapely.union(a, b))
-    return float(shapely.area(shapely.intersection(a, b)) / union) if union > 0 else -1.0
+    common = float(shapely.area(shapely.intersection(a, b)))
+    union = a.area + b.area - common
+    return common / union if union > 0 else -1.0
 
 
 def _area_ok(candidate: shapely.Geometry | None, poly: shapely.Polygon, tolerance: float) -> bool:
@@ -274,7 +284,7 @@ def regularize_coverage(
         # raw within (self + plain neighbours), piece by piece: each overlay stays local to raw
         pieces = shapely.intersection(raw, geoms[[i, *others]])
         new = shapely.union_all(pieces[shapely.area(pieces) > 0])
-        prior = sorted({k for j in others for k in claims[j]})
+        prior = sorted({k for j in others for k in claims.get(j, ())})
         if prior:
             new = shapely.difference(new, shapely.union_all(out[prior]))
         new = _largest_part(new)
@@ -288,7 +298,8 @@ def regularize_coverage(
                 claims[j].append(i)
                 plain[j] = True
     for j, ks in claims.items():
-        out[j] = shapely.difference(geoms[j], shapely.union_all(out[ks]))
+        if ks:
+            out[j] = shapely.difference(geoms[j], shapely.union_all(out[ks]))
     _give_back_leftovers(geoms, out, changed, plain, claims, tree, pixel_size)
     touched = np.array(sorted({*changed, *claims}), dtype=int)
     if len(touched) == 0:

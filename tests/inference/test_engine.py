@@ -23,8 +23,10 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 from rio_cogeo.cogeo import cog_validate
 
+from inference.blending import EPS, axis_weight_sum, weight_profile
 from inference.engine import EngineStats, run_inference
-from inference.windows import ChipGrid, margin_of, plan_block_rows, plan_strips
+from inference.reading import RasterStack, StackSpec
+from inference.windows import ChipGrid, margin_of, plan_block_rows, plan_strips, reflect_index
 
 
 class ConvStack(torch.nn.Module):
@@ -294,3 +296,27 @@ def test_memory_is_strip_sized_not_image_sized(tmp_path: Path) -> None:
     assert classes == 2 and cols == size + 2 * margin_of(16)
     assert rows <= 448 + 16 + 1, "one strip of rows and its halo, not the image"
     assert stats.input_shape[1] == rows and stats.strips >= size // 448
+
+
+def test_weights_blend_to_one_and_never_reach_zero() -> None:
+    chip, overlap = 256, 32
+    f = weight_profile(chip, overlap)
+    stride = chip - overlap
+    assert f.min() > 0 and f.max() == 1.0
+    assert (f[: margin_of(overlap)] == EPS).all(), "border pixels: almost no weight"
+    # two neighbours at the full overlap: weights sum to 1 across their shared ramp
+    total = axis_weight_sum([0, stride], f, 0, stride + chip)
+    ramp = slice(stride + margin_of(overlap), chip - margin_of(overlap))
+    np.testing.assert_allclose(total[ramp], 1.0, atol=1e-6)
+
+
+def test_reads_past_the_edges_are_mirrored(tmp_path: Path) -> None:
+    path = make_raster(tmp_path / "tiny.tif", 7, 5, bands=2, hole=False)
+    with rasterio.open(path) as src:
+        full = src.read()
+    with RasterStack(StackSpec.of([path], [[2, 1]], None)) as stack:
+        for top, bottom, left, right in [(-3, 10, -4, 9), (2, 6, -2, 5), (-20, 30, -11, 16)]:
+            rows = reflect_index(np.arange(top, bottom), 7)
+            cols = reflect_index(np.arange(left, right), 5)
+            expected = full[[1, 0]][:, rows][:, :, cols]
+            np.testing.assert_array_equal(stack.read(top, bottom, left, right), expected)

@@ -11,7 +11,8 @@ small file) is written strip by strip, then ``run_inference`` turns it into a cl
   alone right before and after the run; the ratio ``chip px/s / forward px/s`` is the share of
   the model's speed the engine keeps (target >= 0.85);
 * peak RSS of the process (sampled every 20 ms) above its baseline after warm-up (target: flat
-  across sizes, <= 1.5 GiB).
+  across sizes, <= 1.5 GiB). Each size runs in a fresh process, so one run's heap does not
+  inflate the next one's baseline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -139,27 +141,28 @@ def forward_rate(
     return done * batch * chip * chip / elapsed
 
 
-def run_one(size: int, model: torch.nn.Module, workdir: Path, args: argparse.Namespace) -> dict:
+def measure(size: int, workdir: Path, args: argparse.Namespace) -> dict:
+    """One size, in a fresh process: warm up, then time and sample the run."""
+    model = (TinyConv() if args.model == "conv" else NdwiThreshold()).eval()
     source = workdir / f"input-{size}.tif"
-    began = time.perf_counter()
-    make_input(source, size)
-    made = time.perf_counter() - began
+    options = dict(
+        bands=[BANDS], scale=SCALE, chip=args.chip, overlap=args.overlap, batch=args.batch,
+        output="classes", device=args.device,
+    )  # fmt: skip
+    run_inference(model, [workdir / "input-1024.tif"], workdir / "warm.tif", **options)
     before = forward_rate(model, source, args.chip, args.batch, args.forward_seconds)
     out = workdir / f"classes-{size}.tif"
     stats = EngineStats()
     baseline = psutil.Process().memory_info().rss
     with RssPeak() as rss:
-        run_inference(
-            model, [source], out, bands=[BANDS], scale=SCALE, chip=args.chip,
-            overlap=args.overlap, batch=args.batch, output="classes", device=args.device,
-            stats=stats,
-        )  # fmt: skip
+        run_inference(model, [source], out, stats=stats, **options)
     after = forward_rate(model, source, args.chip, args.batch, args.forward_seconds)
     forward = (before + after) / 2
     chip_px = stats.chips * args.chip**2
-    row = {
+    if not args.keep:
+        out.unlink(missing_ok=True)
+    return {
         "size": size,
-        "input_s": round(made, 1),
         "total_s": round(stats.total_s, 1),
         "image_mpx_s": round(size * size / stats.total_s / 1e6, 2),
         "chip_mpx_s": round(chip_px / stats.total_s / 1e6, 2),
@@ -178,10 +181,21 @@ def run_one(size: int, model: torch.nn.Module, workdir: Path, args: argparse.Nam
             for k in ("read_s", "forward_s", "blend_s", "write_s", "cog_s")
         },
         "load_avg": round(os.getloadavg()[0], 2),
+        "threads": torch.get_num_threads(),
     }
-    if not args.keep:
-        out.unlink(missing_ok=True)
-    return row
+
+
+def child(flag: str, size: int, args: argparse.Namespace) -> str:
+    """Run this script for one size in a fresh process (clean RSS baseline); its last line."""
+    command = [sys.executable, __file__, flag, str(size), "--workdir", str(args.workdir)]
+    for name in ("model", "chip", "overlap", "batch", "forward_seconds"):
+        command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.device:
+        command += ["--device", args.device]
+    if args.keep:
+        command.append("--keep")
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -198,36 +212,43 @@ def main() -> None:
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).parent / "results" / "inference.json"
     )
+    parser.add_argument("--make", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cogsight-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    model = (TinyConv() if args.model == "conv" else NdwiThreshold()).eval()
-    warm = workdir / "input-1024.tif"
-    make_input(warm, 1024)
-    run_inference(model, [warm], workdir / "warm.tif", bands=[BANDS], scale=SCALE, chip=args.chip,
-                  overlap=args.overlap, batch=args.batch, device=args.device)  # fmt: skip
-    rows = []
-    header = (
-        f"{'size':>7} {'total s':>8} {'image Mpx/s':>11} {'chip Mpx/s':>10} {'fwd Mpx/s':>9} "
-        f"{'ratio':>6} {'fwd share':>9} {'peak RSS':>9} {'growth':>7} {'strips':>6} {'rows':>5}"
+    args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cogsight-bench-"))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.make:
+        began = time.perf_counter()
+        make_input(args.workdir / f"input-{args.make}.tif", args.make)
+        print(round(time.perf_counter() - began, 1))
+        return
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.workdir, args)))
+        return
+    print(
+        f"model={args.model} chip={args.chip} overlap={args.overlap} batch={args.batch} "
+        f"cpus={os.cpu_count()} workdir={args.workdir}"
     )
-    print(f"model={args.model} chip={args.chip} overlap={args.overlap} batch={args.batch} "
-          f"threads={torch.get_num_threads()} cpus={os.cpu_count()}")  # fmt: skip
-    print(header)
+    print(
+        f"{'size':>7} {'total s':>8} {'image Mpx/s':>11} {'chip Mpx/s':>10} {'fwd Mpx/s':>9} "
+        f"{'ratio':>6} {'fwd share':>9} {'baseline':>9} {'peak RSS':>9} {'growth':>8} "
+        f"{'strips':>6} {'rows':>5}"
+    )
+    rows = []
+    child("--make", 1024, args)
     for size in args.sizes:
-        row = run_one(size, model, workdir, args)
+        made = float(child("--make", size, args))
+        row = json.loads(child("--measure", size, args))
+        row["input_s"] = made
         rows.append(row)
         print(
             f"{size:>7} {row['total_s']:>8} {row['image_mpx_s']:>11} {row['chip_mpx_s']:>10} "
             f"{row['forward_mpx_s']:>9} {row['ratio']:>6} {row['forward_share']:>9} "
-            f"{row['peak_mib']:>6} MiB {row['growth_mib']:>3} MiB {row['strips']:>6} "
-            f"{row['block_rows']:>5}",
+            f"{row['baseline_mib']:>5} MiB {row['peak_mib']:>5} MiB {row['growth_mib']:>4} MiB "
+            f"{row['strips']:>6} {row['block_rows']:>5}",
             flush=True,
         )
-        print(
-            f"        parts: {row['seconds']} input written in {row['input_s']} s,"
-            f" load {row['load_avg']}"
-        )
+        print(f"        seconds: {row['seconds']}, load {row['load_avg']}", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
 

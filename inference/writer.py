@@ -2,9 +2,10 @@
 
 Strips are written as soon as they are finished (by this process or by Dask workers, each its
 own file, so no pixel passes through a single writer). A VRT places them on the output grid and
-one pass of GDAL's COG driver (overviews, multi-threaded compression) makes the result, under a hidden
-temporary name renamed into place only when complete: a crash never leaves a half-written
-output. All intermediate files live in a work folder beside the output, removed at the end.
+one pass of GDAL's COG driver (overviews, multi-threaded compression) makes the result under a
+hidden temporary name, renamed into place only when complete: a crash never leaves a
+half-written output. Intermediate files live in a work folder beside the output, removed at the
+end.
 """
 
 from __future__ import annotations

@@ -47,6 +47,13 @@ class Grid:
         return cls(crs_text, tuple(transform)[:6], int(width), int(height))  # type: ignore[arg-type]
 
 
+def output_nodata(dtype: str, nodata: float | None) -> float:
+    """The source's nodata, else NaN for floats and 0 for integers (pixels off the data)."""
+    if nodata is not None:
+        return nodata
+    return float("nan") if dtype.startswith("float") else 0.0
+
+
 def windows(grid: Grid, size: int) -> list[WindowTuple]:
     return [
         (col, row, min(size, grid.width - col), min(size, grid.height - row))

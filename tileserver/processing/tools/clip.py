@@ -15,7 +15,7 @@ from shapely.geometry import mapping, shape
 
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
-from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
+from tileserver.processing.blocks import Grid, WindowTuple, output_nodata, write_blockwise
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
@@ -87,11 +87,7 @@ class ClipProcess(Process):
                 raise InvalidInput("The polygon does not overlap the dataset.")
             window = Window(col0, row0, col1 - col0, row1 - row0)
             grid = Grid.of(src.crs, src.window_transform(window), col1 - col0, row1 - row0)
-        nodata = (
-            record.nodata
-            if record.nodata is not None
-            else (float("nan") if record.dtype.startswith("float") else 0.0)
-        )
+        nodata = output_nodata(record.dtype, record.nodata)
         cog = write_blockwise(
             ctx,
             grid,

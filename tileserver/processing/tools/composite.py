@@ -8,7 +8,13 @@ from pydantic import BaseModel, Field
 
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
-from tileserver.processing.blocks import Grid, WindowTuple, read_onto_grid, write_blockwise
+from tileserver.processing.blocks import (
+    Grid,
+    WindowTuple,
+    output_nodata,
+    read_onto_grid,
+    write_blockwise,
+)
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
@@ -48,11 +54,7 @@ class CompositeProcess(Process):
         with rasterio.open(ctx.path(first)) as src:
             grid = Grid.of(src.crs, src.transform, src.width, src.height)
         dtype = np.result_type(*[r.dtype for r in records]).name
-        nodata = (
-            first.nodata
-            if first.nodata is not None
-            else (float("nan") if dtype.startswith("float") else 0.0)
-        )
+        nodata = output_nodata(dtype, first.nodata)
         cog = write_blockwise(
             ctx,
             grid,

@@ -12,7 +12,13 @@ from rasterio.warp import transform_bounds
 
 from tileserver.errors import IncompatibleScenes, InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
-from tileserver.processing.blocks import Grid, WindowTuple, read_onto_grid, write_blockwise
+from tileserver.processing.blocks import (
+    Grid,
+    WindowTuple,
+    output_nodata,
+    read_onto_grid,
+    write_blockwise,
+)
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
@@ -63,11 +69,7 @@ class MosaicProcess(Process):
             raise InvalidInput(f"A {width}x{height} mosaic is over the pixel limit.")
         grid = Grid.of(crs, from_origin(west, north, res, res), width, height)
         dtype = np.result_type(*[r.dtype for r in records]).name
-        nodata = (
-            first.nodata
-            if first.nodata is not None
-            else (float("nan") if dtype.startswith("float") else 0.0)
-        )
+        nodata = output_nodata(dtype, first.nodata)
         cog = write_blockwise(
             ctx,
             grid,

@@ -16,7 +16,13 @@ from rasterio.warp import calculate_default_transform
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
-from tileserver.processing.blocks import Grid, WindowTuple, read_onto_grid, write_blockwise
+from tileserver.processing.blocks import (
+    Grid,
+    WindowTuple,
+    output_nodata,
+    read_onto_grid,
+    write_blockwise,
+)
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
@@ -29,12 +35,6 @@ def warp_block(
     return read_onto_grid(path, grid, window, resampling=resampling).filled(nodata)
 
 
-def _nodata_for(dtype: str, nodata: float | None) -> float:
-    if nodata is not None:
-        return nodata
-    return float("nan") if dtype.startswith("float") else 0.0
-
-
 def warp_dataset(
     ctx: JobContext,
     record: DatasetRecord,
@@ -44,7 +44,7 @@ def warp_dataset(
     params: dict,
     title: str,
 ) -> ProcessResult:
-    nodata = _nodata_for(record.dtype, record.nodata)
+    nodata = output_nodata(record.dtype, record.nodata)
     cog = write_blockwise(
         ctx,
         grid,

@@ -144,6 +144,26 @@ def finish_classes(sums: torch.Tensor) -> np.ndarray:
     return torch.max(sums, dim=0).indices.to(torch.uint8).cpu().numpy()
 
 
+#: Largest stored score: uint8 scores are probability x 254, so 255 stays free for nodata.
+SCORE_MAX = 254
+
+
+def finish_scored(
+    sums: torch.Tensor, row_weight: np.ndarray, col_weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class index (uint8) and its blended probability as a uint8 score (x ``SCORE_MAX``)."""
+    v = sums.cpu().numpy() if sums.device.type != "cpu" else sums.numpy()
+    index = np.zeros(v.shape[1:], dtype=np.uint8)
+    best = v[0].copy()
+    for k in range(1, len(v)):
+        better = v[k] > best
+        index[better] = k
+        np.maximum(best, v[k], out=best)
+    best /= row_weight[:, None] * col_weight[None, :]
+    score = np.clip(np.rint(best * SCORE_MAX), 0, SCORE_MAX).astype(np.uint8)
+    return index, score
+
+
 def finish_values(sums: torch.Tensor, row_weight: np.ndarray, col_weight: np.ndarray) -> np.ndarray:
     """Blended values ``sum(w·p) / sum(w)`` (float32, K x rows x cols)."""
     if sums.device.type == "cpu":

@@ -34,6 +34,7 @@ from inference.blending import (
     axis_weight_sum,
     chip_weights,
     finish_classes,
+    finish_scored,
     finish_values,
     weight_profile,
 )
@@ -48,7 +49,8 @@ from inference.windows import (
 )
 from inference.writer import OutputSpec, stitch_vrt, work_folder, write_cog, write_strip
 
-Output = Literal["classes", "probabilities", "values"]
+Output = Literal["classes", "scored", "probabilities", "values"]
+CLASS_OUTPUTS = ("classes", "scored")
 ProgressFn = Callable[[float, str], None]
 
 #: GDAL block cache while reading inputs (bytes): bounded so memory does not grow with the image.
@@ -124,10 +126,11 @@ def probe_classes(model: torch.nn.Module, channels: int, chip: int, device: torc
 
 
 def output_spec(stack: RasterStack, output: Output, classes: int) -> OutputSpec:
-    if output == "classes":
+    if output in CLASS_OUTPUTS:
         if classes > 255:
             raise ValueError(f"{classes} classes do not fit a uint8 class map (255 is nodata)")
-        return OutputSpec.of(stack.crs, stack.transform, stack.width, stack.height, 1, "uint8")
+        count = 1 if output == "classes" else 2
+        return OutputSpec.of(stack.crs, stack.transform, stack.width, stack.height, count, "uint8")
     if output not in ("probabilities", "values"):
         raise ValueError(f"output must be classes, probabilities or values, not {output!r}")
     return OutputSpec.of(stack.crs, stack.transform, stack.width, stack.height, classes, "float32")
@@ -145,9 +148,11 @@ class StripComputer:
         batch: int,
         classes: int,
         output: Output,
+        class_values: Sequence[int] | None = None,
     ) -> None:
         self.model, self.grid, self.spec = model, grid, spec
         self.device, self.batch, self.classes, self.output = device, batch, classes, output
+        self.lut = _class_lut(class_values, classes)
         self.weights = chip_weights(grid.chip, grid.overlap)
         profile = weight_profile(grid.chip, grid.overlap)
         self.row_weight = axis_weight_sum(grid.rows, profile, 0, grid.height)
@@ -174,6 +179,7 @@ class StripComputer:
         positions = [(g.rows[j], col) for j in chip_rows for col in g.cols]
         floating = data.dtype.kind == "f"
         scale = None if self.spec.scale is None else np.float32(self.spec.scale)
+        offset = np.float32(self.spec.offset)
         batch = np.empty((self.batch, data.shape[0], c, c), dtype=np.float32)
         for start in range(0, len(positions), self.batch):
             began = time.perf_counter()
@@ -185,6 +191,8 @@ class StripComputer:
                     np.copyto(chips[i], chip, casting="unsafe")
                 else:  # convert and scale in one pass
                     np.multiply(chip, scale, out=chips[i], casting="unsafe")
+            if offset:
+                chips += offset
             if floating:
                 np.nan_to_num(chips, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
             x = torch.from_numpy(chips).to(self.device)
@@ -200,13 +208,18 @@ class StripComputer:
         stats.chips += len(positions)
 
     def finish(self, acc: StripAccumulator, strip: Strip, valid: np.ndarray) -> np.ndarray:
-        """The output rows of ``strip``: class map (uint8, 255 nodata) or values (NaN nodata).
+        """The output rows of ``strip``: class map (uint8, 255 nodata; ``scored`` adds the
+        class's blended probability x 254 as band 2) or values (NaN nodata).
 
         Finished a few million pixels at a time, so the temporaries (an argmax's int64 indexes,
         a division's result) stay small whatever the image width.
         """
         width = self.grid.width
-        count, dtype = (1, np.uint8) if self.output == "classes" else (self.classes, np.float32)
+        dtype: type[np.generic] = np.uint8
+        if self.output in CLASS_OUTPUTS:
+            count = 1 if self.output == "classes" else 2
+        else:
+            count, dtype = self.classes, np.float32
         out = np.empty((count, strip.height, width), dtype=dtype)
         step = max(1, FINISH_PIXELS // width)
         for row in range(strip.row0, strip.row1, step):
@@ -214,10 +227,13 @@ class StripComputer:
             sums = acc.rows(row, end, 0, width)
             y0, y1 = row - strip.row0, end - strip.row0
             if self.output == "classes":
-                out[0, y0:y1] = finish_classes(sums)
+                out[0, y0:y1] = self.lut[finish_classes(sums)]
+            elif self.output == "scored":
+                index, score = finish_scored(sums, self.row_weight[row:end], self.col_weight)
+                out[0, y0:y1], out[1, y0:y1] = self.lut[index], score
             else:
                 out[:, y0:y1] = finish_values(sums, self.row_weight[row:end], self.col_weight)
-        out[:, ~valid] = 255 if self.output == "classes" else np.nan
+        out[:, ~valid] = 255 if self.output in CLASS_OUTPUTS else np.nan
         return out
 
     def new_accumulator(self, chip_rows: range) -> StripAccumulator:
@@ -227,6 +243,18 @@ class StripComputer:
         return StripAccumulator(
             self.classes, top, rows, g.left, g.right - g.left, self.weights, self.device
         )
+
+
+def _class_lut(class_values: Sequence[int] | None, classes: int) -> np.ndarray:
+    """Channel index -> class value written to the map (identity by default)."""
+    lut = np.arange(256, dtype=np.uint8)
+    if class_values is not None:
+        if len(class_values) != classes:
+            raise ValueError(f"{len(class_values)} class values for {classes} model outputs")
+        if any(not 0 <= v < 255 for v in class_values):
+            raise ValueError("class values must be 0..254 (255 is nodata)")
+        lut[:classes] = np.asarray(class_values, dtype=np.uint8)
+    return lut
 
 
 def _plan(
@@ -267,10 +295,12 @@ def run_inference(
     *,
     bands: Sequence[Sequence[int]],
     scale: float | None = None,
+    offset: float = 0.0,
     chip: int = 512,
     overlap: int = 64,
     batch: int = 4,
     output: Output = "classes",
+    class_values: Sequence[int] | None = None,
     device: str | None = None,
     block_rows: int | None = None,
     progress: ProgressFn | None = None,
@@ -280,18 +310,20 @@ def run_inference(
 
     ``sources``: rasters on one grid (two for change detection; see ``align_second_date``),
     ``bands``: 1-based band indexes per source, stacked in order into the model's channels;
-    ``scale`` multiplies them. ``chip`` and ``overlap`` are pixels (overlap >= 4x the model's
-    receptive radius makes seams exact); ``block_rows``: most image rows per strip (default:
-    planned from a memory budget). ``output``: ``classes`` (uint8 argmax, 255 where an input is
-    nodata), ``probabilities`` or ``values`` (float32, K bands, NaN nodata). ``progress`` gets
-    (percent, message). The model is moved to ``device`` and set to eval mode.
+    ``scale`` multiplies them and ``offset`` is added after. ``chip`` and ``overlap`` are pixels
+    (overlap >= 4x the model's receptive radius makes seams exact); ``block_rows``: most image
+    rows per strip (default: planned from a memory budget). ``output``: ``classes`` (uint8
+    argmax, 255 where an input is nodata; ``class_values[i]`` is written for channel i),
+    ``scored`` (the same plus band 2, the class's blended probability x 254), ``probabilities``
+    or ``values`` (float32, K bands, NaN nodata). ``progress`` gets (percent, message). The
+    model is moved to ``device`` and set to eval mode.
     """
     began = time.perf_counter()
     stats = stats if stats is not None else EngineStats()
     out = Path(out_path)
     report = progress or (lambda _p, _m: None)
     dev = resolve_device(device)
-    spec = StackSpec.of(sources, bands, scale)
+    spec = StackSpec.of(sources, bands, scale, offset)
     with rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES), RasterStack(spec) as stack:
         report(0.0, "reading a sample" if getattr(model, "needs_fit", False) else "starting")
         fit_if_needed(model, stack)
@@ -302,7 +334,7 @@ def run_inference(
         strips = plan_strips(grid, block_rows)
         stats.device, stats.classes, stats.block_rows = str(dev), classes, block_rows
         stats.chip_grid = (len(grid.rows), len(grid.cols))
-        computer = StripComputer(model, grid, spec, dev, batch, classes, output)
+        computer = StripComputer(model, grid, spec, dev, batch, classes, output, class_values)
         with (
             work_folder(out) as work,
             ThreadPoolExecutor(1) as reader,
@@ -364,7 +396,8 @@ def _finish_cog(
     t = time.perf_counter()
     vrt = work / "output.vrt"
     vrt.write_text(stitch_vrt(target, parts))
-    write_cog(vrt, out, resampling="mode" if output == "classes" else "average", tmp_dir=work)
+    resampling = "mode" if output in CLASS_OUTPUTS else "average"
+    write_cog(vrt, out, resampling=resampling, tmp_dir=work)
     stats.cog_s += time.perf_counter() - t
     report(100.0, "done")
 
@@ -386,6 +419,7 @@ class StripJob:
     device: str | None
     folder: str
     model_key: str
+    class_values: tuple[int, ...] | None = None
 
 
 _WORKER_MODEL: dict[str, torch.nn.Module] = {}
@@ -420,7 +454,9 @@ def process_strip(
     stats = EngineStats()
     dev = resolve_device(job.device)
     model = _worker_model(job.model_key, model_factory, state, dev)
-    computer = StripComputer(model, job.grid, job.stack, dev, job.batch, job.classes, job.output)
+    computer = StripComputer(
+        model, job.grid, job.stack, dev, job.batch, job.classes, job.output, job.class_values
+    )
     chip_rows = touching_chip_rows(job.grid, job.strip)
     with rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES), RasterStack(job.stack) as stack:
         t = time.perf_counter()
@@ -446,10 +482,12 @@ def run_inference_distributed(
     client: Any | None,
     bands: Sequence[Sequence[int]],
     scale: float | None = None,
+    offset: float = 0.0,
     chip: int = 512,
     overlap: int = 64,
     batch: int = 4,
     output: Output = "classes",
+    class_values: Sequence[int] | None = None,
     device: str | None = None,
     block_rows: int | None = None,
     progress: ProgressFn | None = None,
@@ -465,9 +503,9 @@ def run_inference_distributed(
     """
     if client is None:
         return run_inference(
-            model_factory(), sources, out_path, bands=bands, scale=scale, chip=chip,
-            overlap=overlap, batch=batch, output=output, device=device, block_rows=block_rows,
-            progress=progress, stats=stats,
+            model_factory(), sources, out_path, bands=bands, scale=scale, offset=offset,
+            chip=chip, overlap=overlap, batch=batch, output=output, class_values=class_values,
+            device=device, block_rows=block_rows, progress=progress, stats=stats,
         )  # fmt: skip
     from distributed import as_completed
 
@@ -475,7 +513,7 @@ def run_inference_distributed(
     stats = stats if stats is not None else EngineStats()
     out = Path(out_path).resolve()
     report = progress or (lambda _p, _m: None)
-    spec = StackSpec.of(sources, bands, scale)
+    spec = StackSpec.of(sources, bands, scale, offset)
     model = model_factory()
     with rasterio.Env(GDAL_CACHEMAX=READ_CACHE_BYTES), RasterStack(spec) as stack:
         state = None
@@ -496,8 +534,9 @@ def run_inference_distributed(
         # one object (a list scatters its items under content-derived keys; a dict would use
         # its parameter names as cluster-wide keys)
         state_ref = client.scatter([state], broadcast=True)[0] if state is not None else None
+        values = tuple(class_values) if class_values is not None else None
         jobs = [
-            StripJob(spec, grid, s, target, output, classes, batch, device, str(work), key)
+            StripJob(spec, grid, s, target, output, classes, batch, device, str(work), key, values)
             for s in strips
         ]
         futures = [

@@ -35,16 +35,22 @@ class StackSpec:
     """What to read (picklable, so Dask workers can open the same stack).
 
     ``sources``: GDAL paths; ``bands``: 1-based band indexes per source, stacked in order;
-    ``scale``: multiplies the values before the model sees them (e.g. 1e-4 for reflectance).
+    ``scale``: multiplies the values before the model sees them (e.g. 1e-4 for reflectance);
+    ``offset`` is added after scaling (Landsat C2L2: x 2.75e-5 - 0.2).
     """
 
     sources: tuple[str, ...]
     bands: tuple[tuple[int, ...], ...]
     scale: float | None = None
+    offset: float = 0.0
 
     @classmethod
     def of(
-        cls, sources: Sequence[str | Path], bands: Sequence[Sequence[int]], scale: float | None
+        cls,
+        sources: Sequence[str | Path],
+        bands: Sequence[Sequence[int]],
+        scale: float | None,
+        offset: float = 0.0,
     ) -> StackSpec:
         if not sources:
             raise ValueError("at least one source raster is needed")
@@ -53,7 +59,10 @@ class StackSpec:
         if any(not b for b in bands):
             raise ValueError("every source needs at least one band")
         return cls(
-            tuple(str(s) for s in sources), tuple(tuple(int(i) for i in b) for b in bands), scale
+            tuple(str(s) for s in sources),
+            tuple(tuple(int(i) for i in b) for b in bands),
+            scale,
+            float(offset) if scale is not None else 0.0,
         )
 
     @property
@@ -185,6 +194,8 @@ class RasterStack:
         sample = np.concatenate(planes)
         if self.spec.scale is not None:
             sample *= np.float32(self.spec.scale)
+            if self.spec.offset:
+                sample += np.float32(self.spec.offset)
         valid &= np.isfinite(sample).all(axis=0)
         return sample, valid
 

@@ -58,6 +58,8 @@ def vectorize_raster(
     class_path: str,
     *,
     score_path: str | None = None,
+    score_band: int | None = None,
+    score_scale: float | None = None,
     block_size: int = 2048,
     classes: Sequence[int] | None = None,
     simplify_tolerance: float | None = None,
@@ -86,7 +88,10 @@ def vectorize_raster(
       into their largest neighbour; those with no neighbour are dropped.
     - ``score_path``: a raster on the same grid holding probabilities, either one band (the
       predicted class's probability) or one band per class value (band = class + 1); uint8
-      is read as /255, uint16 as /65535. ``score`` is null without it.
+      is read as /255, uint16 as /65535. ``score`` is null without it. ``score_band``: the
+      1-based band of ``score_path`` holding the predicted class's probability (e.g. band 2
+      of the engine's ``scored`` output, with ``score_scale`` 1/254); ``score_scale``
+      overrides the dtype's scale.
     - ``class_names``: adds a ``class_name`` column.
 
     Returns columns ``class``, [``class_name``], ``score``, ``area_m2``, ``perimeter_m``,
@@ -141,7 +146,10 @@ def vectorize_raster(
     area_m2, perimeter_m = measure(geoms, crs)
     score = np.full(len(geoms), np.nan)
     if score_path is not None and len(geoms):
-        score = zonal_scores(score_path, geoms, values, transform, shape, block_size, report)
+        score = zonal_scores(
+            score_path, geoms, values, transform, shape, block_size, report,
+            score_band=score_band, score_scale=score_scale,
+        )  # fmt: skip
     columns: dict[str, object] = {"class": values.astype(np.int64)}
     if class_names is not None:
         columns["class_name"] = [class_names.get(int(v)) for v in values]
@@ -283,6 +291,9 @@ def zonal_scores(
     shape: tuple[int, int],
     block_size: int,
     report: ProgressFn,
+    *,
+    score_band: int | None = None,
+    score_scale: float | None = None,
 ) -> np.ndarray:
     """Mean score of each polygon's class over the pixels whose centres it covers.
 
@@ -298,9 +309,12 @@ def zonal_scores(
     with rasterio.open(score_path) as src:
         if (src.height, src.width) != shape or not src.transform.almost_equals(transform):
             raise ValueError("score raster must be on the class raster's grid")
-        scale = _SCORE_SCALE.get(src.dtypes[0], 1.0)
+        scale = score_scale or _SCORE_SCALE.get(src.dtypes[0], 1.0)
         top = int(values.max()) + 1
-        band_of = np.zeros(top, dtype=np.int64) if src.count == 1 else np.arange(top)
+        if score_band is not None:
+            band_of = np.full(top, score_band - 1, dtype=np.int64)
+        else:
+            band_of = np.zeros(top, dtype=np.int64) if src.count == 1 else np.arange(top)
         band_of[band_of >= src.count] = -1  # no band for this class
         windows = list(block_windows(shape, block_size))
         for k, win in enumerate(windows):

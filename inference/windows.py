@@ -138,7 +138,7 @@ def touching_chip_rows(grid: ChipGrid, strip: Strip) -> range:
 def strip_bytes_per_pixel(channels: int, itemsize: int, classes: int, output: str) -> int:
     """Bytes a strip holds per accumulator pixel: two input buffers (one being read ahead),
     the float32 accumulator, and two output buffers (one being written)."""
-    out = 1 if output == "classes" else 4 * classes
+    out = {"classes": 1, "scored": 2}.get(output, 4 * classes)
     return 2 * channels * itemsize + 4 * classes + 2 * out
 
 

@@ -30,10 +30,12 @@ def execute_job(
     """Run job ``job_id``; returns its final status. Never raises for a job's own failure."""
     from tileserver.processing import PROCESSES
     from tileserver.processing.context import JobContext
+    from tileserver.processing.models import sync_model_processes
     from tileserver.sources import configure_gdal
 
     settings = Settings(**settings_data)
     configure_gdal(settings)
+    sync_model_processes(settings)  # models trained since this worker started
     catalog = Catalog(settings.resolved_database_url)
     store = JobStore(catalog)
     if not store.start(job_id):

@@ -16,6 +16,7 @@ from tileserver.errors import NotFoundError
 from tileserver.registry import Registry
 
 if TYPE_CHECKING:
+    from tileserver.catalog import Catalog
     from tileserver.processing.context import JobContext
 
 
@@ -41,6 +42,10 @@ class Process(ABC):
     @abstractmethod
     def run(self, params: Any, ctx: JobContext) -> ProcessResult:
         """Do the work by blocks, reporting progress through ``ctx``."""
+
+    def check(self, params: Any, catalog: Catalog) -> None:
+        """Refuse inputs that cannot work (400) before a job is queued; cheap checks only."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         schema = self.inputs.model_json_schema()

@@ -70,7 +70,7 @@ class JobContext:
         """Yield ``(item, func(item, *args))`` as blocks complete, reporting progress."""
         items = list(items)
         total = max(1, len(items))
-        client = _worker_client()
+        client = current_worker_client()
         if client is None:
             for n, item in enumerate(items, start=1):
                 yield item, func(item, *args)
@@ -114,7 +114,7 @@ class JobContext:
         return self.workdir / name
 
 
-def _worker_client() -> Any:
+def current_worker_client() -> Any:
     """A client to the cluster this task runs in, or None outside a Dask worker."""
     try:
         from distributed import get_worker, worker_client

@@ -22,6 +22,8 @@ def publish_raster(
     reflectance_scale: float | None = None,
     reflectance_offset: float | None = None,
     datetime: Any = None,
+    properties: dict[str, Any] | None = None,
+    resampling: str = "average",
 ) -> DatasetRecord:
     """Register ``cog`` (copied into the data root atomically) with lineage in its properties."""
     lineage = {"process": process, "inputs": params, "job": ctx.job_id}
@@ -36,5 +38,6 @@ def publish_raster(
         datetime_=datetime,
         reflectance_scale=reflectance_scale,
         reflectance_offset=reflectance_offset,
-        properties={"lineage": lineage},
+        properties={**(properties or {}), "lineage": lineage},
+        resampling=resampling,
     )

@@ -16,6 +16,7 @@ from tileserver.jobs.execute import execute_job
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import FINAL, JobRecord, JobStatus, JobStore
 from tileserver.processing import PROCESSES
+from tileserver.processing.models import sync_model_processes
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings
 
@@ -102,10 +103,11 @@ def _check_inputs(process_id: str, inputs: dict[str, Any], catalog: Catalog) -> 
             f"{'.'.join(str(p) for p in e['loc']) or 'inputs'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"Invalid inputs for '{process_id}': {problems}") from None
-    for key in ("dataset", "datasets", "vector"):
+    for key in ("dataset", "datasets", "vector", "reference"):
         value = getattr(params, key, None)
         for dataset_id in [value] if isinstance(value, str) else value or []:
             catalog.get_dataset(dataset_id)  # 404 names the unknown id
+    process.check(params, catalog)
     return params.model_dump(mode="json")
 
 
@@ -130,7 +132,8 @@ def build_processes_router() -> APIRouter:
     router = APIRouter(tags=["Processes"])
 
     @router.get("/processes", response_model=ProcessList)
-    def list_processes(request: Request) -> ProcessList:
+    def list_processes(request: Request, settings: Settings = Depends(get_settings)) -> ProcessList:
+        sync_model_processes(settings)
         base = str(request.base_url).rstrip("/")
         return ProcessList(
             processes=[
@@ -147,7 +150,10 @@ def build_processes_router() -> APIRouter:
         )
 
     @router.get("/processes/{process_id}")
-    def describe_process(process_id: str) -> dict[str, Any]:
+    def describe_process(
+        process_id: str, settings: Settings = Depends(get_settings)
+    ) -> dict[str, Any]:
+        sync_model_processes(settings)
         return PROCESSES.get(process_id).describe()
 
     @router.post("/processes/{process_id}/execution", status_code=201, response_model=None)
@@ -161,6 +167,7 @@ def build_processes_router() -> APIRouter:
         settings: Settings = Depends(get_settings),
         runner: JobRunner = Depends(get_runner),
     ) -> StatusInfo | JobResults:
+        await run_in_threadpool(sync_model_processes, settings)
         inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog)
         store = JobStore(catalog)
         job = store.create(process_id, inputs)

@@ -96,6 +96,7 @@ def register_vector(
     visibility: Literal["public", "private"] = "public",
     properties: dict[str, Any] | None = None,
     filename: str | None = None,
+    pixel_size_m: float | None = None,
 ) -> DatasetRecord:
     """Validate the vector file at ``path`` and add it to the catalog as a ``vector`` dataset.
 
@@ -105,6 +106,7 @@ def register_vector(
     upload; its suffix picks the format and its stem the default title. Caller ``properties``
     are stored with the record; the keys this function sets (``feature_count``, ``layer``,
     ``pmtiles`` ...) take precedence so a caller cannot point the record at other files.
+    ``pixel_size_m``: polygons traced from a raster of that pixel size (sets the max zoom).
 
     Raises ``InvalidInput`` (400) for anything that cannot be served; leaves nothing behind.
     """
@@ -120,7 +122,7 @@ def register_vector(
     with tempfile.TemporaryDirectory(prefix="vector-", dir=scratch_dir(settings)) as work:
         loaded = load_vector(path, Path(work), filename=filename)
         layer = layer_name(loaded.source_layer)
-        minzoom, maxzoom = choose_zooms(loaded.frame)
+        minzoom, maxzoom = choose_zooms(loaded.frame, pixel_size_m)
         with atomic_dir(folder) as tmp:
             info = _write_dataset(
                 loaded, tmp, layer=layer, minzoom=minzoom, maxzoom=maxzoom, title=title

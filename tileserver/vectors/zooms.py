@@ -63,13 +63,20 @@ def typical_size_m(frame: gpd.GeoDataFrame) -> float:
     return math.sqrt(area / len(frame)) if len(frame) > 1 else 0.0
 
 
-def choose_zooms(frame: gpd.GeoDataFrame) -> tuple[int, int]:
-    """``(minzoom, maxzoom)`` for a WGS84 frame (see the module docstring for the rules)."""
+def choose_zooms(frame: gpd.GeoDataFrame, pixel_size_m: float | None = None) -> tuple[int, int]:
+    """``(minzoom, maxzoom)`` for a WGS84 frame (see the module docstring for the rules).
+
+    ``pixel_size_m``: for polygons traced from a raster, the raster's pixel size; maxzoom is
+    then the first zoom whose 256-px tile pixels are finer than it (more detail than the
+    source has is never needed), within the same 12-16 bounds.
+    """
     w, s, e, n = (float(v) for v in frame.total_bounds)
     bounds = (w, s, e, n)
     size = typical_size_m(frame)
     world = EARTH_CIRCUMFERENCE_M * math.cos(math.radians(min(abs(s + n) / 2, 85.0)))
-    if size > 0:
+    if pixel_size_m is not None and pixel_size_m > 0:
+        wanted = math.ceil(math.log2(world / (256 * pixel_size_m)))
+    elif size > 0:
         wanted = math.ceil(math.log2(world / (DETAIL_FRACTION * size)))
     else:
         wanted = MAX_ZOOM

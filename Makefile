@@ -15,7 +15,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e ".[test,dev,inference]"
+	$(PIP) install -q -e ".[test,dev,inference,cloudmask]"
 	touch $@
 
 install: $(STAMP)

@@ -1,0 +1,78 @@
+"""The pretrained `cloud-mask` (ukis-csmask ONNX weights) on a real Landsat 8 C2L2 scene.
+
+USGS's own QA_PIXEL cloud flags (bits 1 dilated cloud, 3 cloud) are the reference. The scene is
+a 512 px reduction (~450 m pixels) of a 81 % cloudy scene over southern Colombia.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from tests.conftest import realdata
+from tileserver.ingest import register_raster
+from tileserver.processing import PROCESSES
+from tileserver.processing.context import JobContext
+
+pytest.importorskip("torch")
+pytest.importorskip("ukis_csmask")
+
+STEM = "LC08_L2SP_008059_20191201_20200825_02_T1"
+BANDS = ["SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7"]
+
+
+def _stack(folder: Path, out: Path) -> Path:
+    planes = []
+    for band in BANDS:
+        with rasterio.open(folder / f"{STEM}_{band}.TIF") as src:
+            planes.append(src.read(1))
+            profile = src.profile
+    profile.update(count=len(BANDS), nodata=0, driver="GTiff")
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(np.stack(planes))
+        dst.descriptions = tuple(BANDS)
+    return out
+
+
+def _qa_reference(folder: Path, out: Path) -> Path:
+    with rasterio.open(folder / f"{STEM}_QA_PIXEL.TIF") as src:
+        qa = src.read(1)
+        profile = src.profile | {"dtype": "uint8", "nodata": 255, "driver": "GTiff"}
+    cloud = (((qa >> 3) & 1) | ((qa >> 1) & 1)).astype("uint8")
+    cloud[(qa & 1) > 0] = 255
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(cloud, 1)
+    return out
+
+
+def test_cloud_mask_agrees_with_usgs_qa(catalog, settings, tmp_path):
+    folder = realdata("landsat8-c2l2-colombia")
+    scene = register_raster(
+        catalog,
+        settings,
+        _stack(folder, tmp_path / "landsat.tif"),
+        title="Landsat 8 C2L2 Colombia 2019-12-01",
+        sensor="landsat-c2l2",
+        band_names=BANDS,
+        reflectance_scale=2.75e-5,
+        reflectance_offset=-0.2,
+        thumbnail=False,
+    )
+    reference = register_raster(
+        catalog, settings, _qa_reference(folder, tmp_path / "qa.tif"), title="QA", thumbnail=False
+    )
+    process = PROCESSES.get("cloud-mask")
+    params = process.inputs.model_validate(
+        {"dataset": scene.id, "reference": reference.id, "vectorize": False}
+    )
+    ctx = JobContext(catalog, settings, job_id="test-cloud")
+    try:
+        result = process.run(params, ctx)
+    finally:
+        ctx.cleanup()
+    cloud = result.values["metrics"]["classes"]["1"]
+    assert cloud["iou"] >= 0.85, cloud
+    assert cloud["precision"] >= 0.85 and cloud["recall"] >= 0.85

@@ -93,6 +93,11 @@ def run_model(
         "pixels_per_second": round(pixels / seconds, 1) if seconds > 0 else None,
         "device": stats.device,
     }
+    low, high = spec.resolution_range
+    if not low <= pixel_m <= high:
+        values["warnings"] = [
+            f"The image has {pixel_m:.1f} m pixels; {spec.name} is meant for {low:g}-{high:g} m."
+        ]
     if not classes:
         record = publish_raster(
             ctx,

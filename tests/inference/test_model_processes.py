@@ -165,6 +165,12 @@ def test_landcover_writes_class_ids_not_channel_indexes(catalog, settings, demo)
     )
     aoi_shape = shapely.geometry.shape(aoi)
     assert frame.geometry.within(aoi_shape.buffer(1e-6)).all(), "polygons are cut to the AOI"
+    assert len(set(frame["class"])) >= 3
+    geoms = frame.to_crs(raster.crs).geometry.to_numpy()
+    assert shapely.is_valid(geoms).all()
+    union = shapely.union_all(geoms)
+    overlap = sum(g.area for g in geoms) - union.area
+    assert overlap < 1e-6 * union.area, "classes form a coverage: neighbours never overlap"
 
 
 # --- through HTTP, on the job cluster --------------------------------------------------------

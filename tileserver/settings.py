@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     mosaic_quadkey_zoom_max: int = Field(
         default=12, description="Upper bound for the quadkey zoom of mosaics built here."
     )
+    anonymous_read: bool = Field(
+        default=True, description="Requests without a token may read public data."
+    )
+    quota_storage_bytes: int = Field(default=300 * 1000**3, description="Default per user.")
+    quota_compute_seconds: int = Field(
+        default=10 * 3600, description="Default AI compute seconds per user and month."
+    )
+    quota_download_bytes: int = Field(
+        default=100 * 1000**3, description="Default download bytes per user and month."
+    )
+    quota_task_pixels: int = Field(
+        default=100_000 * 100_000, description="Default largest AI task (pixels) per user."
+    )
     viewer_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "viewer",
         description="Folder of the CesiumJS viewer (index.html, src/, dist/cesium).",

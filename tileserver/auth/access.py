@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy import ColumnElement, false, or_, true
+
 from tileserver.auth.schemas import Principal
 from tileserver.errors import Forbidden, NotFoundError, Unauthorized
 
 
 class Owned(Protocol):
-    id: str
-    owner: str | None
-    visibility: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner(self) -> str | None: ...
+    @property
+    def visibility(self) -> str: ...
 
 
 def can_read(principal: Principal, item: Owned, anonymous_read: bool = True) -> bool:
@@ -52,3 +57,24 @@ def require_owner(
 def owner_of_new(principal: Principal) -> str | None:
     """The owner recorded on something a request creates."""
     return principal.id
+
+
+class Viewer:
+    """What one request may see, as a Python check and as a SQL condition on datasets."""
+
+    def __init__(self, principal: Principal, anonymous_read: bool = True) -> None:
+        self.principal = principal
+        self.anonymous_read = anonymous_read
+
+    def sees(self, item: Owned) -> bool:
+        return can_read(self.principal, item, self.anonymous_read)
+
+    def datasets_clause(self) -> ColumnElement[bool]:
+        from tileserver.catalog.tables import DatasetRow
+
+        if self.principal.is_admin:
+            return true()
+        public = DatasetRow.visibility == "public"
+        if self.principal.anonymous:
+            return public if self.anonymous_read else false()
+        return or_(public, DatasetRow.owner == self.principal.id)

@@ -72,6 +72,8 @@ def ingest_file(
     datetime_: str | datetime | None = None,
     band_names: list[str] | None = None,
     cloud_cover: float | None = None,
+    owner: str | None = None,
+    visibility: str = "public",
     progress: Progress | None = None,
 ) -> DatasetRecord:
     """Detect, validate and register one local file as a raster or vector dataset.
@@ -88,9 +90,13 @@ def ingest_file(
     say("detecting")
     detected = detect_format(read_head(path), name)
     check_options(sensor, cloud_cover)
+    if visibility not in ("public", "private"):
+        raise InvalidInput("visibility must be 'public' or 'private'.")
     label = title or Path(name).stem or "upload"
     if detected.kind == "vector":
-        return _ingest_vector(catalog, settings, path, detected, label, say, name)
+        return _ingest_vector(
+            catalog, settings, path, detected, label, say, name, owner, visibility
+        )
 
     say("inspecting")
     facts = inspect_raster(str(path), settings.max_raster_pixels)
@@ -105,6 +111,8 @@ def ingest_file(
         band_names=band_names,
         cloud_cover=cloud_cover,
         properties={"source_filename": name, "source_format": detected.format},
+        owner=owner,
+        visibility=visibility,
         progress=say,
     )
 
@@ -117,9 +125,19 @@ def _ingest_vector(
     title: str,
     say: Progress,
     filename: str,
+    owner: str | None = None,
+    visibility: str = "public",
 ) -> DatasetRecord:
     register_vector = _vector_registrar()
     say(f"registering {detected.format}")
-    record = register_vector(catalog, settings, path, title=title, filename=filename)
+    record = register_vector(
+        catalog,
+        settings,
+        path,
+        title=title,
+        filename=filename,
+        owner=owner,
+        visibility=visibility,  # type: ignore[arg-type]
+    )
     say("done")
     return record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cogeo_mosaic.mosaic import MosaicJSON
 from pydantic import BaseModel, Field
 
@@ -33,7 +35,11 @@ def parse_interval(value: str | None) -> tuple[str | None, str | None]:
     return value, value
 
 
-def select_scenes(catalog: Catalog, request: MosaicRequest) -> list[DatasetRecord]:
+def select_scenes(
+    catalog: Catalog,
+    request: MosaicRequest,
+    visible: Callable[[DatasetRecord], bool] | None = None,
+) -> list[DatasetRecord]:
     start, end = parse_interval(request.datetime)
     try:
         query = DatasetQuery.model_validate(
@@ -48,7 +54,7 @@ def select_scenes(catalog: Catalog, request: MosaicRequest) -> list[DatasetRecor
         )
     except ValueError as exc:
         raise InvalidInput(f"Invalid mosaic query: {exc}") from None
-    scenes = catalog.find_datasets(query)
+    scenes = [s for s in catalog.find_datasets(query) if visible is None or visible(s)]
     if request.ids:
         missing = [i for i in request.ids if i not in {s.id for s in scenes}]
         if missing:
@@ -68,9 +74,16 @@ def check_compatible(scenes: list[DatasetRecord]) -> None:
 
 
 def build_mosaic(
-    catalog: Catalog, request: MosaicRequest, quadkey_zoom_max: int = 12
+    catalog: Catalog,
+    request: MosaicRequest,
+    quadkey_zoom_max: int = 12,
+    *,
+    owner: str | None = None,
+    visible: Callable[[DatasetRecord], bool] | None = None,
 ) -> MosaicRecord:
-    scenes = select_scenes(catalog, request)
+    """A mosaic of the scenes ``request`` names or finds (among those ``visible`` to the
+    caller), owned by ``owner``; private when any of its scenes is."""
+    scenes = select_scenes(catalog, request, visible)
     check_compatible(scenes)
     minzoom = min(s.minzoom for s in scenes)
     maxzoom = max(s.maxzoom for s in scenes)
@@ -102,6 +115,8 @@ def build_mosaic(
         reflectance_scale=first.reflectance_scale if same["reflectance_scale"] else None,
         reflectance_offset=first.reflectance_offset if same["reflectance_offset"] else None,
         mosaicjson=document.model_dump(mode="json", exclude_none=True),
+        owner=owner,
+        visibility="private" if any(s.visibility == "private" for s in scenes) else "public",
         created=utcnow(),
     )
     return catalog.add_mosaic(record)

@@ -7,12 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from tileserver.auth.access import can_read
+from tileserver.auth.principal import get_principal
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import InvalidInput
 from tileserver.mosaics.build import parse_interval
 from tileserver.routers.links import raster_links
-from tileserver.tiling.dependencies import RecordCache, get_catalog, get_records
+from tileserver.settings import Settings
+from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
 
 class DatasetOut(BaseModel):
@@ -82,6 +86,8 @@ def build_datasets_router() -> APIRouter:
         kind: str | None = Query(None, pattern="^(raster|vector)$"),
         limit: int = Query(1000, ge=1, le=10000),
         catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
+        settings: Settings = Depends(get_settings),
     ) -> DatasetList:
         start, end = parse_interval(datetime)
         try:
@@ -97,13 +103,17 @@ def build_datasets_router() -> APIRouter:
             )
         except ValueError as exc:
             raise InvalidInput(f"Invalid query: {exc}") from None
-        items = [dataset_out(r, request) for r in catalog.find_datasets(query)]
+        items = [
+            dataset_out(r, request)
+            for r in catalog.find_datasets(query)
+            if can_read(principal, r, settings.anonymous_read)
+        ]
         return DatasetList(items=items, count=len(items))
 
     @router.get("/datasets/{dataset_id}", response_model=DatasetOut)
     def get_dataset(
-        dataset_id: str, request: Request, records: RecordCache = Depends(get_records)
+        request: Request, record: DatasetRecord = Depends(readable_dataset)
     ) -> DatasetOut:
-        return dataset_out(records.dataset(dataset_id), request)
+        return dataset_out(record, request)
 
     return router

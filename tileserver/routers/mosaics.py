@@ -7,6 +7,9 @@ from pydantic import BaseModel
 from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory
 
+from tileserver.auth.access import can_read, require_writer
+from tileserver.auth.principal import get_principal
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.mosaics.backend import CatalogMosaicBackend
 from tileserver.mosaics.build import MosaicRequest, build_mosaic
@@ -14,15 +17,14 @@ from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
-    RecordCache,
     get_catalog,
-    get_records,
     get_settings,
     index_rendering,
     layer_identifier,
     mosaic_backend_params,
     mosaic_layer,
     mosaic_path,
+    mosaic_record,
 )
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
@@ -85,20 +87,35 @@ def build_mosaics_router() -> APIRouter:
         request: Request,
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
     ) -> MosaicOut:
         """Build a MosaicJSON from catalog scenes (ids, or bbox + datetime + sensor)."""
-        record = build_mosaic(catalog, body, settings.mosaic_quadkey_zoom_max)
+        require_writer(principal)
+        record = build_mosaic(
+            catalog,
+            body,
+            settings.mosaic_quadkey_zoom_max,
+            owner=principal.id,
+            visible=lambda r: can_read(principal, r, settings.anonymous_read),
+        )
         return _out(record, request)
 
     @router.get("/mosaics", response_model=MosaicList)
-    def list_mosaics(request: Request, catalog: Catalog = Depends(get_catalog)) -> MosaicList:
-        items = [_out(m, request) for m in catalog.list_mosaics()]
+    def list_mosaics(
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> MosaicList:
+        items = [
+            _out(m, request)
+            for m in catalog.list_mosaics()
+            if can_read(principal, m, settings.anonymous_read)
+        ]
         return MosaicList(items=items, count=len(items))
 
     @router.get("/mosaics/{mosaic_id}", response_model=MosaicOut)
-    def get_mosaic(
-        mosaic_id: str, request: Request, records: RecordCache = Depends(get_records)
-    ) -> MosaicOut:
-        return _out(records.mosaic(mosaic_id), request)
+    def get_mosaic(request: Request, record: MosaicRecord = Depends(mosaic_record)) -> MosaicOut:
+        return _out(record, request)
 
     return router

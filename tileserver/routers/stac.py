@@ -11,6 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from tileserver.auth.access import Viewer
+from tileserver.auth.principal import get_principal
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
 from tileserver.errors import DatasetNotFound, InvalidInput
 from tileserver.settings import Settings
@@ -90,12 +93,22 @@ def _page_response(
     return _json(item_collection(page.records, urls, page.matched, links), GEOJSON)
 
 
+async def get_viewer(
+    principal: Principal = Depends(get_principal), settings: Settings = Depends(get_settings)
+) -> Viewer:
+    return Viewer(principal, settings.anonymous_read)
+
+
 def build_stac_router() -> APIRouter:
     router = APIRouter(prefix="/stac", tags=["STAC"])
 
     @router.get("", summary="STAC landing page")
-    def landing(request: Request, catalog: Catalog = Depends(get_catalog)) -> JSONResponse:
-        ids = [c.id for c in list_collections(catalog)]
+    def landing(
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        viewer: Viewer = Depends(get_viewer),
+    ) -> JSONResponse:
+        ids = [c.id for c in list_collections(catalog, viewer)]
         return _json(landing_page(_urls(request), ids))
 
     @router.get("/conformance", summary="Conformance classes")
@@ -108,11 +121,16 @@ def build_stac_router() -> APIRouter:
         return _json(queryables_schema(urls.queryables), "application/schema+json")
 
     @router.get("/collections", summary="Collections (one per sensor, plus vectors)")
-    def collections(request: Request, catalog: Catalog = Depends(get_catalog)) -> JSONResponse:
+    def collections(
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        viewer: Viewer = Depends(get_viewer),
+    ) -> JSONResponse:
         urls = _urls(request)
+        found = list_collections(catalog, viewer)
         return _json(
             {
-                "collections": [collection_dict(c, urls) for c in list_collections(catalog)],
+                "collections": [collection_dict(c, urls) for c in found],
                 "links": [
                     link("self", urls.collections, JSON),
                     link("root", urls.root, JSON),
@@ -123,9 +141,12 @@ def build_stac_router() -> APIRouter:
 
     @router.get("/collections/{cid}", summary="One collection")
     def collection(
-        cid: str, request: Request, catalog: Catalog = Depends(get_catalog)
+        cid: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
-        return _json(collection_dict(get_collection(catalog, cid), _urls(request)))
+        return _json(collection_dict(get_collection(catalog, cid, viewer), _urls(request)))
 
     @router.get("/collections/{cid}/items", summary="Items of a collection")
     def collection_items(
@@ -137,12 +158,13 @@ def build_stac_router() -> APIRouter:
         token: str | None = Query(None, description="Paging token from a 'next' link."),
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
+        viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
-        get_collection(catalog, cid)
+        get_collection(catalog, cid, viewer)
         search = parse_search_query(
             {"bbox": bbox, "datetime": datetime, "limit": limit, "token": token}
         ).model_copy(update={"collections": [cid]})
-        page = search_datasets(catalog, search, settings)
+        page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
         links = [
             link("self", str(request.url), GEOJSON),
@@ -159,10 +181,14 @@ def build_stac_router() -> APIRouter:
 
     @router.get("/collections/{cid}/items/{item_id}", summary="One item")
     def item(
-        cid: str, item_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+        cid: str,
+        item_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
         record = catalog.get_dataset(item_id)
-        if collection_id(record) != cid or record.visibility != "public":
+        if collection_id(record) != cid or not viewer.sees(record):
             raise DatasetNotFound(f"No item '{item_id}' in collection '{cid}'.")
         return _json(dataset_to_item(record, _urls(request)), GEOJSON)
 
@@ -185,6 +211,7 @@ def build_stac_router() -> APIRouter:
         token: str | None = Query(None, description="Paging token from a 'next' link."),
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
+        viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
         search = parse_search_query(
             {
@@ -202,7 +229,7 @@ def build_stac_router() -> APIRouter:
                 "token": token,
             }
         )
-        page = search_datasets(catalog, search, settings)
+        page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
         links = [link("self", str(request.url), GEOJSON), link("root", urls.root, JSON)]
         next_link = (
@@ -218,8 +245,9 @@ def build_stac_router() -> APIRouter:
         search: SearchRequest = Depends(search_body),
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
+        viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
-        page = search_datasets(catalog, search, settings)
+        page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
         links = [link("self", urls.search, GEOJSON), link("root", urls.root, JSON)]
         next_link = (

@@ -18,6 +18,10 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from tileserver.auth.access import require_writer
+from tileserver.auth.principal import get_principal
+from tileserver.auth.quotas import check_download, check_storage, record_download
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.ingest.detect import detect_format
@@ -28,12 +32,12 @@ from tileserver.routers.datasets import DatasetOut, dataset_out
 from tileserver.settings import Settings
 from tileserver.sources import is_remote, local_path
 from tileserver.storage import scratch_dir
-from tileserver.tiling.dependencies import RecordCache, get_catalog, get_records, get_settings
+from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
 logger = logging.getLogger("cogsight.upload")
 
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
-UPLOAD_FIELDS = frozenset({"title", "sensor", "datetime", "bands", "cloud_cover"})
+UPLOAD_FIELDS = frozenset({"title", "sensor", "datetime", "bands", "cloud_cover", "visibility"})
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -62,6 +66,11 @@ UPLOAD_BODY: dict[str, Any] = {
                         "datetime": {"type": "string", "description": "ISO 8601."},
                         "bands": {"type": "string", "description": "Comma-separated names."},
                         "cloud_cover": {"type": "number", "minimum": 0, "maximum": 100},
+                        "visibility": {
+                            "type": "string",
+                            "enum": ["public", "private"],
+                            "default": "public",
+                        },
                     },
                 }
             }
@@ -91,6 +100,7 @@ def upload_options(fields: dict[str, str]) -> dict[str, Any]:
         "datetime_": values.get("datetime"),
         "band_names": parse_band_names(values.get("bands")),
         "cloud_cover": cloud_cover,
+        "visibility": values.get("visibility", "public"),
     }
 
 
@@ -123,6 +133,26 @@ def download_response(record: DatasetRecord, settings: Settings, request: Reques
     )
 
 
+def count_download(
+    catalog: Catalog, principal: Principal, record: DatasetRecord, response: Response
+) -> None:
+    """Check and record a user's download against the monthly quota (files only)."""
+    if principal.user is None or not isinstance(response, FileResponse):
+        return
+    size = int(response.headers.get("content-length") or 0) or _file_size(response)
+    check_download(catalog, principal.user, size)
+    record_download(catalog, principal.user.id, record.id, size)
+
+
+def _file_size(response: FileResponse) -> int:
+    from pathlib import Path
+
+    try:
+        return Path(response.path).stat().st_size
+    except OSError:
+        return 0
+
+
 def thumbnail_file(record: DatasetRecord, settings: Settings) -> Response:
     """The stored preview, rendered now for rasters registered before previews existed."""
     path = thumbnail_path(settings, record.id)
@@ -153,9 +183,14 @@ def build_uploads_router() -> APIRouter:
         response: Response,
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
     ) -> Any:
+        require_writer(principal)
         limit = max_upload_bytes(settings)
         check_content_length(request.headers.get("content-length"), limit)
+        if principal.user is not None:
+            size = int(request.headers.get("content-length") or 0)
+            await run_in_threadpool(check_storage, catalog, settings, principal.user, size)
         try:
             async with received_upload(
                 request.stream(),
@@ -173,6 +208,7 @@ def build_uploads_router() -> APIRouter:
                     settings,
                     upload.path,
                     filename=upload.filename,
+                    owner=principal.id,
                     **options,
                 )
         except ClientDisconnect:
@@ -191,12 +227,15 @@ def build_uploads_router() -> APIRouter:
         summary="Download a dataset's file",
     )
     def download_dataset(
-        dataset_id: str,
         request: Request,
-        records: RecordCache = Depends(get_records),
+        record: DatasetRecord = Depends(readable_dataset),
         settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+        catalog: Catalog = Depends(get_catalog),
     ) -> Response:
-        return download_response(records.dataset(dataset_id), settings, request)
+        response = download_response(record, settings, request)
+        count_download(catalog, principal, record, response)
+        return response
 
     @router.get(
         "/datasets/{dataset_id}/thumbnail.png",
@@ -205,10 +244,9 @@ def build_uploads_router() -> APIRouter:
         summary="A small PNG preview of a dataset",
     )
     def get_thumbnail(
-        dataset_id: str,
-        records: RecordCache = Depends(get_records),
+        record: DatasetRecord = Depends(readable_dataset),
         settings: Settings = Depends(get_settings),
     ) -> Response:
-        return thumbnail_file(records.dataset(dataset_id), settings)
+        return thumbnail_file(record, settings)
 
     return router

@@ -7,16 +7,13 @@ raster), calls one plain function and shapes the HTTP answer. ETag and Cache-Con
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 
 from tileserver.catalog import DatasetRecord
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import RecordCache, get_records, get_settings
+from tileserver.tiling.dependencies import get_settings, readable_dataset
 from tileserver.vectors import (
     EXPORT_FORMATS,
     export_vector,
@@ -34,13 +31,8 @@ class GeoJSONResponse(JSONResponse):
     media_type = "application/geo+json"
 
 
-async def vector_record(
-    dataset_id: Annotated[str, Path(description="Vector dataset id from the catalog.")],
-    records: RecordCache = Depends(get_records),
-) -> DatasetRecord:
-    record = records.peek_dataset(dataset_id)
-    if record is None:
-        record = await run_in_threadpool(records.dataset, dataset_id)
+async def vector_record(record: DatasetRecord = Depends(readable_dataset)) -> DatasetRecord:
+    """The vector dataset if the request may see it (404 otherwise)."""
     return require_vector(record)
 
 

@@ -14,18 +14,23 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
+from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
 
 
-def vector_dataset_geometry(catalog: Catalog, settings: Settings, dataset_id: str) -> BaseGeometry:
+def vector_dataset_geometry(
+    catalog: Catalog, settings: Settings, dataset_id: str, viewer: Viewer | None = None
+) -> BaseGeometry:
     """The union of every feature of vector dataset ``dataset_id``, in WGS84."""
     try:
         record = catalog.get_dataset(dataset_id)
     except NotFoundError:
-        raise InvalidInput(f"intersects_dataset: no dataset with id '{dataset_id}'.") from None
+        record = None
+    if record is None or (viewer is not None and not viewer.sees(record)):
+        raise InvalidInput(f"intersects_dataset: no dataset with id '{dataset_id}'.")
     if record.kind != "vector":
         raise InvalidInput(f"intersects_dataset: dataset '{dataset_id}' is not a vector dataset.")
     geometry = _union_of_file(gdal_path(record.uri, settings))

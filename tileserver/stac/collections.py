@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, DateTime, and_, false, func, or_, select
 
+from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import NotFoundError
@@ -34,9 +35,11 @@ def collection_id(record: DatasetRecord) -> str:
     return VECTORS if record.kind == "vector" else record.sensor
 
 
-def published() -> ColumnElement[bool]:
-    """The datasets STAC shows: public ones (private data has no anonymous discovery)."""
-    return DatasetRow.visibility == "public"
+def published(viewer: Viewer | None = None) -> ColumnElement[bool]:
+    """The datasets STAC shows: what ``viewer`` may see; public ones without a viewer."""
+    if viewer is None:
+        return DatasetRow.visibility == "public"
+    return viewer.datasets_clause()
 
 
 def in_collections(ids: list[str]) -> ColumnElement[bool]:
@@ -69,7 +72,7 @@ class CollectionSummary:
         self.end = max((d for d in (self.end, other.end) if d), default=None)
 
 
-def list_collections(catalog: Catalog) -> list[CollectionSummary]:
+def list_collections(catalog: Catalog, viewer: Viewer | None = None) -> list[CollectionSummary]:
     """Every collection that has at least one published dataset, sorted by id."""
     stmt = (
         select(
@@ -83,7 +86,7 @@ def list_collections(catalog: Catalog) -> list[CollectionSummary]:
             func.min(item_datetime),
             func.max(item_datetime),
         )
-        .where(published())
+        .where(published(viewer))
         .group_by(DatasetRow.kind, DatasetRow.sensor)
     )
     found: dict[str, CollectionSummary] = {}
@@ -103,8 +106,8 @@ def list_collections(catalog: Catalog) -> list[CollectionSummary]:
     return [found[k] for k in sorted(found)]
 
 
-def get_collection(catalog: Catalog, cid: str) -> CollectionSummary:
-    for summary in list_collections(catalog):
+def get_collection(catalog: Catalog, cid: str, viewer: Viewer | None = None) -> CollectionSummary:
+    for summary in list_collections(catalog, viewer):
         if summary.id == cid:
             return summary
     raise CollectionNotFound(f"No collection '{cid}'.")

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
+from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import _dataset_from_row
 from tileserver.catalog.tables import DatasetRow
@@ -57,13 +58,16 @@ class SearchPage:
     next_token: str | None
 
 
-def search_datasets(catalog: Catalog, request: SearchRequest, settings: Settings) -> SearchPage:
+def search_datasets(
+    catalog: Catalog, request: SearchRequest, settings: Settings, viewer: Viewer | None = None
+) -> SearchPage:
     """Run a STAC item search. Raises ``InvalidInput`` (400) for malformed parameters.
 
-    ``settings`` is only needed to read the file behind ``intersects_dataset``.
+    ``settings`` is only needed to read the file behind ``intersects_dataset``; ``viewer``
+    limits the items to what the caller may see (public ones when None).
     """
-    conditions = search_conditions(request)
-    spatial = spatial_filter(catalog, settings, request)
+    conditions = search_conditions(request, viewer)
+    spatial = spatial_filter(catalog, settings, request, viewer)
     order = sort_order(request.sortby)
     offset = decode_token(request.token) if request.token else 0
     limit = request.limit
@@ -114,9 +118,11 @@ def _page_in_area(
     return [rows[i] for i in wanted if i in rows], len(hits)
 
 
-def search_conditions(request: SearchRequest) -> list[ColumnElement[bool]]:
+def search_conditions(
+    request: SearchRequest, viewer: Viewer | None = None
+) -> list[ColumnElement[bool]]:
     """The SQL conditions of everything but space (ids, collections, datetime, filter)."""
-    conditions: list[ColumnElement[bool]] = [published()]
+    conditions: list[ColumnElement[bool]] = [published(viewer)]
     if request.ids:
         conditions.append(DatasetRow.id.in_(request.ids))
     if request.collections:
@@ -135,7 +141,7 @@ def search_conditions(request: SearchRequest) -> list[ColumnElement[bool]]:
 
 
 def spatial_filter(
-    catalog: Catalog, settings: Settings, request: SearchRequest
+    catalog: Catalog, settings: Settings, request: SearchRequest, viewer: Viewer | None = None
 ) -> tuple[ColumnElement[bool], BaseGeometry] | None:
     """The search area (``bbox``, ``intersects`` or ``intersects_dataset``, at most one) as a
     SQL prefilter on dataset bounds plus the geometry footprints must intersect exactly."""
@@ -152,7 +158,7 @@ def spatial_filter(
     if request.intersects is not None:
         area = parse_geometry(request.intersects)
     elif request.intersects_dataset is not None:
-        area = vector_dataset_geometry(catalog, settings, request.intersects_dataset)
+        area = vector_dataset_geometry(catalog, settings, request.intersects_dataset, viewer)
     else:
         return None
     west, south, east, north = (float(v) for v in shapely.bounds(area))

@@ -34,9 +34,22 @@ class CachedTile:
 
 
 def _key(scope: Scope) -> str:
+    """Path + sorted query (``access_token`` included) + the bearer token's hash: a tile the
+    server authorised for one token is never answered from the cache for another."""
     query = scope.get("query_string", b"").decode("latin-1")
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
-    return f"{scope['path']}?{urlencode(pairs)}"
+    key = f"{scope['path']}?{urlencode(pairs)}"
+    auth = _header(scope, b"authorization")
+    if auth:
+        key += "#" + hashlib.blake2b(auth, digest_size=12).hexdigest()
+    return key
+
+
+def _personal(scope: Scope) -> bool:
+    """A request made with a token: its responses must not sit in shared caches."""
+    return bool(_header(scope, b"authorization")) or b"access_token=" in scope.get(
+        "query_string", b""
+    )
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -57,6 +70,7 @@ class TileCacheMiddleware:
         self.hits = 0
         self.misses = 0
         self._cache_control = f"public, max-age={max_age}".encode()
+        self._private = f"private, max-age={max_age}".encode()
 
     def invalidate(self, path_prefix: str) -> int:
         stale = [k for k in self.cache if k.startswith(path_prefix)]
@@ -105,7 +119,7 @@ class TileCacheMiddleware:
                     if k.lower() not in (b"content-length", b"etag", b"cache-control")
                 ),
                 (b"etag", etag),
-                (b"cache-control", self._cache_control),
+                (b"cache-control", self._private if _personal(scope) else self._cache_control),
             )
             tile = CachedTile(body=body, headers=headers, etag=etag)
             if self.enabled:
@@ -120,7 +134,13 @@ class TileCacheMiddleware:
                 {
                     "type": "http.response.start",
                     "status": 304,
-                    "headers": [(b"etag", tile.etag), (b"cache-control", self._cache_control)],
+                    "headers": [
+                        (b"etag", tile.etag),
+                        (
+                            b"cache-control",
+                            self._private if _personal(scope) else self._cache_control,
+                        ),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": b""})

@@ -26,6 +26,9 @@ from titiler.core.dependencies import (
     TileParams,
 )
 
+from tileserver.auth.access import require_readable
+from tileserver.auth.principal import get_principal
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.errors import InvalidInput, UnknownBand
 from tileserver.expressions import to_band_expression
@@ -96,15 +99,23 @@ class DatasetPath(str):
     record: DatasetRecord
 
 
-async def dataset_record(
+async def readable_dataset(
     dataset_id: Annotated[str, Path(description="Dataset id from the catalog.")],
     records: RecordCache = Depends(get_records),
+    principal: Principal = Depends(get_principal),
+    settings: Settings = Depends(get_settings),
 ) -> DatasetRecord:
+    """The dataset if the request may see it (404 otherwise, as if it did not exist)."""
     record = records.peek_dataset(dataset_id)
     if record is None:
         record = await run_in_threadpool(records.dataset, dataset_id)
+    require_readable(principal, record, settings.anonymous_read)
+    return record
+
+
+async def dataset_record(record: DatasetRecord = Depends(readable_dataset)) -> DatasetRecord:
     if record.kind != "raster":
-        raise InvalidInput(f"Dataset '{dataset_id}' is a {record.kind}, not a raster.")
+        raise InvalidInput(f"Dataset '{record.id}' is a {record.kind}, not a raster.")
     return record
 
 
@@ -120,8 +131,12 @@ async def dataset_path(
 async def mosaic_record(
     mosaic_id: Annotated[str, Path(description="Mosaic id.")],
     records: RecordCache = Depends(get_records),
+    principal: Principal = Depends(get_principal),
+    settings: Settings = Depends(get_settings),
 ) -> MosaicRecord:
-    return await run_in_threadpool(records.mosaic, mosaic_id)
+    record = await run_in_threadpool(records.mosaic, mosaic_id)
+    require_readable(principal, record, settings.anonymous_read, what="Mosaic")
+    return record
 
 
 async def mosaic_path(record: MosaicRecord = Depends(mosaic_record)) -> str:
@@ -135,11 +150,11 @@ class MosaicBackendParams(DefaultDependency):
 
 
 async def mosaic_backend_params(
-    mosaic_id: Annotated[str, Path(description="Mosaic id.")],
+    record: MosaicRecord = Depends(mosaic_record),
     records: RecordCache = Depends(get_records),
     settings: Settings = Depends(get_settings),
 ) -> MosaicBackendParams:
-    document = await run_in_threadpool(records.mosaic_document, mosaic_id)
+    document = await run_in_threadpool(records.mosaic_document, record.id)
     return MosaicBackendParams(mosaic_def=document, settings=settings)
 
 

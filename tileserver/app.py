@@ -18,6 +18,7 @@ from tileserver.errors import install_error_handlers
 from tileserver.jobs.runner import JobRunner
 from tileserver.routers.datasets import build_datasets_router
 from tileserver.routers.indices import build_indices_router
+from tileserver.routers.me import build_me_router
 from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
 from tileserver.routers.processes import build_processes_router
 from tileserver.routers.raster import build_raster_tiler
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_processes_router())
     app.include_router(build_indices_router())
     app.include_router(build_mosaics_router())
+    app.include_router(build_me_router())
     raster = build_raster_tiler()
     app.include_router(raster.router, prefix=raster.router_prefix, tags=["Raster tiles"])
     mosaic = build_mosaic_tiler()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from tileserver.cli_users import users_app
 from tileserver.errors import CogsightError
 from tileserver.settings import Settings
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(users_app, name="user")
 
 
 def _catalog(settings: Settings):

@@ -234,7 +234,9 @@ def test_space_is_tested_on_footprints_not_bounds(client, demo) -> None:
     ).json()
     assert demo["scene-2024-05-12"] in _ids(centre)
     assert centre["numberMatched"] == len(_ids(centre))
-    nudged = client.get("/stac/search", params={"bbox": "114.3597,30.5157,114.3700,30.5200"})
+    nudged = client.get(
+        "/stac/search", params={"bbox": "114.3597,30.5157,114.3700,30.5200", "limit": 1000}
+    )
     assert demo["scene-2024-05-12"] in _ids(nudged.json())  # now reaching the footprint
 
 

@@ -60,6 +60,7 @@ class Catalog:
     def __init__(self, database_url: str) -> None:
         self.engine = _engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from tileserver.auth import tables as _auth_tables  # noqa: F401  (users, tokens ...)
         from tileserver.jobs import tables as _job_tables  # noqa: F401  (registers "jobs")
 
         Base.metadata.create_all(self.engine)

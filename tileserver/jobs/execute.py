@@ -47,7 +47,7 @@ def execute_job(
         if on_progress:
             on_progress(percent, message)
 
-    ctx = JobContext(catalog, settings, job_id=job_id, on_progress=progress)
+    ctx = JobContext(catalog, settings, job_id=job_id, on_progress=progress, owner=job.owner)
     try:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", settings.job_gdal_cache_mb * 2**20)
         process = PROCESSES.get(job.process)

@@ -94,10 +94,15 @@ class JobStore:
                 raise JobNotFound(f"No job with id '{job_id}'.")
             return _record(row)
 
-    def recent(self, limit: int = 100, process: str | None = None) -> list[JobRecord]:
+    def recent(
+        self, limit: int = 100, process: str | None = None, owner: str | None = None
+    ) -> list[JobRecord]:
+        """Newest first; ``owner`` limits the list to one user's jobs."""
         stmt = select(JobRow).order_by(JobRow.created.desc()).limit(limit)
         if process:
             stmt = stmt.where(JobRow.process == process)
+        if owner is not None:
+            stmt = stmt.where(JobRow.owner == owner)
         with self.catalog.session() as s:
             return [_record(r) for r in s.scalars(stmt)]
 

@@ -32,10 +32,12 @@ class JobContext:
         settings: Settings,
         job_id: str | None = None,
         on_progress: ProgressFn | None = None,
+        owner: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.settings = settings
         self.job_id = job_id
+        self.owner = owner  # results belong to the job's owner (private when there is one)
         self._on_progress = on_progress
         self.workdir = scratch_dir(settings) / f"job-{job_id or 'local'}-{id(self):x}"
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +48,10 @@ class JobContext:
             self._on_progress(percent, message)
 
     # inputs ------------------------------------------------------------------------------
+    @property
+    def visibility(self) -> str:
+        return "private" if self.owner else "public"
+
     def dataset(self, dataset_id: str, kind: str = "raster") -> DatasetRecord:
         from tileserver.errors import InvalidInput
 

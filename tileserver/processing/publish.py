@@ -40,4 +40,6 @@ def publish_raster(
         reflectance_offset=reflectance_offset,
         properties={**(properties or {}), "lineage": lineage},
         resampling=resampling,
+        owner=ctx.owner,
+        visibility=ctx.visibility,
     )

@@ -10,8 +10,12 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from tileserver.auth.access import Viewer, require_writer
+from tileserver.auth.principal import get_principal
+from tileserver.auth.quotas import check_compute, check_task_pixels, is_ai_process
+from tileserver.auth.schemas import Principal, User
 from tileserver.catalog import Catalog
-from tileserver.errors import AlreadyExists, InvalidInput, NotFoundError
+from tileserver.errors import AlreadyExists, DatasetNotFound, InvalidInput, NotFoundError
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import FINAL, JobRecord, JobStatus, JobStore
@@ -93,8 +97,14 @@ def status_info(job: JobRecord, request: Request) -> StatusInfo:
     )
 
 
-def _check_inputs(process_id: str, inputs: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
-    """Validate inputs and referenced ids before queueing, so mistakes are a 400, not a job."""
+def _check_inputs(
+    process_id: str,
+    inputs: dict[str, Any],
+    catalog: Catalog,
+    viewer: Viewer | None = None,
+) -> dict[str, Any]:
+    """Validate inputs and referenced ids before queueing, so mistakes are a 400, not a job;
+    ids the caller may not see are as unknown as ids that do not exist (404)."""
     process = PROCESSES.get(process_id)
     try:
         params = process.inputs.model_validate(inputs)
@@ -106,9 +116,30 @@ def _check_inputs(process_id: str, inputs: dict[str, Any], catalog: Catalog) -> 
     for key in ("dataset", "datasets", "vector", "reference"):
         value = getattr(params, key, None)
         for dataset_id in [value] if isinstance(value, str) else value or []:
-            catalog.get_dataset(dataset_id)  # 404 names the unknown id
+            record = catalog.get_dataset(dataset_id)  # 404 names the unknown id
+            if viewer is not None and not viewer.sees(record):
+                raise DatasetNotFound(f"Dataset '{dataset_id}' not found.")
     process.check(params, catalog)
     return params.model_dump(mode="json")
+
+
+def _check_quotas(process_id: str, inputs: dict[str, Any], catalog: Catalog, user: User) -> None:
+    """AI work checks the monthly compute quota and the largest-task quota before queueing."""
+    if not is_ai_process(process_id):
+        return
+    check_compute(catalog, user)
+    process = PROCESSES.get(process_id)
+    pixels = getattr(process, "task_pixels", None)
+    if pixels is not None:
+        check_task_pixels(user, pixels(process.inputs.model_validate(inputs), catalog))
+
+
+def _own_job(catalog: Catalog, job_id: str, principal: Principal) -> JobRecord:
+    """The job if it is the caller's (or the caller is an admin); 404 otherwise."""
+    job = JobStore(catalog).get(job_id)
+    if not principal.is_admin and job.owner != principal.id:
+        raise NotFoundError(f"Job '{job_id}' not found.")
+    return job
 
 
 def _results(job: JobRecord, request: Request) -> JobResults:
@@ -166,11 +197,16 @@ def build_processes_router() -> APIRouter:
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
         runner: JobRunner = Depends(get_runner),
+        principal: Principal = Depends(get_principal),
     ) -> StatusInfo | JobResults:
+        require_writer(principal)
         await run_in_threadpool(sync_model_processes, settings)
-        inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog)
+        viewer = Viewer(principal, settings.anonymous_read)
+        inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog, viewer)
+        if principal.user is not None:
+            await run_in_threadpool(_check_quotas, process_id, inputs, catalog, principal.user)
         store = JobStore(catalog)
-        job = store.create(process_id, inputs)
+        job = store.create(process_id, inputs, owner=principal.id)
         if prefer and "respond-sync" in prefer and PROCESSES.get(process_id).sync_ok:
             await run_in_threadpool(execute_job, job.id, settings.model_dump(mode="json"))
             job = store.get(job.id)
@@ -190,21 +226,29 @@ def build_processes_router() -> APIRouter:
         limit: int = Query(100, ge=1, le=1000),
         process: str | None = None,
         catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
     ) -> JobList:
-        jobs = JobStore(catalog).recent(limit=limit, process=process)
+        owner = None if principal.is_admin else (principal.id or "")
+        jobs = JobStore(catalog).recent(limit=limit, process=process, owner=owner)
         return JobList(jobs=[status_info(j, request) for j in jobs])
 
     @router.get("/jobs/{job_id}", response_model=StatusInfo)
     def get_job(
-        job_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+        job_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
     ) -> StatusInfo:
-        return status_info(JobStore(catalog).get(job_id), request)
+        return status_info(_own_job(catalog, job_id, principal), request)
 
     @router.get("/jobs/{job_id}/results", response_model=JobResults)
     def job_results(
-        job_id: str, request: Request, catalog: Catalog = Depends(get_catalog)
+        job_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
     ) -> JobResults:
-        return _results(JobStore(catalog).get(job_id), request)
+        return _results(_own_job(catalog, job_id, principal), request)
 
     @router.delete("/jobs/{job_id}", response_model=StatusInfo)
     def dismiss_job(
@@ -212,8 +256,9 @@ def build_processes_router() -> APIRouter:
         request: Request,
         catalog: Catalog = Depends(get_catalog),
         runner: JobRunner = Depends(get_runner),
+        principal: Principal = Depends(get_principal),
     ) -> StatusInfo:
-        job = JobStore(catalog).get(job_id)
+        job = _own_job(catalog, job_id, principal)
         if job.status not in FINAL:
             runner.cancel(job_id)
         return status_info(JobStore(catalog).get(job_id), request)

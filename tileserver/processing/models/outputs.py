@@ -75,6 +75,8 @@ def publish_polygons(
         title=title,
         properties=properties,
         pixel_size_m=pixel_size_m,
+        owner=ctx.owner,
+        visibility="private" if ctx.owner else "public",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import shapely
 from pydantic import BaseModel
 
 from inference.models import ModelError, ModelSpec
@@ -69,6 +70,20 @@ class ModelProcess(Process):
                 f"Datasets '{records[0].id}' and '{records[1].id}' do not overlap: change "
                 "detection needs two images of the same area."
             )
+
+    def task_pixels(self, params: Any, catalog: Catalog) -> int:
+        """Pixels the run reads from its (first) image: the AOI's share of it, else all of it
+        (estimated from WGS84 bounds: cheap enough to check before queueing)."""
+        record = self._records(params, catalog)[0]
+        total = record.width * record.height
+        area = sources.aoi_shape(params.aoi)
+        if area is None:
+            return total
+        w, s, e, n = record.bounds
+        full = shapely.box(w, s, e, n)
+        if full.area <= 0:
+            return total
+        return int(total * min(1.0, full.intersection(area.envelope).area / full.area))
 
     def _records(self, params: Any, catalog: Catalog) -> list[DatasetRecord]:
         ids = params.datasets if self.spec.task == "change" else [params.dataset]

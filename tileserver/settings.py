@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         description="Remote URI prefixes (e.g. s3://bucket/imagery/) that may be registered.",
     )
 
+    storage_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: publish dataset files to S3-compatible storage "
+        "(uploads, conversions, job results) instead of the data dir.",
+    )
     s3_endpoint: str | None = Field(default=None, description="host:port of an S3-compatible API.")
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None

@@ -51,10 +51,15 @@ def storage_used(catalog: Catalog, settings: Settings, user_id: str) -> int:
     total = 0
     with catalog.session() as s:
         owned = s.execute(
-            select(DatasetRow.kind, DatasetRow.uri).where(DatasetRow.owner == user_id)
+            select(DatasetRow.kind, DatasetRow.uri, DatasetRow.properties).where(
+                DatasetRow.owner == user_id
+            )
         )
-        items = [(kind, uri) for kind, uri in owned]
-    for kind, uri in items:
+        items = [(kind, uri, props or {}) for kind, uri, props in owned]
+    for kind, uri, props in items:
+        if props.get("size_bytes") is not None:  # recorded when the file was published
+            total += int(props["size_bytes"])
+            continue
         try:
             path = local_path(uri, settings)
         except CogsightError:  # remote: served in place, not stored here

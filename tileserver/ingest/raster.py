@@ -17,9 +17,10 @@ from tileserver.ingest.cogify import is_cog, write_cog
 from tileserver.ingest.crs_check import crs_label
 from tileserver.ingest.inspect import geographic_bounds, inspect_raster, valid_footprint
 from tileserver.ingest.thumbnail import try_write_thumbnail
+from tileserver.objectstore import object_store
 from tileserver.sensors import SENSORS
 from tileserver.settings import Settings
-from tileserver.sources import check_remote_allowed, gdal_path, is_remote, local_path
+from tileserver.sources import check_remote_allowed, gdal_path, is_remote
 from tileserver.storage import scratch_dir
 
 Progress = Callable[[str], None]
@@ -59,6 +60,28 @@ def _band_names(explicit: list[str] | None, descriptions: tuple[str | None, ...]
     if len({n.lower() for n in names}) != len(names):
         raise InvalidInput(f"Band names must be unique: {names}.")
     return names
+
+
+def _convert(
+    read_path: str, dst: Path, has_gcps: bool, resampling: str, settings: Settings, uri_in: str
+) -> None:
+    try:
+        write_cog(
+            read_path,
+            dst,
+            has_gcps=has_gcps,
+            resampling=resampling,
+            internal_mask=True,
+            tmp_dir=scratch_dir(settings),
+        )
+    except rasterio.errors.RasterioError as exc:
+        # A local header that inspect could read but pixels that are not: a truncated or
+        # corrupt file, the sender's problem (400), not an unavailable source (503).
+        if is_remote(uri_in):
+            raise
+        raise InvalidRaster(
+            "The raster's pixels could not be read: the file is truncated or corrupt."
+        ) from exc
 
 
 def register_raster(
@@ -105,40 +128,26 @@ def register_raster(
     names = _band_names(band_names, facts.descriptions)
     dataset_id = new_id()
 
+    store = object_store(settings)
     if is_remote(uri_in) and not facts.has_gcps and is_cog(read_path):
         uri, serve_path = uri_in, read_path
     else:
-        uri = f"cogs/{dataset_id}.tif"
-        dst = local_path(uri, settings)
-        if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
-            say("copying COG")
-            tmp = scratch_dir(settings) / f".{dst.name}.partial"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            try:
+        # built whole in scratch, then published: renamed into the data root, or uploaded
+        tmp = scratch_dir(settings) / f".{dataset_id}.cog.partial"
+        try:
+            if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
+                say("copying COG")
                 shutil.copyfile(read_path, tmp)
-                tmp.replace(dst)
-            finally:
-                tmp.unlink(missing_ok=True)
-        else:
-            say("converting to COG")
-            try:
-                write_cog(
-                    read_path,
-                    dst,
-                    has_gcps=facts.has_gcps,
-                    resampling=resampling,
-                    internal_mask=True,
-                    tmp_dir=scratch_dir(settings),
-                )
-            except rasterio.errors.RasterioError as exc:
-                # A local header that inspect could read but pixels that are not: a truncated
-                # or corrupt file, the sender's problem (400), not an unavailable source (503).
-                if is_remote(uri_in):
-                    raise
-                raise InvalidRaster(
-                    "The raster's pixels could not be read: the file is truncated or corrupt."
-                ) from exc
-        serve_path = str(dst)
+            else:
+                say("converting to COG")
+                _convert(read_path, tmp, facts.has_gcps, resampling, settings, uri_in)
+            size = tmp.stat().st_size
+            say("storing")
+            uri = store.publish(tmp, f"cogs/{dataset_id}.tif")
+        finally:
+            tmp.unlink(missing_ok=True)
+        properties = {**(properties or {}), "size_bytes": size}
+        serve_path = gdal_path(uri, settings)
 
     try:
         say("recording metadata")
@@ -181,8 +190,8 @@ def register_raster(
         )
         catalog.add_dataset(record)
     except Exception as exc:
-        if uri.startswith("cogs/"):
-            local_path(uri, settings).unlink(missing_ok=True)
+        if uri != uri_in:
+            store.delete(uri)
         if isinstance(exc, InvalidInput):
             raise
         if isinstance(exc, rasterio.errors.RasterioError):

@@ -28,6 +28,7 @@ from tileserver.ingest.detect import detect_format
 from tileserver.ingest.receive import check_content_length, received_upload
 from tileserver.ingest.thumbnail import thumbnail_path, write_thumbnail
 from tileserver.ingest.upload import ingest_file, parse_band_names
+from tileserver.objectstore import presigned_url, stored_here
 from tileserver.routers.datasets import DatasetOut, dataset_out
 from tileserver.settings import Settings
 from tileserver.sources import is_remote, local_path
@@ -116,6 +117,10 @@ def download_response(record: DatasetRecord, settings: Settings, request: Reques
     if record.kind == "vector":
         root = request.scope.get("root_path", "")
         return RedirectResponse(f"{root}/vectors/{record.id}/download?format=geojson", 307)
+    if stored_here(record.uri, settings):
+        # our own object storage: a short-lived presigned URL, so the bytes never pass through
+        # an API worker
+        return RedirectResponse(presigned_url(record.uri, settings, download_filename(record)), 307)
     if is_remote(record.uri):
         # Proxying would push gigabytes through a tile worker for bytes the client can range-read
         # from the store itself (and the record already publishes the URI).
@@ -137,9 +142,14 @@ def count_download(
     catalog: Catalog, principal: Principal, record: DatasetRecord, response: Response
 ) -> None:
     """Check and record a user's download against the monthly quota (files only)."""
-    if principal.user is None or not isinstance(response, FileResponse):
+    if principal.user is None:
         return
-    size = int(response.headers.get("content-length") or 0) or _file_size(response)
+    if isinstance(response, FileResponse):
+        size = int(response.headers.get("content-length") or 0) or _file_size(response)
+    elif isinstance(response, RedirectResponse) and record.kind == "raster":
+        size = int(record.properties.get("size_bytes") or 0)
+    else:
+        return
     check_download(catalog, principal.user, size)
     record_download(catalog, principal.user.id, record.id, size)
 

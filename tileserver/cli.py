@@ -11,6 +11,7 @@ import typer
 from tqdm import tqdm
 
 from tileserver.cli_users import users_app
+from tileserver.cli_worker import worker
 from tileserver.errors import CogsightError
 from tileserver.settings import Settings
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(users_app, name="user")
+app.command("worker")(worker)
 
 
 def _catalog(settings: Settings):

@@ -179,15 +179,21 @@ def run(
         bool, typer.Option(help="Queue on the Dask cluster instead of running here.")
     ] = False,
 ) -> None:
-    """Run a processing tool with a progress bar (or queue it with --submit)."""
+    """Run a processing tool or model with a progress bar (or queue it with --submit)."""
+    values = {**_parse_pairs(inputs, "--input"), **_parse_pairs(params, "--param")}
+    _run_process(process, values, submit)
+
+
+def _run_process(process: str, values: dict, submit: bool) -> None:
     from tileserver.jobs.execute import execute_job
     from tileserver.jobs.store import JobStore
     from tileserver.processing import PROCESSES
+    from tileserver.processing.models import sync_model_processes
     from tileserver.routers.processes import _check_inputs
 
     settings = Settings()
     catalog = _catalog(settings)
-    values = {**_parse_pairs(inputs, "--input"), **_parse_pairs(params, "--param")}
+    sync_model_processes(settings)
     try:
         PROCESSES.get(process)
         checked = _check_inputs(process, values, catalog)
@@ -228,6 +234,40 @@ def run(
     )
     if final.status != "successful":
         raise typer.Exit(code=1)
+
+
+@app.command()
+def train(
+    name: Annotated[str, typer.Argument(help="Name of the new model (kebab-case).")],
+    labels: Annotated[str, typer.Option(help="Labels dataset id: a mask or a vector.")],
+    dataset: Annotated[
+        list[str], typer.Option(help="Image dataset id (twice for change: earlier, later).")
+    ],
+    bands: Annotated[str, typer.Option(help="Common band names, comma-separated.")] = (
+        "blue,green,red,nir"
+    ),
+    class_field: Annotated[str | None, typer.Option(help="Class attribute of a vector.")] = None,
+    minutes: Annotated[float, typer.Option(help="Training time budget.")] = 2.0,
+    overwrite: Annotated[bool, typer.Option(help="Replace a model of this name.")] = False,
+    submit: Annotated[bool, typer.Option(help="Queue on the Dask cluster.")] = False,
+) -> None:
+    """Train a U-Net (one dataset) or a Siamese U-Net (two datasets) and register it."""
+    values: dict = {
+        "name": name,
+        "labels": labels,
+        "bands": [b.strip() for b in bands.split(",") if b.strip()],
+        "class_field": class_field,
+        "time_budget_s": minutes * 60,
+        "overwrite": overwrite,
+    }
+    if len(dataset) == 2:
+        values.update(task="change", datasets=dataset)
+    elif len(dataset) == 1:
+        values.update(task="segmentation", dataset=dataset[0])
+    else:
+        typer.echo("error: give --dataset once (segmentation) or twice (change)", err=True)
+        raise typer.Exit(code=2)
+    _run_process("train", values, submit)
 
 
 @app.command()

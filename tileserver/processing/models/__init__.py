@@ -4,6 +4,7 @@ Importing this package registers a process per built-in model (specs only: no to
 Trained models under ``<data>/models`` are added by ``sync_model_processes(settings)``.
 """
 
+from tileserver.processing.models import train as _train  # noqa: F401  (the train process)
 from tileserver.processing.models.process import (
     ModelProcess,
     register_model_processes,

@@ -1,0 +1,150 @@
+"""``train``: a U-Net (or a Siamese U-Net for change) trained from catalog datasets.
+
+The image(s) and labels are datasets: labels are a class raster (a mask) or a vector dataset
+whose polygons carry the class. Training runs on a job worker under a time budget, holds out
+part of the image for validation, and saves TorchScript + a model card under
+``<data>/models/<name>/``; the model is registered at once and becomes a process of its own
+(``POST /processes/<name>/execution``), on every replica and worker (they read that folder).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.errors import InvalidInput
+from tileserver.expressions import resolve_band
+from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.context import JobContext
+from tileserver.processing.models.catalog import models_dir
+from tileserver.vectors.store import features_path
+
+
+class TrainInputs(BaseModel):
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Name of the new model (kebab-case); an empty slot such as 'building' "
+        "becomes runnable when trained under its name.",
+    )
+    task: Literal["segmentation", "change"] = "segmentation"
+    dataset: str | None = Field(default=None, description="Image to learn from (segmentation).")
+    datasets: list[str] | None = Field(
+        default=None, min_length=2, max_length=2, description="Earlier and later image (change)."
+    )
+    labels: str = Field(description="Dataset id: a class raster, or a vector with a class field.")
+    class_field: str | None = Field(
+        default=None, description="Attribute of a vector holding class ids (default: class 1)."
+    )
+    classes: dict[int, str] | None = Field(default=None, description="Class id -> name.")
+    bands: list[str] = Field(
+        default_factory=lambda: ["blue", "green", "red", "nir"],
+        min_length=1,
+        description="Common band names the model reads (resolved per dataset).",
+    )
+    time_budget_s: float = Field(default=120.0, gt=0, le=6 * 3600, description="Seconds.")
+    max_epochs: int = Field(default=100, ge=1, le=10_000)
+    holdout: float = Field(default=0.25, gt=0, lt=1, description="Held-out share of the image.")
+    title: str | None = None
+    description: str = ""
+    overwrite: bool = Field(default=False, description="Replace a trained model of this name.")
+
+    @model_validator(mode="after")
+    def _images(self) -> TrainInputs:
+        if self.task == "segmentation" and not self.dataset:
+            raise ValueError("segmentation training needs 'dataset'")
+        if self.task == "change" and not self.datasets:
+            raise ValueError("change training needs 'datasets' (earlier, later)")
+        return self
+
+
+class TrainProcess(Process):
+    id = "train"
+    title = "Train a model (U-Net / Siamese U-Net)"
+    description = (
+        "Learns a segmentation or change model from an image and labels (a mask or polygons), "
+        "validates it on a held-out part, saves TorchScript + model card and registers it."
+    )
+    inputs = TrainInputs
+    outputs: ClassVar[dict[str, str]] = {"values": "model name, held-out metrics, model card"}
+    sync_ok: ClassVar[bool] = False
+
+    def check(self, params: TrainInputs, catalog: Catalog) -> None:
+        from tileserver.processing.base import PROCESSES
+        from tileserver.processing.models.process import ModelProcess
+
+        if params.name in PROCESSES and not isinstance(PROCESSES.get(params.name), ModelProcess):
+            raise InvalidInput(f"'{params.name}' is the name of a tool; choose another name.")
+        for record in self._images(params, catalog):
+            for band in params.bands:
+                resolve_band(band, record.band_names, record.sensor)
+        catalog.get_dataset(params.labels)
+
+    def _images(self, params: TrainInputs, catalog: Catalog) -> list[DatasetRecord]:
+        ids = params.datasets if params.task == "change" else [params.dataset]
+        records = [catalog.get_dataset(str(i)) for i in ids or []]
+        for record in records:
+            if record.kind != "raster":
+                raise InvalidInput(f"Dataset '{record.id}' is a {record.kind}; a raster is needed.")
+        return records
+
+    def run(self, params: TrainInputs, ctx: JobContext) -> ProcessResult:
+        from inference.models import ModelError
+        from inference.training import TrainingOptions, train_change, train_segmentation
+        from tileserver.processing.models import sync_model_processes
+
+        self.check(params, ctx.catalog)
+        images = self._images(params, ctx.catalog)
+        labels = ctx.catalog.get_dataset(params.labels)
+        label_path = (
+            str(features_path(ctx.settings, labels))
+            if labels.kind == "vector"
+            else ctx.path(labels)
+        )
+        bands = [resolve_band(b, images[0].band_names, images[0].sensor) for b in params.bands]
+        common: dict[str, Any] = dict(
+            bands=bands,
+            name=params.name,
+            models_dir=models_dir(ctx.settings),
+            scale=None,  # the network learns its own input normalisation from the image
+            band_names=params.bands,
+            classes=params.classes,
+            class_field=params.class_field,
+            title=params.title,
+            description=params.description,
+            options=TrainingOptions(
+                time_budget_s=params.time_budget_s,
+                max_epochs=params.max_epochs,
+                holdout=params.holdout,
+            ),
+            progress=ctx.progress,
+            overwrite=params.overwrite,
+        )
+        try:
+            if params.task == "change":
+                second = [
+                    resolve_band(b, images[1].band_names, images[1].sensor) for b in params.bands
+                ]
+                result = train_change(
+                    ctx.path(images[0]), ctx.path(images[1]), label_path, bands2=second, **common
+                )
+            else:
+                result = train_segmentation(ctx.path(images[0]), label_path, **common)
+        except ModelError as exc:
+            raise InvalidInput(str(exc)) from None
+        sync_model_processes(ctx.settings)
+        return ProcessResult(
+            values={
+                "model": result.name,
+                "process": f"/processes/{result.name}",
+                "metrics": result.metrics.model_dump(mode="json"),
+                "training_seconds": round(result.training_seconds, 1),
+                "epochs": result.epochs,
+                "stopped_by": result.stopped_by,
+                "card": result.card.model_dump(mode="json"),
+            }
+        )
+
+
+register(TrainProcess())

@@ -231,3 +231,25 @@ def test_model_processes_refuse_what_cannot_work(client, demo):
         json={"inputs": {"dataset": demo[SCENE], "reference": "nope"}},
     )
     assert missing.status_code == 404
+
+
+def test_the_api_process_never_imports_torch(tmp_path):
+    """Listing and describing models happens in the API process: specs only, no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from tileserver.app import create_app\n"
+        "from tileserver.settings import Settings\n"
+        f"app = create_app(Settings(data_dir={str(tmp_path)!r}))\n"
+        "c = TestClient(app)\n"
+        "assert c.get('/processes').status_code == 200\n"
+        "assert c.get('/processes/water-optical').json()['model']['bands']\n"
+        "assert c.get('/processes/train').status_code == 200\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

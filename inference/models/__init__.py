@@ -24,11 +24,13 @@ from inference.models.base import (
 from inference.models.builtin import register_builtins
 from inference.models.errors import (
     ModelAlreadyRegistered,
+    ModelCardError,
     ModelError,
     ModelFitError,
     ModelNotFound,
     ModelNotRunnable,
     ModelPluginError,
+    TrainingError,
     WeightsError,
 )
 from inference.models.registry import (
@@ -51,6 +53,7 @@ __all__ = [
     "Factory",
     "Fittable",
     "ModelAlreadyRegistered",
+    "ModelCardError",
     "ModelEntry",
     "ModelError",
     "ModelFitError",
@@ -60,6 +63,7 @@ __all__ = [
     "ModelRegistry",
     "ModelSpec",
     "Task",
+    "TrainingError",
     "WeightsError",
     "WeightsSpec",
     "build",

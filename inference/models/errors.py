@@ -30,3 +30,12 @@ class WeightsError(ModelError):
 
 class ModelPluginError(ModelError):
     """An entry point of the `cogsight.models` group is broken or returns the wrong shape."""
+
+
+class TrainingError(ModelError):
+    """Training cannot start or finish: unreadable or empty labels, too few classes or labelled
+    pixels, images that do not match, an existing model folder without overwrite."""
+
+
+class ModelCardError(ModelError):
+    """A trained model's card.json is missing, unreadable or does not describe a valid model."""

@@ -1,6 +1,7 @@
 """The sliding-window engine end to end: throughput against the bare model, and peak memory.
 
-Usage: python bench/inference.py [--sizes 10000 20000 40000] [--model conv|ndwi] [--workdir DIR]
+Usage: python bench/inference.py [--sizes 10000 20000 40000] [--model conv|ndwi|unet]
+                                 [--workdir DIR]
 
 For each size a 4-band uint16 tiled GeoTIFF (deflate, simple patterns, so even 40,000² px is a
 small file) is written strip by strip, then ``run_inference`` turns it into a class COG. Reported:
@@ -65,6 +66,17 @@ class NdwiThreshold(torch.nn.Module):
         green, nir = x[:, 1:2], x[:, 3:4]
         water = torch.sigmoid(20.0 * (green - nir) / (green + nir + 1e-6))
         return torch.cat([1.0 - water, water], dim=1)
+
+
+def build_model(name: str) -> torch.nn.Module:
+    """conv: one 3x3 convolution (the engine's overhead shows most); ndwi: a threshold;
+    unet: the product's U-Net (width 16, depth 3), as trained by `cogsight train`."""
+    if name == "unet":
+        from inference.networks import UNet
+
+        torch.manual_seed(0)
+        return UNet(4, 2)
+    return TinyConv() if name == "conv" else NdwiThreshold()
 
 
 def make_input(path: Path, size: int) -> None:
@@ -143,7 +155,7 @@ def forward_rate(
 
 def measure(size: int, workdir: Path, args: argparse.Namespace) -> dict:
     """One size, in a fresh process: warm up, then time and sample the run."""
-    model = (TinyConv() if args.model == "conv" else NdwiThreshold()).eval()
+    model = build_model(args.model).eval()
     source = workdir / f"input-{size}.tif"
     options = dict(
         bands=[BANDS], scale=SCALE, chip=args.chip, overlap=args.overlap, batch=args.batch,
@@ -201,7 +213,7 @@ def child(flag: str, size: int, args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10000, 20000, 40000])
-    parser.add_argument("--model", choices=["conv", "ndwi"], default="conv")
+    parser.add_argument("--model", choices=["conv", "ndwi", "unet"], default="conv")
     parser.add_argument("--chip", type=int, default=512)
     parser.add_argument("--overlap", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)

@@ -9,6 +9,7 @@ part of the image for validation, and saves TorchScript + a model card under
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -117,6 +118,8 @@ class TrainProcess(Process):
                 time_budget_s=params.time_budget_s,
                 max_epochs=params.max_epochs,
                 holdout=params.holdout,
+                # one worker's share of the cores: oversubscribed torch threads ran 5-10x slower
+                threads=max(1, (os.cpu_count() or 1) // max(1, ctx.settings.dask_workers)),
             ),
             progress=ctx.progress,
             overwrite=params.overwrite,

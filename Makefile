@@ -8,7 +8,7 @@ STAMP := $(VENV)/.stamp-install
 CESIUM := viewer/dist/cesium/Cesium.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install viewer chromium serve demo test lint bench clean
+.PHONY: install viewer chromium postgresql serve demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,13 +31,18 @@ chromium:
 	  echo "installing Debian chromium (browser tests)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+postgresql:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql (scale-out tests)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 serve: install viewer
 	$(VENV)/bin/cogsight serve --demo
 
 demo: install
 	$(VENV)/bin/cogsight demo
 
-test: install viewer chromium
+test: install viewer chromium postgresql
 	$(PY) -m pytest -q
 
 lint: install

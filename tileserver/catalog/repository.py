@@ -6,35 +6,20 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tileserver.catalog import migrate
+from tileserver.catalog.engine import catalog_engine
 from tileserver.catalog.schemas import DatasetQuery, DatasetRecord, MosaicRecord
-from tileserver.catalog.tables import Base, DatasetRow, MosaicRow
+from tileserver.catalog.tables import DatasetRow, MosaicRow
 from tileserver.errors import DatasetNotFound, MosaicNotFound
 
 
 def new_id() -> str:
     """Short, URL-safe, unguessable id (12 hex chars)."""
     return secrets.token_hex(6)
-
-
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
 
 
 def _dataset_from_row(row: DatasetRow) -> DatasetRecord:
@@ -58,12 +43,11 @@ class Catalog:
     """Datasets and mosaics by id, plus the spatial/temporal queries the API needs."""
 
     def __init__(self, database_url: str) -> None:
-        self.engine = _engine(database_url)
+        """Open the database and bring its schema to the newest revision (Alembic; a single
+        query when it is already there, so every process and job may do it)."""
+        self.engine = catalog_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        from tileserver.auth import tables as _auth_tables  # noqa: F401  (users, tokens ...)
-        from tileserver.jobs import tables as _job_tables  # noqa: F401  (registers "jobs")
-
-        Base.metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -106,7 +90,9 @@ class Catalog:
             stmt = stmt.where(DatasetRow.datetime >= query.datetime_start)
         if query.datetime_end:
             stmt = stmt.where(DatasetRow.datetime <= query.datetime_end)
-        stmt = stmt.order_by(DatasetRow.datetime, DatasetRow.created).limit(query.limit)
+        # NULLS FIRST spelled out: SQLite's default, PostgreSQL's is the opposite.
+        stmt = stmt.order_by(DatasetRow.datetime.asc().nulls_first(), DatasetRow.created)
+        stmt = stmt.limit(query.limit)
         with self.session() as s:
             rows = [_dataset_from_row(r) for r in s.scalars(stmt)]
         if query.ids is not None:

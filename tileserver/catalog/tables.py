@@ -1,11 +1,19 @@
-"""SQLAlchemy tables. Plain columns and JSON only, so SQLite and PostgreSQL behave the same."""
+"""SQLAlchemy tables. Plain columns and JSON only, so SQLite and PostgreSQL behave the same.
+
+The schema in a database is made by the Alembic revisions in ``migrations/versions``: a change
+here needs a revision too (``python -m tileserver.catalog.migrate revision "what changed"``),
+and ``tests/scaleout/test_migrations.py`` fails until there is one.
+Free text is ``Text``, never ``String(n)``: PostgreSQL enforces a length SQLite ignores.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tileserver.catalog.types import NaNAsNull, UTCDateTime
 
 
 class Base(DeclarativeBase):
@@ -16,7 +24,7 @@ class DatasetRow(Base):
     __tablename__ = "datasets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    title: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     uri: Mapped[str] = mapped_column(Text)
     crs: Mapped[str] = mapped_column(Text)
@@ -25,30 +33,30 @@ class DatasetRow(Base):
     east: Mapped[float] = mapped_column(Float, index=True)
     north: Mapped[float] = mapped_column(Float, index=True)
     footprint: Mapped[dict] = mapped_column(JSON)
-    datetime: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     sensor: Mapped[str] = mapped_column(String(64), index=True)
     band_names: Mapped[list] = mapped_column(JSON)
     dtype: Mapped[str] = mapped_column(String(16))
-    nodata: Mapped[float | None] = mapped_column(Float, nullable=True)
+    nodata: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     resolution: Mapped[float] = mapped_column(Float)
     minzoom: Mapped[int] = mapped_column(Integer)
     maxzoom: Mapped[int] = mapped_column(Integer)
-    reflectance_scale: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reflectance_offset: Mapped[float | None] = mapped_column(Float, nullable=True)
-    cloud_cover: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reflectance_scale: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
+    reflectance_offset: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
+    cloud_cover: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class MosaicRow(Base):
     __tablename__ = "mosaics"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    title: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text)
     dataset_ids: Mapped[list] = mapped_column(JSON)
     band_names: Mapped[list] = mapped_column(JSON)
     west: Mapped[float] = mapped_column(Float)
@@ -59,9 +67,9 @@ class MosaicRow(Base):
     maxzoom: Mapped[int] = mapped_column(Integer)
     quadkey_zoom: Mapped[int] = mapped_column(Integer)
     sensor: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    reflectance_scale: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reflectance_offset: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reflectance_scale: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
+    reflectance_offset: Mapped[float | None] = mapped_column(NaNAsNull, nullable=True)
     mosaicjson: Mapped[dict] = mapped_column(JSON)
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     visibility: Mapped[str] = mapped_column(String(16), default="public")
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -14,7 +14,7 @@ class JobRow(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    process: Mapped[str] = mapped_column(String(64), index=True)
+    process: Mapped[str] = mapped_column(Text, index=True)  # model names are unbounded
     status: Mapped[str] = mapped_column(String(16), index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,127 @@
+"""Alembic owns the schema: revisions match the tables in code, old data dirs are adopted, and
+processes starting together migrate once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import threading
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+from tileserver.catalog import Catalog
+from tileserver.catalog.engine import catalog_engine, normalize_url
+from tileserver.catalog.migrate import (
+    ADVISORY_LOCK_KEY,
+    alembic_config,
+    current_revisions,
+    head_revisions,
+    target_metadata,
+    upgrade,
+)
+from tileserver.catalog.tables import DatasetRow, MosaicRow
+from tileserver.jobs.store import JobStore
+
+TABLES = {"datasets", "mosaics", "jobs", "users", "tokens", "downloads", "projects"}
+
+
+def test_revisions_create_exactly_the_tables_in_code(database_url: str) -> None:
+    """Fails when a table or column changed without a revision: add one with
+    ``python -m tileserver.catalog.migrate revision "what changed"``."""
+    engine = catalog_engine(database_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, target_metadata()) == []
+        assert current_revisions(conn) == head_revisions()
+    assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_down_and_up_again(database_url: str) -> None:
+    engine = catalog_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert not TABLES & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_a_data_dir_from_before_migrations_is_adopted(tmp_path) -> None:
+    """A SQLite catalog made by ``create_all`` when cogsight had only datasets and mosaics."""
+    path = tmp_path / "catalog.db"
+    old = create_engine(f"sqlite:///{path}")
+    DatasetRow.metadata.create_all(old, tables=[DatasetRow.__table__, MosaicRow.__table__])  # type: ignore[list-item]
+    with old.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO datasets (id, title, kind, uri, crs, west, south, east, north, "
+                "footprint, datetime, sensor, band_names, dtype, nodata, width, height, "
+                "resolution, minzoom, maxzoom, visibility, properties, created) VALUES "
+                "('abc', 'old scene', 'raster', 'cogs/a.tif', 'EPSG:4326', 0, 0, 1, 1, "
+                '\'{"type": "Point", "coordinates": [0, 0]}\', \'2024-05-12 02:30:00.000000\', '
+                "'generic', '[\"red\"]', 'uint8', NULL, 10, 10, 0.1, 0, 5, 'public', '{}', "
+                "'2024-06-01 00:00:00.000000')"
+            )
+        )
+    old.dispose()
+
+    catalog = Catalog(f"sqlite:///{path}")
+    record = catalog.get_dataset("abc")
+    assert record.title == "old scene"
+    assert record.datetime == dt.datetime(2024, 5, 12, 2, 30, tzinfo=dt.UTC)
+    assert set(inspect(catalog.engine).get_table_names()) >= TABLES
+    with catalog.engine.connect() as conn:
+        assert current_revisions(conn) == head_revisions()
+    assert JobStore(catalog).create("index", {}).status == "accepted"  # the new tables work
+
+
+def test_processes_starting_together_migrate_once(database_url: str) -> None:
+    """Six catalogs opened at the same instant on an empty database (threads here; the lock
+    is per connection on PostgreSQL and per open file on SQLite, as between processes)."""
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def open_catalog() -> None:
+        try:
+            barrier.wait()
+            Catalog(database_url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_catalog) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with catalog_engine(database_url).connect() as conn:
+        versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    assert set(versions) == set(head_revisions()) and len(versions) == 1
+
+
+def test_a_migration_waits_for_the_one_under_way(database_url: str) -> None:
+    """While another process holds the migration lock, opening the catalog waits for it."""
+    engine = catalog_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        other = create_engine(normalize_url(database_url), poolclass=NullPool)
+        holder = other.connect()
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        release = holder.close  # a session lock ends with its connection (no pool here)
+    else:
+        lock = open(f"{engine.url.database}.migrate-lock", "a")  # noqa: SIM115
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        release = lock.close
+    opened = threading.Thread(target=Catalog, args=(database_url,))
+    opened.start()
+    opened.join(1.5)
+    assert opened.is_alive(), "the catalog did not wait for the lock"
+    assert "datasets" not in inspect(engine).get_table_names()
+    release()
+    opened.join(30)
+    assert not opened.is_alive()
+    assert set(inspect(engine).get_table_names()) >= TABLES

@@ -7,6 +7,7 @@ import datetime as dt
 import fcntl
 import threading
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,6 +18,7 @@ from tileserver.catalog import Catalog
 from tileserver.catalog.engine import catalog_engine, normalize_url
 from tileserver.catalog.migrate import (
     ADVISORY_LOCK_KEY,
+    SchemaTooNew,
     alembic_config,
     current_revisions,
     head_revisions,
@@ -125,3 +127,12 @@ def test_a_migration_waits_for_the_one_under_way(database_url: str) -> None:
     opened.join(30)
     assert not opened.is_alive()
     assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_a_database_from_a_newer_cogsight_is_refused(database_url: str) -> None:
+    engine = catalog_engine(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaTooNew, match="9999"):
+        Catalog(database_url)

@@ -68,6 +68,16 @@ def head_revisions() -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+@cache
+def known_revisions() -> frozenset[str]:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(r.revision for r in scripts.walk_revisions())
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer cogsight than this one."""
+
+
 def current_revisions(connection: Connection) -> frozenset[str]:
     return frozenset(MigrationContext.configure(connection).get_current_heads())
 
@@ -75,8 +85,15 @@ def current_revisions(connection: Connection) -> frozenset[str]:
 def upgrade(engine: Engine) -> None:
     """Migrate ``engine``'s database to head; a no-op (one query) when it is there."""
     with engine.connect() as conn:
-        if current_revisions(conn) == head_revisions():
-            return
+        current = current_revisions(conn)
+    if current == head_revisions():
+        return
+    if current - known_revisions():
+        raise SchemaTooNew(
+            f"The catalog database is at revision {', '.join(sorted(current))}, which this "
+            f"cogsight does not know (newest here: {', '.join(sorted(head_revisions()))}): "
+            "it was migrated by a newer version. Run that version, or restore a backup."
+        )
     with _exclusive(engine) as conn:
         if current_revisions(conn) != head_revisions():
             command.upgrade(alembic_config(conn), "head")

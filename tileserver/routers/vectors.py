@@ -1,8 +1,10 @@
-"""``/vectors``: vector tiles, TileJSON, the PMTiles archive, features and downloads.
+"""``/vectors``: vector tiles, TileJSON, the PMTiles archive, features, downloads and edits.
 
 Thin over ``tileserver.vectors``: each endpoint resolves the id (404 unknown, 400 for a
 raster), calls one plain function and shapes the HTTP answer. ETag and Cache-Control on
-``/vectors/{id}/tiles/`` come from the app's tile cache middleware.
+``/vectors/{id}/tiles/`` come from the app's tile cache middleware. Edits (``PATCH``,
+``POST``, ``DELETE`` on features, ``POST .../undo``) need the dataset's owner or an admin and
+are done by ``tileserver.vectors.editing``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
+from tileserver.auth.access import require_owner
+from tileserver.auth.principal import get_principal
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import DatasetRecord
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_settings, readable_dataset
 from tileserver.vectors import (
     EXPORT_FORMATS,
+    editing,
     export_vector,
     query_features,
     read_tile,
@@ -23,7 +29,8 @@ from tileserver.vectors import (
     tilejson,
     tiles_path,
 )
-from tileserver.vectors.features import MAX_LIMIT, FeatureCollection, parse_bbox
+from tileserver.vectors.editing import EditHistory, EditResult, FeatureIn, FeaturePatch
+from tileserver.vectors.features import MAX_LIMIT, Feature, FeatureCollection, parse_bbox
 from tileserver.vectors.tiles import MVT_MEDIA_TYPE, TileJSON
 
 
@@ -36,8 +43,19 @@ async def vector_record(record: DatasetRecord = Depends(readable_dataset)) -> Da
     return require_vector(record)
 
 
+async def editable_vector(
+    record: DatasetRecord = Depends(vector_record),
+    principal: Principal = Depends(get_principal),
+    settings: Settings = Depends(get_settings),
+) -> DatasetRecord:
+    """The vector dataset if the request may change it (owner or admin; 401/403/404)."""
+    require_owner(principal, record, settings.anonymous_read)
+    return record
+
+
 def build_vectors_router() -> APIRouter:
     router = APIRouter(tags=["Vectors"])
+    editing.register_vector_freshness()
 
     @router.get(
         "/vectors/{dataset_id}/tiles/{z}/{x}/{y}.mvt",
@@ -101,7 +119,67 @@ def build_vectors_router() -> APIRouter:
         record: DatasetRecord = Depends(vector_record),
         settings: Settings = Depends(get_settings),
     ) -> FeatureCollection:
-        return query_features(settings, record, bbox=parse_bbox(bbox), limit=limit, offset=offset)
+        page = query_features(settings, record, bbox=parse_bbox(bbox), limit=limit, offset=offset)
+        editing.stable_ids(settings, record, page)
+        return page
+
+    @router.get(
+        "/vectors/{dataset_id}/features/{fid}",
+        response_model=Feature,
+        response_class=GeoJSONResponse,
+    )
+    def vector_feature(
+        fid: int,
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> Feature:
+        return editing.get_feature(settings, record, fid)
+
+    @router.patch("/vectors/{dataset_id}/features/{fid}", response_model=EditResult)
+    def patch_feature(
+        fid: int,
+        patch: FeaturePatch,
+        record: DatasetRecord = Depends(editable_vector),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> EditResult:
+        """Move vertices / change attributes; the tiles are rebuilt before this answers."""
+        return editing.update_feature(settings, record, fid, patch, user=principal.id)
+
+    @router.post("/vectors/{dataset_id}/features", response_model=EditResult, status_code=201)
+    def post_feature(
+        feature: FeatureIn,
+        record: DatasetRecord = Depends(editable_vector),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> EditResult:
+        return editing.create_feature(settings, record, feature, user=principal.id)
+
+    @router.delete("/vectors/{dataset_id}/features/{fid}", response_model=EditResult)
+    def delete_feature(
+        fid: int,
+        record: DatasetRecord = Depends(editable_vector),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> EditResult:
+        return editing.delete_feature(settings, record, fid, user=principal.id)
+
+    @router.post("/vectors/{dataset_id}/undo", response_model=EditResult)
+    def undo_edit(
+        record: DatasetRecord = Depends(editable_vector),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> EditResult:
+        """Revert the last edit not yet undone; answers the feature as restored."""
+        return editing.undo_last(settings, record, user=principal.id)
+
+    @router.get("/vectors/{dataset_id}/history", response_model=EditHistory)
+    def vector_history(
+        limit: int = Query(100, ge=1, le=10_000),
+        record: DatasetRecord = Depends(vector_record),
+        settings: Settings = Depends(get_settings),
+    ) -> EditHistory:
+        return editing.edit_history(settings, record, limit=limit)
 
     @router.get(
         "/vectors/{dataset_id}/download",

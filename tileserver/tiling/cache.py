@@ -2,15 +2,20 @@
 
 It is a plain ASGI middleware (no BaseHTTPMiddleware) so a hit costs microseconds: no
 dependency resolution, no reader, no encoding. Tiles are keyed by path and normalized query.
-Dataset ids are immutable, so entries only go stale when a dataset is deleted, which calls
-``invalidate``.
+Raster dataset ids are immutable, so those entries only go stale when a dataset is deleted,
+which calls ``invalidate``. Files that can change in place (an edited vector dataset's
+PMTiles archive) register a *freshness* function for their path prefix
+(``register_freshness``): its value (e.g. the file's inode, mtime and size) is stored with the
+entry and compared on every hit, so a replaced file is never answered from the cache, whichever
+API process replaced it. Browsers may keep such tiles for ``max-age`` only when the URL names
+a version (``?v=``); without one they must revalidate (``no-cache``, answered 304 by ETag).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -25,12 +30,43 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TILE_PATH = re.compile(r"^/(raster|mosaics|vectors)/[^/]+/tiles/")
 
+Freshness = Callable[[Scope], Hashable]
+_FRESHNESS: dict[str, Freshness] = {}
+
+
+def register_freshness(path_prefix: str, version: Freshness) -> None:
+    """Cached tiles under ``path_prefix`` are valid only while ``version(scope)`` answers what
+    it answered when the tile was made (one registration per prefix; later ones replace it)."""
+    _FRESHNESS[path_prefix] = version
+
+
+def _mutable(scope: Scope) -> Freshness | None:
+    path = scope["path"]
+    for prefix, version in _FRESHNESS.items():
+        if path.startswith(prefix):
+            return version
+    return None
+
+
+def _version(scope: Scope) -> Hashable:
+    version = _mutable(scope)
+    return version(scope) if version is not None else None
+
+
+def _unversioned(scope: Scope) -> bool:
+    """A tile of a file that may change, asked for without a ``v=`` version in the URL."""
+    if _mutable(scope) is None:
+        return False
+    query = scope.get("query_string", b"")
+    return not (query.startswith(b"v=") or b"&v=" in query)
+
 
 @dataclass(frozen=True)
 class CachedTile:
     body: bytes
     headers: tuple[tuple[bytes, bytes], ...]
     etag: bytes
+    version: Hashable = None
 
 
 def _key(scope: Scope) -> str:
@@ -72,6 +108,12 @@ class TileCacheMiddleware:
         self._cache_control = f"public, max-age={max_age}".encode()
         self._private = f"private, max-age={max_age}".encode()
 
+    def _cache_header(self, scope: Scope) -> bytes:
+        personal = _personal(scope)
+        if _unversioned(scope):
+            return b"private, no-cache" if personal else b"public, no-cache"
+        return self._private if personal else self._cache_control
+
     def invalidate(self, path_prefix: str) -> int:
         stale = [k for k in self.cache if k.startswith(path_prefix)]
         for key in stale:
@@ -88,10 +130,13 @@ class TileCacheMiddleware:
             return
 
         key = _key(scope)
+        version = _version(scope)
         if self.enabled and (hit := self.cache.get(key)) is not None:
-            self.hits += 1
-            await self._send_cached(scope, send, hit)
-            return
+            if hit.version == version:
+                self.hits += 1
+                await self._send_cached(scope, send, hit)
+                return
+            self.cache.pop(key, None)  # its source file changed since
         self.misses += 1
 
         start: Message | None = None
@@ -119,9 +164,9 @@ class TileCacheMiddleware:
                     if k.lower() not in (b"content-length", b"etag", b"cache-control")
                 ),
                 (b"etag", etag),
-                (b"cache-control", self._private if _personal(scope) else self._cache_control),
+                (b"cache-control", self._cache_header(scope)),
             )
-            tile = CachedTile(body=body, headers=headers, etag=etag)
+            tile = CachedTile(body=body, headers=headers, etag=etag, version=version)
             if self.enabled:
                 self.cache[key] = tile
             await self._send_cached(scope, send, tile)
@@ -136,10 +181,7 @@ class TileCacheMiddleware:
                     "status": 304,
                     "headers": [
                         (b"etag", tile.etag),
-                        (
-                            b"cache-control",
-                            self._private if _personal(scope) else self._cache_control,
-                        ),
+                        (b"cache-control", self._cache_header(scope)),
                     ],
                 }
             )

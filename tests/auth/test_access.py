@@ -363,3 +363,33 @@ def test_cli_user_commands(tmp_path: Path):
     assert json.loads(listed)["quotas"]["compute_seconds"] == 7200
     again = subprocess.run([*cli, "user", "add", "dana"], capture_output=True, text=True, env=env)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_only_the_owner_edits_a_vector(world):
+    vector = world.ids["vector"]
+    features = world.get("alice", f"/vectors/{vector}/features").json()["features"]
+    fid = features[0].get("id", 0)
+    patch = {"properties": {"class": 2}}
+    for who, expected in (("bob", 404), (None, 404)):
+        response = world.client.patch(
+            f"/vectors/{vector}/features/{fid}", json=patch, headers=world.as_(who)
+        )
+        assert response.status_code == expected, (who, response.text)
+        assert world.post(who, f"/vectors/{vector}/undo").status_code == expected
+    # a public vector: others may read it but not change it
+    public = world.post(
+        "alice",
+        "/datasets",
+        files={"file": ("open.geojson", GEOJSON, "application/geo+json")},
+        data={"visibility": "public"},
+    ).json()["id"]
+    denied = world.client.patch(
+        f"/vectors/{public}/features/{fid}", json=patch, headers=world.as_("bob")
+    )
+    assert denied.status_code == 403
+    anonymous = world.client.patch(f"/vectors/{public}/features/{fid}", json=patch)
+    assert anonymous.status_code == 401
+    mine = world.client.patch(
+        f"/vectors/{public}/features/{fid}", json=patch, headers=world.as_("alice")
+    )
+    assert mine.status_code == 200, mine.text

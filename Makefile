@@ -52,6 +52,9 @@ lint: install
 bench: install
 	$(PY) bench/tiles.py
 	$(PY) bench/jobs.py
+	$(PY) bench/inference.py --sizes 10000 20000
+	$(PY) bench/vectorize.py
+	$(PY) bench/vector_tiles.py
 
 clean:
 	rm -rf $(VENV) viewer/node_modules viewer/dist .pytest_cache .mypy_cache .ruff_cache

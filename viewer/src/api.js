@@ -69,6 +69,82 @@ export async function getJSON(path, params, { signal } = {}) {
   return body;
 }
 
+/**
+ * Send a JSON body (POST / PATCH / DELETE ...) and parse the JSON answer. Throws ApiError with the
+ * server's detail message on HTTP errors. A 204 answers null.
+ */
+export async function sendJSON(method, path, body, { signal } = {}) {
+  let response;
+  const init = { method, headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(`Cannot reach the server (${method} ${path}): ${err && err.message ? err.message : err}`, { url: path });
+  }
+  const parsed = await parseBody(response);
+  if (!response.ok) {
+    throw new ApiError(errorMessageFromBody(parsed, response.status, response.statusText), {
+      status: response.status,
+      code: parsed && typeof parsed === "object" ? parsed.code ?? null : null,
+      url: path,
+    });
+  }
+  return parsed;
+}
+
+/**
+ * Upload one file as multipart/form-data with XMLHttpRequest (fetch cannot report upload
+ * progress). `fields` are extra form fields (title, datetime, bands ...). Returns
+ * {promise, abort}; the promise resolves with the parsed JSON answer or rejects with ApiError.
+ * onProgress(fraction 0..1, loadedBytes, totalBytes) is called while the body is sent.
+ */
+export function uploadFile(path, file, { fields = {}, onProgress = () => {} } = {}) {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined && value !== null && value !== "") form.append(key, value);
+    }
+    form.append("file", file, file.name);
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) onProgress(e.total ? e.loaded / e.total : 0, e.loaded, e.total);
+    });
+    xhr.addEventListener("load", () => {
+      let body = xhr.responseText;
+      try {
+        body = body ? JSON.parse(body) : null;
+      } catch {
+        // keep the text
+      }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else {
+        reject(
+          new ApiError(errorMessageFromBody(body, xhr.status, xhr.statusText), {
+            status: xhr.status,
+            code: body && typeof body === "object" ? body.code ?? null : null,
+            url: path,
+          }),
+        );
+      }
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(`Upload of ${file.name} failed: the server could not be reached`, { url: path })));
+    xhr.addEventListener("abort", () => {
+      const err = new ApiError(`Upload of ${file.name} cancelled`, { url: path });
+      err.cancelled = true;
+      reject(err);
+    });
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
 export function toQuery(params) {
   if (!params) return "";
   const parts = [];
@@ -82,14 +158,51 @@ export function toQuery(params) {
 }
 
 const itemsOf = (doc) => (Array.isArray(doc.items) ? doc.items : []);
+const enc = encodeURIComponent;
 
 export const api = {
   datasets: async () => itemsOf(await getJSON("/datasets")),
+  dataset: (id) => getJSON(`/datasets/${enc(id)}`),
   mosaics: async () => itemsOf(await getJSON("/mosaics")),
   indices: async () => itemsOf(await getJSON("/indices")),
   /** `query` is a ready-made query string, see layers.js statisticsQuery(). */
   statistics: (datasetId, query) =>
-    getJSON(`/raster/${encodeURIComponent(datasetId)}/statistics`, query),
+    getJSON(`/raster/${enc(datasetId)}/statistics`, query),
   colormapLegendUrl: (name, { width = 256, height = 20 } = {}) =>
-    `/colorMaps/${encodeURIComponent(name)}?format=png&orientation=horizontal&width=${width}&height=${height}`,
+    `/colorMaps/${enc(name)}?f=png&orientation=horizontal&width=${width}&height=${height}`,
+
+  // STAC search
+  collections: async () => {
+    const doc = await getJSON("/stac/collections");
+    return Array.isArray(doc.collections) ? doc.collections : [];
+  },
+  search: (body) => sendJSON("POST", "/stac/search", body),
+
+  // uploads
+  upload: (file, options) => uploadFile("/datasets", file, options),
+
+  // OGC API Processes and jobs
+  processes: async () => {
+    const doc = await getJSON("/processes");
+    return Array.isArray(doc.processes) ? doc.processes : [];
+  },
+  process: (id) => getJSON(`/processes/${enc(id)}`),
+  execute: (id, inputs) => sendJSON("POST", `/processes/${enc(id)}/execution`, { inputs }),
+  jobs: async (limit = 20) => {
+    const doc = await getJSON("/jobs", { limit });
+    return Array.isArray(doc.jobs) ? doc.jobs : [];
+  },
+  job: (id) => getJSON(`/jobs/${enc(id)}`),
+  jobResults: (id) => getJSON(`/jobs/${enc(id)}/results`),
+  cancelJob: (id) => sendJSON("DELETE", `/jobs/${enc(id)}`),
+
+  // vector features and edits
+  features: (id, { bbox, limit = 100 } = {}) =>
+    getJSON(`/vectors/${enc(id)}/features`, { bbox: bbox ? bbox.join(",") : undefined, limit }),
+  feature: (id, fid) => getJSON(`/vectors/${enc(id)}/features/${enc(fid)}`),
+  patchFeature: (id, fid, patch) => sendJSON("PATCH", `/vectors/${enc(id)}/features/${enc(fid)}`, { type: "Feature", ...patch }),
+  createFeature: (id, feature) => sendJSON("POST", `/vectors/${enc(id)}/features`, { type: "Feature", ...feature }),
+  deleteFeature: (id, fid) => sendJSON("DELETE", `/vectors/${enc(id)}/features/${enc(fid)}`),
+  undo: (id) => sendJSON("POST", `/vectors/${enc(id)}/undo`),
+  history: (id, limit = 20) => getJSON(`/vectors/${enc(id)}/history`, { limit }),
 };

@@ -1,20 +1,35 @@
-// cogsight viewer bootstrap: Cesium globe (no ion, nothing off-host), catalog, layers, render picker.
+// cogsight workspace bootstrap: the Cesium globe (no ion, nothing off-host) and the panels
+// around it — search, upload, catalog, layers + render, swipe compare, time series, tools +
+// jobs, vector tiles with attribute cards and editing — wired together, plus window.cogsight.
 import { api } from "./api.js";
 import { createCatalogPanel } from "./catalogPanel.js";
-import { createLayersPanel } from "./layersPanel.js";
+import { DrawTool, createDrawHint, lonLatAt } from "./draw.js";
+import { VectorEditor } from "./editing.js";
+import { createFeaturePopup } from "./featurePopup.js";
+import { createJobsPanel } from "./jobsPanel.js";
 import {
   LayerManager,
   defaultRender,
   fallbackRescale,
   findIndex,
+  flyToBounds,
   normalizeRender,
   rescaleFromStatistics,
   statisticsQuery,
   tileUrl,
 } from "./layers.js";
+import { createLayersPanel } from "./layersPanel.js";
 import { createRenderPicker } from "./renderPicker.js";
+import { createSearchPanel } from "./searchPanel.js";
 import { createStatusBar } from "./statusBar.js";
-import { installGlobalErrorHandlers, showError, showWarning } from "./ui.js";
+import { createSwipe } from "./swipe.js";
+import { createTabs } from "./tabs.js";
+import { createTimeSeries } from "./timeseries.js";
+import { createToolsPanel } from "./toolsPanel.js";
+import { installGlobalErrorHandlers, el, showError, showInfo, showWarning } from "./ui.js";
+import { createUploadPanel } from "./uploadPanel.js";
+import { VectorLayerManager } from "./vectorLayers.js";
+import { createViewMode } from "./viewMode.js";
 
 const Cesium = window.Cesium;
 
@@ -39,7 +54,7 @@ const viewer = new Cesium.Viewer("globe", {
   timeline: false,
   animation: false,
   homeButton: true,
-  sceneModePicker: true,
+  sceneModePicker: false, // our 2D / 3D / Columbus buttons replace it
   infoBox: false,
   selectionIndicator: false,
   requestRenderMode: false,
@@ -48,6 +63,8 @@ const viewer = new Cesium.Viewer("globe", {
   fullscreenButton: true,
 });
 viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#0b1220");
+viewer.screenSpaceEventHandler.removeInputAction(Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK); // no zoom-to-entity on double-click
+const globeBox = document.getElementById("globe");
 
 // ---- State ------------------------------------------------------------------------------------
 
@@ -57,6 +74,15 @@ const manager = new LayerManager(viewer, {
   onChange: () => refreshPanels(),
   onTileError: (handle, message) => showError(message, `Tiles for "${handle.title}"`),
 });
+const vectors = new VectorLayerManager(viewer, {
+  onChange: () => refreshPanels(),
+  onError: (err, title) => showError(err, title),
+});
+const tabs = createTabs({ root: document.querySelector(".panel") });
+const draw = new DrawTool(viewer, { hint: createDrawHint(globeBox) });
+const popup = createFeaturePopup({ container: globeBox });
+const editor = new VectorEditor({ viewer, vectors, draw, container: globeBox, popup, onError: (err, title) => showError(err, title), onChange: () => refreshPanels() });
+const viewMode = createViewMode({ container: globeBox, viewer });
 
 // ---- Render resolution -------------------------------------------------------------------------
 
@@ -92,7 +118,15 @@ async function resolveRender(entry, source, render) {
 // ---- Catalog ----------------------------------------------------------------------------------
 
 function findEntry(id, source) {
-  const pools = source === "mosaic" ? [["mosaic", catalog.mosaics]] : source === "raster" ? [["raster", catalog.datasets]] : [["raster", catalog.datasets], ["mosaic", catalog.mosaics]];
+  const pools =
+    source === "mosaic"
+      ? [["mosaic", catalog.mosaics]]
+      : source === "raster" || source === "vector"
+        ? [["raster", catalog.datasets]]
+        : [
+            ["raster", catalog.datasets],
+            ["mosaic", catalog.mosaics],
+          ];
   for (const [src, items] of pools) {
     const entry = items.find((item) => item.id === id);
     if (entry) return { entry, source: src };
@@ -111,6 +145,7 @@ async function loadCatalog() {
   else showError(indices.reason, "Could not load spectral indices");
   catalog.loaded = datasets.status === "fulfilled";
   catalogPanel.update({ datasets: catalog.datasets, mosaics: catalog.mosaics, loading: false, failed: !catalog.loaded });
+  searchPanel.refreshVectors();
   refreshPanels();
   if (!catalog.loaded) throw datasets.reason;
   if (document.body.dataset.ready !== "1") {
@@ -127,26 +162,52 @@ async function ensureCatalog() {
   if (!catalog.loaded) await loadCatalog();
 }
 
+async function lookup(id, source) {
+  await ensureCatalog();
+  let found = findEntry(id, source);
+  if (!found) {
+    await loadCatalog(); // it may have been registered after the page loaded
+    found = findEntry(id, source);
+  }
+  if (!found) throw new Error(`No dataset or mosaic with id "${id}" in the catalog`);
+  return found;
+}
+
 // ---- Public operations (also the test hook) ---------------------------------------------------------
 
 /**
  * Add a dataset (or mosaic) by id. options: {render, source: "raster"|"mosaic", opacity, show,
  * flyTo (default true), duration (seconds)}. Resolves with the layer handle after the camera flight.
+ * Vector datasets are added as vector tiles (see addVector).
  */
 async function addDataset(id, options = {}) {
-  await ensureCatalog();
-  let found = findEntry(id, options.source);
-  if (!found) {
-    await loadCatalog(); // it may have been registered after the page loaded
-    found = findEntry(id, options.source);
-  }
-  if (!found) throw new Error(`No dataset or mosaic with id "${id}" in the catalog`);
-  const { entry, source } = found;
-  if (entry.kind === "vector") throw new Error(`"${entry.title || id}" is a vector dataset; only rasters can be displayed`);
+  const { entry, source } = await lookup(id, options.source);
+  if (entry.kind === "vector") return addVector(id, options);
   const render = await resolveRender(entry, source, options.render || defaultRender(entry, { allowAuto: source === "raster" }));
   const handle = manager.add(entry, source, render, { opacity: options.opacity ?? 1, show: options.show ?? true });
   if (options.flyTo !== false) await manager.zoomTo(handle, { duration: options.duration });
   return handle;
+}
+
+/** Add a vector dataset as vector tiles. options: {opacity, show, flyTo (default true), duration}. */
+async function addVector(id, options = {}) {
+  const { entry } = await lookup(id, "vector");
+  if (entry.kind !== "vector") throw new Error(`"${entry.title || id}" is a raster; use addDataset`);
+  let version = 0;
+  try {
+    version = (await api.history(id, 1)).version;
+  } catch (err) {
+    showWarning(`Edit history unavailable (${err.message}); showing the tiles as first published.`, entry.title || id);
+  }
+  const handle = await vectors.add(entry, { version, opacity: options.opacity, show: options.show ?? true });
+  if (options.flyTo !== false) await flyToBounds(viewer, entry.bounds, { duration: options.duration });
+  return handle;
+}
+
+/** Add a job's result dataset (raster or vector) without moving the camera. */
+async function addResult(id) {
+  const record = await api.dataset(id);
+  return record.kind === "vector" ? addVector(id, { flyTo: false }) : addDataset(id, { flyTo: false });
 }
 
 /** Change a layer's render in place. `ref` is a layer handle or its id. Resolves with the handle. */
@@ -158,24 +219,145 @@ async function setRender(ref, render) {
 }
 
 function removeLayer(ref) {
+  if (vectors.find(ref) && !manager.find(ref)) {
+    const handle = vectors.require(ref);
+    if (editor.active === handle) editor.stop();
+    vectors.remove(handle);
+    return;
+  }
   manager.remove(ref);
 }
 
 function zoomTo(ref, options) {
+  const vector = !manager.find(ref) && vectors.find(ref);
+  if (vector) return flyToBounds(viewer, vector.dataset.bounds, options);
   return manager.zoomTo(ref, options);
 }
 
+/** Window (page) coordinates of a longitude/latitude on screen, or null behind the globe. */
+function screenPosition(lon, lat) {
+  const p = Cesium.SceneTransforms.worldToWindowCoordinates(viewer.scene, Cesium.Cartesian3.fromDegrees(lon, lat));
+  if (!p) return null;
+  const rect = viewer.canvas.getBoundingClientRect();
+  return { x: rect.left + (p.x * rect.width) / viewer.canvas.clientWidth, y: rect.top + (p.y * rect.height) / viewer.canvas.clientHeight };
+}
+
+/** Longitude/latitude under a window (page) position, or null off the globe. */
+function lonLatAtPage(x, y) {
+  const rect = viewer.canvas.getBoundingClientRect();
+  const position = new Cesium.Cartesian2(((x - rect.left) * viewer.canvas.clientWidth) / rect.width, ((y - rect.top) * viewer.canvas.clientHeight) / rect.height);
+  return lonLatAt(viewer, position);
+}
+
+async function onJobSucceeded(job, results) {
+  const added = [];
+  for (const id of results.datasets || []) {
+    try {
+      added.push(await addResult(id));
+    } catch (err) {
+      showError(err, `Could not add result ${id} of "${job.processID}"`);
+    }
+  }
+  const files = Object.entries(results.values || {}).filter(([, v]) => typeof v === "string" && /^https?:\/\//.test(v));
+  const parts = [];
+  if (added.length) parts.push(`${added.length} layer${added.length === 1 ? "" : "s"} added to the map`);
+  if (files.length) parts.push(`files: ${files.map(([k]) => k.toUpperCase()).join(", ")} (see Jobs)`);
+  showInfo(parts.join("; ") || "Finished.", `"${job.processID}" finished`);
+}
+
+// ---- Clicking features ----------------------------------------------------------------------------
+
+/** The feature (from the server) of `handle` containing the point, or null. */
+async function featureAt(handle, lon, lat) {
+  const e = 1e-7;
+  const page = await api.features(handle.datasetId, { bbox: [lon - e, lat - e, lon + e, lat + e], limit: 20 });
+  return (page.features || [])[0] || null;
+}
+
+const clicks = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
+clicks.setInputAction(async (event) => {
+  if (draw.active || editor.active) return; // those tools handle their own clicks
+  const position = event.position;
+  const picked = vectors.pick(position);
+  const here = lonLatAt(viewer, position);
+  let handle = picked ? picked.handle : null;
+  let properties = picked ? picked.properties : null;
+  let fid = null;
+  try {
+    const candidates = handle ? [handle] : here ? vectors.layersAt(here[0], here[1]) : [];
+    for (const h of candidates) {
+      const feature = here ? await featureAt(h, here[0], here[1]) : null;
+      if (feature) {
+        handle = h;
+        properties = feature.properties;
+        fid = feature.id;
+        break;
+      }
+    }
+  } catch (err) {
+    showError(err, "Feature attributes");
+  }
+  if (!handle || !properties) {
+    popup.hide();
+    return;
+  }
+  const target = handle;
+  const edit = el(
+    "button",
+    {
+      type: "button",
+      class: "btn btn-small",
+      testid: "feature-popup-edit",
+      onclick: async () => {
+        popup.hide();
+        await editor.start(target);
+        if (here) editor.select(await editor.featureAt(here[0], here[1]), position);
+      },
+    },
+    "Edit",
+  );
+  popup.show({ layerTitle: handle.title, properties, fid, classes: handle.classes, position, buttons: [edit] });
+}, Cesium.ScreenSpaceEventType.LEFT_CLICK);
+
 // ---- Panels --------------------------------------------------------------------------------------
+
+const searchPanel = createSearchPanel({
+  root: document.getElementById("search"),
+  viewer,
+  draw,
+  getVectors: () => catalog.datasets.filter((d) => d.kind === "vector"),
+  onAdd: async (item) => {
+    const vector = item.properties && item.properties["cogsight:kind"] === "vector";
+    await (vector ? addVector(item.id) : addDataset(item.id));
+    showInfo(`"${(item.properties && item.properties.title) || item.id}" added`, "Layers");
+  },
+  onError: (err, title) => showError(err, title),
+});
+
+const uploadPanel = createUploadPanel({
+  root: document.getElementById("upload"),
+  dropTarget: document.body,
+  onUploaded: async (record) => {
+    await loadCatalog().catch(() => {});
+    await (record.kind === "vector" ? addVector(record.id) : addDataset(record.id));
+    showInfo(`"${record.title}" uploaded and added to the map`, "Upload");
+  },
+  onError: (err, title) => showError(err, title),
+});
 
 const catalogPanel = createCatalogPanel({
   root: document.getElementById("catalog"),
-  onAdd: (entry, source) => addDataset(entry.id, { source }).catch((err) => showError(err, `Could not add "${entry.title || entry.id}"`)),
+  onAdd: (entry, source) =>
+    (source === "vector" ? addVector(entry.id) : addDataset(entry.id, { source })).catch((err) => showError(err, `Could not add "${entry.title || entry.id}"`)),
   onRefresh: () => loadCatalog().catch(() => {}), // errors already shown by loadCatalog
 });
 
 const layersPanel = createLayersPanel({
   root: document.getElementById("layers"),
   manager,
+  vectors,
+  isEditing: (handle) => editor.active === handle,
+  onEdit: (handle) => (editor.active === handle ? editor.stop() : editor.start(handle).catch((err) => showError(err, "Edit"))),
   onZoom: (handle) => zoomTo(handle).catch((err) => showError(err)),
   onError: (err) => showError(err),
 });
@@ -186,6 +368,49 @@ const renderPicker = createRenderPicker({
   apply: (handle, render) => setRender(handle, render),
   autoRescale,
   onError: (err) => showError(err, "Render"),
+});
+
+const swipe = createSwipe({ root: document.getElementById("swipe"), container: globeBox, viewer, manager, onError: (err, title) => showError(err, title) });
+
+const jobsPanel = createJobsPanel({
+  root: document.getElementById("jobs"),
+  onSucceeded: onJobSucceeded,
+  onAddDataset: (id) => addResult(id),
+  onError: (err, title) => showError(err, title),
+});
+
+const submitted = (job) => {
+  jobsPanel.track(job);
+  showInfo(`Job ${job.jobID} queued; progress in the Jobs list`, `"${job.processID}" started`);
+};
+
+function viewBbox() {
+  const r = viewer.camera.computeViewRectangle(viewer.scene.globe.ellipsoid);
+  if (!r) return null;
+  return [r.west, r.south, r.east, r.north].map((v) => Cesium.Math.toDegrees(v));
+}
+
+const timeSeries = createTimeSeries({
+  root: document.getElementById("timeseries"),
+  viewer,
+  manager,
+  getArea: () => (searchPanel.area ? searchPanel.area.bbox : null),
+  onSubmitted: submitted,
+  onError: (err, title) => showError(err, title),
+});
+
+const toolsPanel = createToolsPanel({
+  root: document.getElementById("tools"),
+  getCatalog: () => catalog,
+  getDefaults: () => {
+    const raster = manager.selected && manager.selected.source === "raster" ? manager.selected.datasetId : undefined;
+    const vector = editor.active ? editor.active.datasetId : vectors.layers.length ? vectors.layers[vectors.layers.length - 1].datasetId : undefined;
+    return { dataset: raster, vector };
+  },
+  getArea: () => (searchPanel.area ? searchPanel.area.geometry : null),
+  getBbox: () => (searchPanel.area ? searchPanel.area.bbox : viewBbox()),
+  onSubmitted: submitted,
+  onError: (err, title) => showError(err, title),
 });
 
 createStatusBar({ root: document.getElementById("statusbar"), viewer });
@@ -201,6 +426,9 @@ function refreshPanels() {
     shownRender = selected ? selected.render : null;
     renderPicker.show(selected);
   }
+  swipe.refresh();
+  timeSeries.refresh();
+  tabs.badge("layers", manager.layers.length + vectors.layers.length);
 }
 
 // ---- Start -----------------------------------------------------------------------------------------
@@ -216,13 +444,30 @@ firstLoad.catch(() => {}); // already shown in the message area; awaiting caller
 window.cogsight = {
   viewer,
   addDataset,
+  addVector,
+  addResult,
   setRender,
   removeLayer,
   zoomTo,
-  layers: manager.layers, // live array of layer handles, bottom -> top
+  screenPosition,
+  lonLatAt: lonLatAtPage,
+  layers: manager.layers, // live array of imagery layer handles, bottom -> top
+  vectorLayers: vectors.layers, // live array of vector layer handles
+  vectors,
   ready: firstLoad,
   tileUrl,
   reloadCatalog: loadCatalog,
+  tabs,
+  draw,
+  search: searchPanel,
+  upload: uploadPanel,
+  tools: toolsPanel,
+  jobs: jobsPanel,
+  editing: editor,
+  popup,
+  swipe,
+  timeseries: timeSeries,
+  viewMode,
   get catalog() {
     return catalog;
   },

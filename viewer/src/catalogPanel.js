@@ -11,7 +11,10 @@ const SENSOR_LABELS = {
 function metaLine(entry, source) {
   const parts = [];
   if (source === "mosaic") parts.push("mosaic");
-  else parts.push(SENSOR_LABELS[entry.sensor] || entry.sensor || "generic");
+  else if (entry.kind === "vector") {
+    const count = entry.properties && entry.properties.feature_count;
+    parts.push(`${(entry.properties && entry.properties.geometry_type) || "vector"}${count ? ` · ${count} features` : ""}`);
+  } else parts.push(SENSOR_LABELS[entry.sensor] || entry.sensor || "generic");
   if (entry.datetime) parts.push(formatDate(entry.datetime));
   if (typeof entry.cloud_cover === "number") parts.push(`☁ ${Math.round(entry.cloud_cover)}%`);
   const nb = (entry.band_names || []).length;
@@ -76,11 +79,10 @@ export function createCatalogPanel({ root, onAdd, onRefresh }) {
           type: "button",
           class: "btn btn-small",
           testid: `add-${entry.id}`,
-          disabled: vector,
-          title: vector ? "Vector datasets cannot be shown in the viewer yet" : "Add as a layer and zoom to it",
-          onclick: () => onAdd(entry, source),
+          title: vector ? "Add as vector tiles and zoom to it" : "Add as a layer and zoom to it",
+          onclick: () => onAdd(entry, vector ? "vector" : source),
         },
-        vector ? "vector" : "Add",
+        "Add",
       ),
     );
   }
@@ -111,7 +113,9 @@ export function createCatalogPanel({ root, onAdd, onRefresh }) {
       return;
     }
     if (state.failed) list.append(el("div", { class: "empty" }, "Datasets could not be loaded."));
-    for (const node of [group("Datasets", state.datasets, "raster"), group("Mosaics", state.mosaics, "mosaic")]) {
+    const rasters = state.datasets.filter((d) => d.kind !== "vector");
+    const vectors = state.datasets.filter((d) => d.kind === "vector");
+    for (const node of [group("Rasters", rasters, "raster"), group("Vectors", vectors, "vector"), group("Mosaics", state.mosaics, "mosaic")]) {
       if (node) list.append(node);
     }
   }

@@ -95,8 +95,40 @@ export function defaultRescale(dataset, { allowAuto = true } = {}) {
   return "auto";
 }
 
-/** Natural-colour render when red/green/blue exist, else bands 1/2/3, else band 1 in gray. */
+/** Class definitions ({"1": {name, color}}) of a model's class raster, or null. */
+export function datasetClasses(dataset) {
+  const classes = dataset && dataset.properties && dataset.properties.classes;
+  if (!classes || typeof classes !== "object" || !Object.keys(classes).length) return null;
+  return classes;
+}
+
+/** "#1f6fd1" -> [31, 111, 209]; null for anything else. */
+export function hexToRgb(hex) {
+  const m = /^#?([0-9a-f]{6})$/i.exec(String(hex || "").trim());
+  if (!m) return null;
+  const v = parseInt(m[1], 16);
+  return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+}
+
+/** titiler's `colormap` JSON for a class raster; hidden classes are transparent. */
+export function classColormap(classes, hidden = []) {
+  const out = {};
+  for (const [key, def] of Object.entries(classes || {})) {
+    const rgb = hexToRgb(def && def.color) || [128, 128, 128];
+    out[key] = [...rgb, hidden.map(String).includes(String(key)) ? 0 : 255];
+  }
+  return out;
+}
+
+/**
+ * Natural-colour render when red/green/blue exist, else bands 1/2/3, else band 1 in gray; a
+ * model's class raster (band "class" with classes in its properties) renders its classes.
+ */
 export function defaultRender(dataset, { allowAuto = true } = {}) {
+  const classes = datasetClasses(dataset);
+  if (classes && String(((dataset && dataset.band_names) || [])[0] || "").toLowerCase() === "class") {
+    return { mode: "classes", band: 1, classes, hidden: "0" in classes ? ["0"] : [] };
+  }
   const names = ((dataset && dataset.band_names) || []).map((n) => String(n).toLowerCase());
   const at = (n) => names.indexOf(n) + 1;
   let bands;
@@ -143,6 +175,14 @@ export function normalizeRender(render, dataset, indices = []) {
     return { mode, index: def.name, colormap, rescale: rescale ?? "auto" };
   }
 
+  if (mode === "classes") {
+    const classes = render.classes || datasetClasses(dataset);
+    if (!classes) throw new Error("This dataset has no classes to show; use bands, an index or an expression");
+    const band = bandIndex(dataset, render.band ?? 1);
+    const hiddenClasses = (render.hidden || []).map(String).filter((k) => k in classes);
+    return { mode, band, classes, hidden: hiddenClasses, rescale: null };
+  }
+
   if (mode === "expression") {
     const expression = String(render.expression || "").trim();
     if (!expression) throw new Error("expression must not be empty");
@@ -159,6 +199,7 @@ const enc = (v) => encodeURIComponent(String(v)).replace(/%2C/gi, ",");
 
 /** [key, value] pairs selecting what to read: bidx | index | expression. */
 function selectorParams(render) {
+  if (render.mode === "classes") return [["bidx", render.band || 1]];
   if (render.mode === "index") return [["index", render.index]];
   if (render.mode === "expression") return [["expression", render.expression]];
   return (render.bands || [1]).map((b) => ["bidx", b]);
@@ -167,7 +208,8 @@ function selectorParams(render) {
 /** The tile query string (without "?") for a normalized render. */
 export function renderQuery(render) {
   const params = selectorParams(render);
-  if (render.mode !== "bands" && render.colormap) params.push(["colormap_name", render.colormap]);
+  if (render.mode === "classes") params.push(["colormap", JSON.stringify(classColormap(render.classes, render.hidden))]);
+  else if (render.mode !== "bands" && render.colormap) params.push(["colormap_name", render.colormap]);
   if (Array.isArray(render.rescale)) for (const [lo, hi] of render.rescale) params.push(["rescale", `${lo},${hi}`]);
   params.push(["tilesize", TILE_SIZE]);
   return params.map(([k, v]) => `${k}=${enc(v)}`).join("&");
@@ -292,6 +334,10 @@ export function levelRange(entry) {
 export function describeRender(render, dataset) {
   if (!render) return "";
   const rs = Array.isArray(render.rescale) ? ` · ${render.rescale.map((r) => r.join("–")).join(" / ")}` : "";
+  if (render.mode === "classes") {
+    const shown = Object.entries(render.classes || {}).filter(([k]) => !(render.hidden || []).includes(String(k)));
+    return `classes · ${shown.map(([, c]) => c.name).join(", ")}`;
+  }
   if (render.mode === "index") return `${render.index} · ${render.colormap}${rs}`;
   if (render.mode === "expression") return `${render.expression}${render.colormap ? ` · ${render.colormap}` : ""}${rs}`;
   const names = (dataset && dataset.band_names) || [];
@@ -347,6 +393,7 @@ export class LayerManager {
       visible: show,
       opacity,
       url: "",
+      split: null,
       serial: ++handleCounter,
     };
     hidden(handle, "dataset", entry);
@@ -400,7 +447,15 @@ export class LayerManager {
       show: handle.visible,
     });
     layer.cogsightLayerId = handle.id;
+    applySplit(layer, handle.split);
     return layer;
+  }
+
+  /** Show the layer only left or right of the swipe divider ("left" | "right"), or everywhere (null). */
+  setSplit(ref, side) {
+    const handle = this.require(ref);
+    handle.split = side === "left" || side === "right" ? side : null;
+    applySplit(handle.imageryLayer, handle.split);
   }
 
   /** Swap the layer's imagery provider for a new render, keeping its place in the stack. */
@@ -465,6 +520,12 @@ export class LayerManager {
     const handle = this.require(ref);
     return flyToBounds(this.viewer, handle.dataset.bounds, { duration });
   }
+}
+
+function applySplit(layer, side) {
+  const Cesium = window.Cesium;
+  if (!layer || !Cesium.SplitDirection) return;
+  layer.splitDirection = side === "left" ? Cesium.SplitDirection.LEFT : side === "right" ? Cesium.SplitDirection.RIGHT : Cesium.SplitDirection.NONE;
 }
 
 /**

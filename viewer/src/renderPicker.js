@@ -1,6 +1,6 @@
 // Render picker for the selected layer: band combination, spectral index or band-math expression.
 import { api } from "./api.js";
-import { COLORMAPS, defaultRender, indexAvailable } from "./layers.js";
+import { COLORMAPS, datasetClasses, defaultRender, indexAvailable } from "./layers.js";
 import { clear, el, formatNumber } from "./ui.js";
 
 const MODES = [
@@ -59,7 +59,15 @@ export function createRenderPicker({ root, getIndices, apply, autoRescale, onErr
     const memo = lastByMode.get(handle) || {};
     if (memo[mode]) return memo[mode];
     const dataset = handle.dataset;
-    if (mode === "bands") return defaultRender(dataset, { allowAuto: handle.source === "raster" });
+    if (mode === "classes") {
+      const classes = datasetClasses(dataset);
+      if (!classes) throw new Error("This dataset has no classes");
+      return { mode, band: 1, classes, hidden: "0" in classes ? ["0"] : [] };
+    }
+    if (mode === "bands") {
+      const render = defaultRender(dataset, { allowAuto: handle.source === "raster" });
+      return render.mode === "bands" ? render : { mode, bands: [1], rescale: "auto" };
+    }
     if (mode === "index") {
       const options = availableIndices(dataset);
       const ix = options.find((i) => i.name.toUpperCase() === "NDVI") || options[0];
@@ -235,6 +243,35 @@ export function createRenderPicker({ root, getIndices, apply, autoRescale, onErr
     ];
   }
 
+  function classFields(render) {
+    const hiddenSet = new Set((render.hidden || []).map(String));
+    return [
+      el(
+        "div",
+        { class: "legend legend-classes", testid: "legend" },
+        Object.entries(render.classes || {}).map(([key, c]) =>
+          el(
+            "label",
+            { class: "check legend-class" },
+            el("input", {
+              type: "checkbox",
+              checked: !hiddenSet.has(String(key)),
+              testid: `class-visible-${key}`,
+              onchange: (e) => {
+                const next = new Set(hiddenSet);
+                if (e.target.checked) next.delete(String(key));
+                else next.add(String(key));
+                commit({ ...render, hidden: [...next] });
+              },
+            }),
+            el("span", { class: "swatch", style: `background:${c.color}` }),
+            `${c.name} (${key})`,
+          ),
+        ),
+      ),
+    ];
+  }
+
   function expressionFields(handle, render) {
     const input = el("input", {
       type: "text",
@@ -267,8 +304,9 @@ export function createRenderPicker({ root, getIndices, apply, autoRescale, onErr
     remember(handle);
     const render = handle.render;
     const hasIndex = availableIndices(handle.dataset).length > 0;
+    const modes = datasetClasses(handle.dataset) ? [["classes", "Classes"], ...MODES] : MODES;
     const modeSelect = select(
-      MODES.map(([v, label]) => [v, label, v === "index" && !hasIndex]),
+      modes.map(([v, label]) => [v, label, v === "index" && !hasIndex]),
       render.mode,
       {
         testid: "mode-select",
@@ -284,7 +322,13 @@ export function createRenderPicker({ root, getIndices, apply, autoRescale, onErr
     );
     body.append(field("Mode", modeSelect));
     const fields =
-      render.mode === "index" ? indexFields(handle, render) : render.mode === "expression" ? expressionFields(handle, render) : bandsFields(handle, render);
+      render.mode === "classes"
+        ? classFields(render)
+        : render.mode === "index"
+          ? indexFields(handle, render)
+          : render.mode === "expression"
+            ? expressionFields(handle, render)
+            : bandsFields(handle, render);
     body.append(...fields.filter(Boolean));
     setBusy(busy);
   }

@@ -37,6 +37,11 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const ICONS = {
   // Crosshair: "zoom to".
   target: "M8 1v3M8 12v3M1 8h3M12 8h3M8 4.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 1 0 0-7z",
+  // Pencil: "edit".
+  pencil: "M11 2.5l2.5 2.5L6 12.5 3 13l.5-3zM9.5 4l2.5 2.5",
+  // Play / pause.
+  play: "M5 3l8 5-8 5z",
+  pause: "M5 3v10M11 3v10",
 };
 
 /** A small stroked SVG icon (14px) that does not depend on the fonts installed. */
@@ -63,31 +68,36 @@ export function clear(node) {
 }
 
 const MAX_MESSAGES = 6;
-let area = null;
+const areas = {};
 
-function messageArea() {
-  if (!area) {
-    area = document.getElementById("messages");
-    if (!area) {
-      area = el("div", { id: "messages", class: "messages", testid: "error", role: "alert" });
-      document.body.append(area);
+/** Errors and warnings share the alert area (testid "error"); info notices have their own. */
+function messageArea(level = "error") {
+  const key = level === "info" ? "notices" : "messages";
+  if (!areas[key] || !areas[key].isConnected) {
+    areas[key] = document.getElementById(key);
+    if (!areas[key]) {
+      areas[key] =
+        key === "notices"
+          ? el("div", { id: key, class: "messages notices", testid: "notice", role: "status", "aria-live": "polite" })
+          : el("div", { id: key, class: "messages", testid: "error", role: "alert" });
+      document.body.append(areas[key]);
     }
   }
-  return area;
+  return areas[key];
 }
 
-function syncVisibility() {
-  const box = messageArea();
+function syncVisibility(box) {
   box.hidden = box.children.length === 0;
 }
 
 /**
- * Show a dismissable message. level: "error" (default) | "warning".
- * Identical messages are collapsed into one with a repeat counter.
+ * Show a dismissable message (a toast). level: "error" (default) | "warning" | "info".
+ * Identical messages are collapsed into one with a repeat counter. Errors and warnings stay
+ * until dismissed; info messages go away by themselves after `timeout` ms.
  */
-export function showMessage(message, { level = "error", title } = {}) {
+export function showMessage(message, { level = "error", title, timeout = level === "info" ? 5000 : 0 } = {}) {
   const text = String(message || "Unknown error");
-  const box = messageArea();
+  const box = messageArea(level);
   const key = `${level}|${title || ""}|${text}`;
   for (const existing of box.children) {
     if (existing.dataset.key === key) {
@@ -118,7 +128,7 @@ export function showMessage(message, { level = "error", title } = {}) {
         testid: "error-dismiss",
         onclick: () => {
           item.remove();
-          syncVisibility();
+          syncVisibility(box);
         },
       },
       "×",
@@ -126,9 +136,15 @@ export function showMessage(message, { level = "error", title } = {}) {
   );
   box.append(item);
   while (box.children.length > MAX_MESSAGES) box.firstElementChild.remove();
-  syncVisibility();
+  syncVisibility(box);
+  if (timeout > 0) {
+    setTimeout(() => {
+      item.remove();
+      syncVisibility(box);
+    }, timeout);
+  }
   if (level === "error") console.error(`[cogsight] ${title ? `${title}: ` : ""}${text}`);
-  else console.warn(`[cogsight] ${title ? `${title}: ` : ""}${text}`);
+  else if (level === "warning") console.warn(`[cogsight] ${title ? `${title}: ` : ""}${text}`);
   return item;
 }
 
@@ -141,9 +157,29 @@ export function showWarning(message, title) {
   return showMessage(message, { level: "warning", title });
 }
 
+export function showInfo(message, title) {
+  return showMessage(message, { level: "info", title });
+}
+
+/** Wrap an async handler so a failure is shown (with `title`) instead of lost. */
+export function reporting(title, fn) {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (err && err.name === "AbortError") return undefined;
+      showError(err, title);
+      return undefined;
+    }
+  };
+}
+
 export function clearMessages() {
-  clear(messageArea());
-  syncVisibility();
+  for (const level of ["error", "info"]) {
+    const box = messageArea(level);
+    clear(box);
+    syncVisibility(box);
+  }
 }
 
 /** Route otherwise-unhandled errors to the message area, so nothing is silently lost. */
@@ -156,6 +192,19 @@ export function installGlobalErrorHandlers() {
     // Resource load errors (img/script) do not bubble here; those are handled where they happen.
     if (event.message) showError(event.message, "Unexpected error");
   });
+}
+
+/** Bytes as "12.3 MB". */
+export function formatBytes(bytes) {
+  const n = Number(bytes) || 0;
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
 }
 
 export function formatDate(iso) {

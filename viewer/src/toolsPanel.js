@@ -1,0 +1,103 @@
+// "Tools" panel: the server's processes (GET /processes) with a form per process built from
+// its inputsSchema (GET /processes/{id}); Run submits POST /processes/{id}/execution and hands
+// the job to the jobs panel.
+import { api } from "./api.js";
+import { createSchemaForm } from "./schemaForm.js";
+import { clear, el } from "./ui.js";
+
+/**
+ * @param {{root: HTMLElement, getCatalog: () => {datasets: object[]},
+ *          getDefaults: () => object, getArea: () => object|null, getBbox: () => number[]|null,
+ *          onSubmitted: (job) => void, onError: (err, title?) => void}} opts
+ */
+export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBbox, onSubmitted, onError }) {
+  const select = el("select", { class: "input", testid: "tools-process", onchange: () => choose(select.value) });
+  const description = el("div", { class: "hint tool-description", testid: "tools-description" });
+  const formBox = el("div", { class: "tool-form" });
+  const run = el("button", { type: "button", class: "btn", testid: "tools-run", disabled: true, onclick: () => submit() }, "Run");
+  const refresh = el("button", { type: "button", class: "btn btn-icon", title: "Reload tools", testid: "tools-refresh", onclick: () => load() }, "↻");
+  root.append(el("div", { class: "section-head" }, el("h2", {}, "Tools"), refresh), select, description, formBox, el("div", { class: "button-row" }, run));
+
+  let processes = [];
+  let current = null; // {description, form}
+  let token = 0;
+
+  async function load() {
+    try {
+      processes = await api.processes();
+      const previous = select.value;
+      clear(select);
+      select.append(el("option", { value: "" }, "Choose a tool…"));
+      for (const p of [...processes].sort((a, b) => a.title.localeCompare(b.title))) {
+        select.append(el("option", { value: p.id, title: p.description }, `${p.title} (${p.id})`));
+      }
+      select.value = processes.some((p) => p.id === previous) ? previous : "";
+      root.dataset.loaded = "1";
+    } catch (err) {
+      onError(err, "Could not load the tools");
+    }
+  }
+
+  /** Show the form of process `id`. Resolves once the form is built. */
+  async function choose(id, defaults = {}) {
+    const mine = ++token;
+    current = null;
+    clear(formBox);
+    run.disabled = true;
+    description.textContent = "";
+    if (!id) return null;
+    if (select.value !== id) select.value = id;
+    formBox.append(el("div", { class: "empty" }, "Loading…"));
+    try {
+      const doc = await api.process(id);
+      if (mine !== token) return null;
+      const catalog = getCatalog();
+      const rasters = catalog.datasets.filter((d) => d.kind !== "vector");
+      const vectors = catalog.datasets.filter((d) => d.kind === "vector");
+      const form = createSchemaForm(doc.inputsSchema || { properties: {} }, {
+        rasters,
+        vectors,
+        defaults: { ...getDefaults(doc), ...defaults },
+        getArea,
+        getBbox,
+      });
+      clear(formBox);
+      formBox.append(form.element);
+      description.textContent = doc.description || "";
+      current = { doc, form };
+      run.disabled = false;
+      root.dataset.process = id;
+      return form;
+    } catch (err) {
+      clear(formBox);
+      onError(err, `Tool "${id}"`);
+      return null;
+    }
+  }
+
+  async function submit() {
+    if (!current) return null;
+    run.disabled = true;
+    try {
+      const inputs = current.form.read();
+      const job = await api.execute(current.doc.id, inputs);
+      onSubmitted(job);
+      return job;
+    } catch (err) {
+      onError(err, `Could not start "${current.doc.title || current.doc.id}"`);
+      return null;
+    } finally {
+      run.disabled = false;
+    }
+  }
+
+  load();
+  return {
+    load,
+    choose,
+    submit,
+    get processes() {
+      return processes;
+    },
+  };
+}

@@ -85,6 +85,10 @@ def shot(page, name: str) -> np.ndarray:
     return decode(page.screenshot(path=str(ARTIFACTS / name)))[:3].astype(int)
 
 
+def save(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
 def screen(page, lon: float, lat: float) -> tuple[float, float]:
     p = page.evaluate("([lon, lat]) => window.cogsight.screenPosition(lon, lat)", [lon, lat])
     return p["x"], p["y"]
@@ -93,8 +97,8 @@ def screen(page, lon: float, lat: float) -> tuple[float, float]:
 def look_at(page, bounds: list[float]) -> None:
     """Point the camera straight down at ``bounds`` (w, s, e, n)."""
     page.evaluate(
-        """b => window.cogsight.viewer.camera.setView({
-            destination: Cesium.Rectangle.fromDegrees(b[0], b[1], b[2], b[3])})""",
+        """b => { const camera = window.cogsight.viewer.camera; camera.cancelFlight();
+        camera.setView({destination: Cesium.Rectangle.fromDegrees(b[0], b[1], b[2], b[3])}); }""",
         bounds,
     )
 
@@ -142,7 +146,8 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     assert rid in found and later not in found and sar not in found
     page.wait_for_function(
         f"""() => {{ const img = document.querySelector(
-            "[data-testid='search-result-{rid}'] img.thumb"); return img && img.naturalWidth > 0; }}""",
+            "[data-testid='search-result-{rid}'] img.thumb");
+            return img && img.naturalWidth > 0; }}""",
         timeout=30_000,
     )
     href = page.get_attribute(f"[data-testid='search-download-{rid}']", "href")
@@ -150,7 +155,7 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     page.click(f"[data-testid='search-info-{rid}']")
     assert "EPSG:32650" in page.inner_text(f"[data-testid='search-details-{rid}']")
     settle(page, 500)
-    shot(page, "workspace-1-search.png")
+    save(page, "workspace-1-search.png")
 
     page.click(f"[data-testid='search-add-{rid}']")
     page.wait_for_function(
@@ -237,12 +242,13 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     assert page.inner_text("[data-testid='feature-attr-class_name']") == "water"
     assert page.inner_text("[data-testid='feature-attr-id']") == str(lake["id"])
     assert "m²" in page.inner_text("[data-testid='feature-attr-area_m2']")
-    shot(page, "workspace-4-attributes.png")
+    save(page, "workspace-4-attributes.png")
 
     # 6. edit: drag a vertex; the server has the new geometry at once
     page.click("[data-testid='feature-popup-edit']")
     page.wait_for_function(
-        f"() => window.cogsight.editing.feature && window.cogsight.editing.feature.id === {lake['id']}",
+        "id => window.cogsight.editing.feature && window.cogsight.editing.feature.id === id",
+        arg=lake["id"],
         timeout=30_000,
     )
     before = api.get(f"/vectors/{vector_id}/features/{lake['id']}").json()
@@ -257,10 +263,16 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     middle = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
     points = np.array([[h["x"], h["y"]] for h in handles])
 
+    card = page.locator("[data-testid='feature-popup']").bounding_box()
+
     def isolated(h: dict) -> bool:
         d = np.hypot(*(points - [h["x"], h["y"]]).T)
         on_screen = box[0] + 80 < h["x"] < box[2] - 80 and box[1] + 150 < h["y"] < box[3] - 80
-        return on_screen and np.sort(d)[1] > 12
+        under_card = card is not None and (
+            card["x"] - 20 < h["x"] < card["x"] + card["width"] + 20
+            and card["y"] - 20 < h["y"] < card["y"] + card["height"] + 20
+        )
+        return on_screen and not under_card and np.sort(d)[1] > 12
 
     vertices = [
         h
@@ -269,7 +281,7 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     ]
     assert vertices, f"no vertex handle to grab among {len(handles)}"
     vertex = min(vertices, key=lambda h: np.hypot(*(middle - [h["x"], h["y"]])))
-    shot(page, "workspace-5a-editing.png")
+    save(page, "workspace-5a-editing.png")
     page.mouse.move(vertex["x"], vertex["y"])
     page.mouse.down()
     page.mouse.move(vertex["x"] + 20, vertex["y"] + 15, steps=3)
@@ -290,11 +302,12 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     history = api.get(f"/vectors/{vector_id}/history").json()
     assert history["version"] == 1 and history["edits"][0]["op"] == "update"
     page.wait_for_function(
-        f"""() => window.cogsight.vectorLayers.find(h => h.datasetId === '{vector_id}').version === 1""",
+        "id => window.cogsight.vectorLayers.find(h => h.datasetId === id).version === 1",
+        arg=vector_id,
         timeout=30_000,
     )
     settle(page, 1500)
-    shot(page, "workspace-5-vertex-moved.png")
+    save(page, "workspace-5-vertex-moved.png")
 
     # 7. undo restores the geometry exactly
     page.click("[data-testid='edit-undo']")
@@ -306,7 +319,7 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     restored = api.get(f"/vectors/{vector_id}/features/{lake['id']}").json()
     assert restored["geometry"] == before["geometry"]
     settle(page, 1000)
-    shot(page, "workspace-6-undone.png")
+    save(page, "workspace-6-undone.png")
     page.click("[data-testid='edit-done']")
     no_errors_shown(page)
     assert page.errors == [], page.errors  # type: ignore[attr-defined]
@@ -322,7 +335,8 @@ def _drop_file(page, selector: str, name: str, data: bytes, mime: str) -> None:
         dt.items.add(new File([bytes], name, {type: mime}));
         const target = document.querySelector(selector);
         for (const type of ['dragenter', 'dragover', 'drop']) {
-            target.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
+            const init = {bubbles: true, cancelable: true, dataTransfer: dt};
+            target.dispatchEvent(new DragEvent(type, init));
         }}""",
         [selector, name, base64.b64encode(data).decode(), mime],
     )
@@ -346,7 +360,9 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     assert "GeoJSON" in message, message
     page.click("[data-testid='error-dismiss']")
     square = shapely.box(w + 0.01, s + 0.01, w + 0.03, s + 0.03)
-    fields = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"name": "field 1"}, "geometry": shapely.geometry.mapping(square)}]}  # fmt: skip
+    feature = {"type": "Feature", "properties": {"name": "field 1"}}
+    feature["geometry"] = shapely.geometry.mapping(square)
+    fields = {"type": "FeatureCollection", "features": [feature]}
     _drop_file(
         page,
         "[data-testid='upload-drop']",
@@ -375,7 +391,7 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     look_at(page, [w, s, e, n])
     page.click("[data-testid='tab-layers']")
     handle_early = page.evaluate(
-        f"() => window.cogsight.layers.find(l => l.datasetId === '{early}' && l.render.mode === 'bands').id"
+        f"() => window.cogsight.layers.find(l => l.datasetId === '{early}').id"
     )
     handle_late = page.evaluate(
         f"() => window.cogsight.layers.find(l => l.datasetId === '{late}').id"
@@ -398,7 +414,7 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     sides = dict(split)
     assert sides[handle_early] < 0 < sides[handle_late], "LEFT is -1, RIGHT is +1"
     settle(page)
-    shot(page, "workspace-7-swipe.png")
+    save(page, "workspace-7-swipe.png")
     page.click("[data-testid='swipe-toggle']")
 
     # 2D view
@@ -406,7 +422,7 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     page.wait_for_function("() => window.cogsight.viewer.scene.mode === Cesium.SceneMode.SCENE2D")
     look_at(page, [w, s, e, n])
     settle(page)
-    shot(page, "workspace-8-2d.png")
+    save(page, "workspace-8-2d.png")
     page.click("[data-testid='view-3d']")
     page.wait_for_function("() => window.cogsight.viewer.scene.mode === Cesium.SceneMode.SCENE3D")
 
@@ -427,12 +443,13 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     page.click("[data-testid='ts-export']")
     page.click("[data-testid='tab-tools']")
     page.wait_for_function(
-        "() => window.cogsight.jobs.jobs.some(j => j.processID === 'animation' && j.status === 'successful' && j.results)",
+        """() => window.cogsight.jobs.jobs.some(
+            j => j.processID === 'animation' && j.status === 'successful' && j.results)""",
         timeout=120_000,
     )
     page.wait_for_selector("[data-testid='job-file-gif']")
     gif = page.get_attribute("[data-testid='job-file-gif']", "href")
     assert httpx.get(gif).content[:6] in (b"GIF89a", b"GIF87a")
-    shot(page, "workspace-9-jobs.png")
+    save(page, "workspace-9-jobs.png")
     no_errors_shown(page)
     assert page.errors == [], page.errors  # type: ignore[attr-defined]

@@ -141,7 +141,13 @@ def test_move_a_vertex_then_undo(client, layer, tmp_path):
     assert near_vertex(tiles, x0, y0, 3.0)
 
 
-def test_delete_add_and_their_undo(client, layer):
+def field_types(settings, record: DatasetRecord) -> dict[str, str]:
+    info = pyogrio.read_info(settings.data_dir / record.uri)
+    return dict(zip(info["fields"], info["dtypes"], strict=True))
+
+
+def test_delete_add_and_their_undo(client, layer, settings):
+    types = field_types(settings, layer)
     original = features(client, layer)
     victim = sorted(original)[1]
     gone = client.delete(f"/vectors/{layer.id}/features/{victim}")
@@ -171,8 +177,13 @@ def test_delete_add_and_their_undo(client, layer):
         abs(Geod(ellps="WGS84").geometry_area_perimeter(square)[0]), abs=0.01
     )
     assert new["id"] in features(client, layer)
+    assert client.delete(f"/vectors/{layer.id}/features/{new['id']}").status_code == 200
+    assert client.post(f"/vectors/{layer.id}/undo").json()["feature"] == new, "back as it was"
     assert client.post(f"/vectors/{layer.id}/undo").json()["feature"] is None
     assert set(features(client, layer)) == set(original)
+    assert field_types(settings, layer) == types | {"fid": "int64"}, "no field changed type"
+    for feature in features(client, layer).values():
+        assert isinstance(feature["properties"]["area_m2"], float)
 
 
 def test_history_lists_edits_newest_first(client, layer):

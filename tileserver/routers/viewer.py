@@ -1,4 +1,10 @@
-"""The CesiumJS viewer's files: the page at ``/``, its modules, and Cesium's built assets."""
+"""The CesiumJS viewer's files: the page at ``/``, its modules, and Cesium's built assets.
+
+``/viewer/`` serves the viewer's own files (``src/``: ES modules and CSS) with
+``Cache-Control: no-cache``, so a browser revalidates them (a cheap 304) and never runs modules
+of an older release; ``node_modules``, tests and build scripts are not served. ``/cesium/`` is
+Cesium's versioned build (``viewer/dist/cesium``), left to the browser's cache.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,26 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 MISSING_ASSETS = """<!doctype html><title>cogsight</title>
 <h1>cogsight viewer assets are missing</h1>
 <p>Run <code>make viewer</code> (npm install + copy of Cesium's build) and reload.
 The API is up: see <a href="/docs">/docs</a>.</p>"""
+
+SERVED_FOLDERS = ("src",)
+
+
+class ViewerFiles(StaticFiles):
+    """The viewer's source files only, always revalidated by the browser."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if path.replace("\\", "/").split("/", 1)[0] not in SERVED_FOLDERS:
+            return Response(status_code=404)
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def mount_viewer(app: FastAPI, viewer_dir: Path) -> None:
@@ -27,4 +48,4 @@ def mount_viewer(app: FastAPI, viewer_dir: Path) -> None:
     if cesium.is_dir():
         app.mount("/cesium", StaticFiles(directory=cesium), name="cesium")
     if viewer_dir.is_dir():
-        app.mount("/viewer", StaticFiles(directory=viewer_dir), name="viewer")
+        app.mount("/viewer", ViewerFiles(directory=viewer_dir), name="viewer")

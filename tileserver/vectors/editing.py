@@ -27,7 +27,6 @@ is not changed by edits; ``GET /vectors/{id}/history`` gives the current feature
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -160,6 +159,19 @@ def _as_feature(fid: int, state: FeatureState) -> Feature:
     return Feature(id=fid, geometry=state.geometry, properties=state.properties)
 
 
+def _check_schema(current: Path, written: Path) -> None:
+    """The rewritten file keeps every field's type (a bug here would corrupt the dataset)."""
+    before, after = pyogrio.read_info(current), pyogrio.read_info(written)
+    old = dict(zip(before["fields"], before["dtypes"], strict=True))
+    new = dict(zip(after["fields"], after["dtypes"], strict=True))
+    if SOURCE_ID in new and SOURCE_ID not in old and STABLE_ID in old:
+        old[SOURCE_ID] = old.pop(STABLE_ID)  # the first edit keeps a source 'fid' aside
+    old.pop(STABLE_ID, None)
+    changed = {k: (old[k], new.get(k)) for k in old if k in new and old[k] != new[k]}
+    if changed:
+        raise RuntimeError(f"an edit would change field types: {changed}")
+
+
 def _write(
     settings: Settings, record: DatasetRecord, frame: gpd.GeoDataFrame, folder: Path
 ) -> None:
@@ -171,6 +183,7 @@ def _write(
     try:
         frame = frame.reset_index(drop=True)
         pyogrio.write_dataframe(frame, fgb_tmp, driver="FlatGeobuf", layer=layer)
+        _check_schema(folder / FEATURES_FILE, fgb_tmp)
         write_pmtiles(
             frame,
             tiles_tmp,
@@ -331,23 +344,33 @@ def _set_row(
         _measure(frame, position)
 
 
+def _cell(name: str, value: Any, dtype: Any) -> pd.Series:
+    """One value as a column of ``dtype`` (empty floats are NaN), so appending a row never
+    changes a field's type (an object column would be written back as text)."""
+    if value is None and pd.api.types.is_float_dtype(dtype):
+        value = np.nan
+    try:
+        return pd.Series([value], dtype=dtype)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Field '{name}': {value!r} does not fit its type ({dtype}).") from None
+
+
 def _append_row(
     frame: gpd.GeoDataFrame, fid: int, geometry: BaseGeometry, attributes: dict[str, Any]
 ) -> gpd.GeoDataFrame:
-    row: dict[str, Any] = {c: None for c in frame.columns}
-    row.update(attributes)
-    row[STABLE_ID] = fid
-    row[frame.geometry.name] = geometry
-    extra = gpd.GeoDataFrame([row], columns=frame.columns, geometry=frame.geometry.name)
-    extra = extra.set_crs(frame.crs, allow_override=True)
-    for name in frame.columns:
-        if name != frame.geometry.name and extra[name].isna().all():
-            continue
-        if name != frame.geometry.name:
-            with contextlib.suppress(TypeError, ValueError):
-                extra[name] = extra[name].astype(frame[name].dtype)
-    merged = pd.concat([frame, extra], ignore_index=True)
-    out = gpd.GeoDataFrame(merged, geometry=frame.geometry.name, crs=frame.crs)
+    values = {**attributes, STABLE_ID: fid}
+    geometry_name = frame.geometry.name
+    columns = {
+        name: _cell(name, values.get(name), frame[name].dtype)
+        for name in frame.columns
+        if name != geometry_name
+    }
+    extra = gpd.GeoDataFrame(
+        columns, geometry=gpd.GeoSeries([geometry], crs=frame.crs, name=geometry_name)
+    )[list(frame.columns)]
+    out = gpd.GeoDataFrame(
+        pd.concat([frame, extra], ignore_index=True), geometry=geometry_name, crs=frame.crs
+    )
     _measure(out, len(out) - 1)
     return out
 

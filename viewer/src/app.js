@@ -311,7 +311,7 @@ clicks.setInputAction(async (event) => {
       onclick: async () => {
         popup.hide();
         await editor.start(target);
-        if (here) editor.select(await editor.featureAt(here[0], here[1]), position);
+        if (here) editor.select(await editor.featureAt(here[0], here[1]));
       },
     },
     "Edit",

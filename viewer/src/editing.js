@@ -205,16 +205,15 @@ export class VectorEditor {
   }
 
   /** Select a feature ({id, geometry, properties}); null clears the selection. */
-  select(feature, position = null) {
+  select(feature) {
     this.feature = feature ? { id: feature.id, geometry: feature.geometry, properties: feature.properties } : null;
     this.parts = feature ? toParts(feature.geometry) : null;
     this.deleteButton.disabled = !feature;
     this._draw();
-    if (position) this.popupPosition = position;
-    const showing = position || (this.popup && this.popup.current);
-    if (feature && showing && this.popup && this.popupPosition) {
-      this.popup.show({ layerTitle: this.layer.title, properties: feature.properties, fid: feature.id, classes: this.layer.classes, position: this.popupPosition });
-    } else if (!feature && this.popup) this.popup.hide();
+    if (feature && this.popup) {
+      // Pinned to the side while editing, so the card never covers the handles.
+      this.popup.show({ layerTitle: this.layer.title, properties: feature.properties, fid: feature.id, classes: this.layer.classes, corner: true });
+    } else if (this.popup) this.popup.hide();
     this.onChange();
   }
 
@@ -375,7 +374,7 @@ export class VectorEditor {
     if (!here) return;
     await this._run(async () => {
       const feature = await this.featureAt(here[0], here[1]);
-      this.select(feature, event.position);
+      this.select(feature);
     });
   }
 

@@ -35,7 +35,7 @@ export function createFeaturePopup({ container }) {
    * Show `properties` of a feature of `layerTitle` near window position {x, y}.
    * `classes` ({"1": {name, color}}) adds a colour swatch; `buttons` are extra actions.
    */
-  function show({ layerTitle, properties, fid = null, classes = null, position, buttons = [] }) {
+  function show({ layerTitle, properties, fid = null, classes = null, position = null, corner = false, buttons = [] }) {
     clear(body);
     clear(actions);
     const cls = classes && properties && properties.class !== undefined ? classes[String(properties.class)] : null;
@@ -54,9 +54,12 @@ export function createFeaturePopup({ container }) {
     }
     for (const b of buttons) actions.append(b);
     card.hidden = false;
+    card.classList.toggle("pinned", corner);
     const box = container.getBoundingClientRect();
-    const x = Math.min(Math.max(8, position.x + 14), Math.max(8, box.width - card.offsetWidth - 8));
-    const y = Math.min(Math.max(8, position.y + 14), Math.max(8, box.height - card.offsetHeight - 8));
+    // Next to the click, or pinned to the right (while editing, so it never hides handles).
+    const at = corner || !position ? { x: box.width, y: 140 } : { x: position.x + 14, y: position.y + 14 };
+    const x = Math.min(Math.max(8, at.x), Math.max(8, box.width - card.offsetWidth - 8));
+    const y = Math.min(Math.max(8, at.y), Math.max(8, box.height - card.offsetHeight - 8));
     card.style.left = `${x}px`;
     card.style.top = `${y}px`;
     current = { properties, fid };

@@ -34,13 +34,19 @@ export function createViewMode({ container, viewer }) {
     bar.dataset.mode = mode;
   }
 
-  /** Switch the view; resolves when the morph has finished. */
+  /** Switch the view, keeping the area in view; resolves when the morph has finished. */
   function set(mode, duration = 1.0) {
     const scene = viewer.scene;
     if (mode === current()) return Promise.resolve(mode);
+    const camera = viewer.camera;
+    // The view rectangle (unknown in 2D), else the point under the camera and its height.
+    const area = camera.computeViewRectangle(scene.globe.ellipsoid);
+    const where = camera.positionCartographic.clone();
     return new Promise((resolve) => {
       const done = scene.morphComplete.addEventListener(() => {
         done();
+        const destination = area || Cesium.Cartesian3.fromRadians(where.longitude, where.latitude, where.height);
+        camera.setView({ destination });
         sync();
         resolve(mode);
       });

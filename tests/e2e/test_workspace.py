@@ -233,7 +233,7 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     assert np.abs(patch_mean(without, cx, cy) - WATER).max() > 40, "the colour came from the tiles"
     assert blue > 3 * (np.abs(without - WATER[:, None, None]).max(axis=0) < 20).mean()
     page.check(f"[data-testid='visible-{vid}']")
-    settle(page, 1000)
+    page.wait_for_timeout(500)  # its tiles are still loaded: shown again on the next frame
 
     # 5. click the lake: its attributes
     page.mouse.click(cx, cy)
@@ -318,7 +318,7 @@ def test_search_ndvi_water_model_vector_tiles_and_editing(ws, demo, live_server)
     )
     restored = api.get(f"/vectors/{vector_id}/features/{lake['id']}").json()
     assert restored["geometry"] == before["geometry"]
-    settle(page, 1000)
+    settle(page, 500)
     save(page, "workspace-6-undone.png")
     page.click("[data-testid='edit-done']")
     no_errors_shown(page)

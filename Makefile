@@ -51,6 +51,7 @@ lint: install
 
 bench: install
 	$(PY) bench/tiles.py
+	$(PY) bench/load.py
 	$(PY) bench/jobs.py
 	$(PY) bench/inference.py --sizes 10000 20000
 	$(PY) bench/vectorize.py

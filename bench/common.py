@@ -25,10 +25,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_server(
+def uvicorn_process(
     target: str, env: dict[str, str], workers: int = 1, factory: bool = False
-) -> Iterator[str]:
-    """Run ``target`` under uvicorn in its own process group; yield its base URL."""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run ``target`` under uvicorn in a process of its own; yield its base URL and process."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -59,13 +59,22 @@ def uvicorn_server(
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"{target} did not start")
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def uvicorn_server(
+    target: str, env: dict[str, str], workers: int = 1, factory: bool = False
+) -> Iterator[str]:
+    """Run ``target`` under uvicorn in its own process; yield its base URL."""
+    with uvicorn_process(target, env, workers, factory) as (url, _proc):
+        yield url
 
 
 def _fetch_share(urls: list[str]) -> int:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 from titiler.core.factory import ColorMapFactory, TMSFactory
@@ -29,7 +29,7 @@ from tileserver.routers.viewer import mount_viewer
 from tileserver.settings import Settings
 from tileserver.sources import configure_gdal
 from tileserver.tiling.cache import TileCacheMiddleware
-from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.dependencies import RecordCache, request_limits
 from tileserver.tiling.encoding import configure_png
 from tileserver.tiling.grids import supported_tms
 
@@ -93,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mosaic = build_mosaic_tiler()
     app.include_router(mosaic.router, prefix=mosaic.router_prefix, tags=["Mosaic tiles"])
     app.include_router(TMSFactory(supported_tms=supported_tms).router, tags=["Tiling schemes"])
-    app.include_router(ColorMapFactory().router, tags=["Colormaps"])
+    colormaps = ColorMapFactory(router=APIRouter(dependencies=[Depends(request_limits)]))
+    app.include_router(colormaps.router, tags=["Colormaps"])
 
     @app.get("/healthz", response_model=Health, tags=["Health"])
     def health() -> Health:

@@ -67,6 +67,32 @@ _ALLOWED_NODES = (
 )
 _BIDX = re.compile(r"^b(\d+)$")
 MAX_EXPRESSION_LENGTH = 1000
+MAX_CONSTANT_EXPONENT = 64
+"""numexpr folds a power of two constants with Python numbers first: ``9**9**9`` would take
+the server's CPU for hours, so such a power must be number ** number with a small exponent."""
+
+
+def _is_number(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd | ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, int | float)
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """No band in the subtree (function names aside)."""
+    functions = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return not any(isinstance(n, ast.Name) and id(n) not in functions for n in ast.walk(node))
+
+
+def _check_power(node: ast.BinOp, text: str) -> None:
+    if not (_is_constant(node.left) and _is_constant(node.right)):
+        return
+    exponent = ast.literal_eval(node.right) if _is_number(node.right) else None
+    if not _is_number(node.left) or exponent is None or abs(exponent) > MAX_CONSTANT_EXPONENT:
+        raise InvalidInput(
+            f"Invalid expression '{text}': a power of constants must be a number raised to "
+            f"at most {MAX_CONSTANT_EXPONENT}; write its value instead."
+        )
 
 
 def _parse(part: str) -> ast.Expression:
@@ -83,6 +109,8 @@ def _parse(part: str) -> ast.Expression:
             )
         if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
             raise InvalidInput(f"Invalid expression '{part.strip()}': only numbers are allowed.")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            _check_power(node, part.strip())
         if isinstance(node, ast.Call) and (
             not isinstance(node.func, ast.Name) or node.func.id not in NUMEXPR_FUNCTIONS
         ):

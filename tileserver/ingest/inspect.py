@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
+from rasterio.enums import MaskFlags
 from rasterio.errors import RasterioError
 from rasterio.warp import transform_bounds, transform_geom
 from shapely.geometry import box, mapping, shape
@@ -15,6 +17,12 @@ from shapely.ops import unary_union
 from tileserver.errors import InvalidRaster
 
 SUPPORTED_DTYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
+MAX_BANDS = 1024
+MAX_INFLATION = 1000
+MIN_INFLATION_LIMIT = 256 * 1024**2
+"""A file may claim at most ``MAX_INFLATION`` times its size in pixels (at least
+``MIN_INFLATION_LIMIT`` bytes): a few hundred bytes of sparse or compressed TIFF can otherwise
+declare 10^10 pixels and keep the conversion busy for hours, like a zip bomb."""
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,17 @@ def inspect_raster(path: str, max_pixels: int) -> RasterFacts:
                 raise InvalidRaster(
                     "The raster is not georeferenced (it needs a CRS and a geotransform, or GCPs)."
                 )
+            transform = src.transform
+            if georeferenced and (
+                not all(math.isfinite(v) for v in transform[:6]) or transform.determinant == 0
+            ):
+                raise InvalidRaster("The raster's geotransform is degenerate or not finite.")
             if src.count < 1:
                 raise InvalidRaster("The raster has no bands.")
+            if src.count > MAX_BANDS:
+                raise InvalidRaster(
+                    f"The raster has {src.count} bands, over the limit of {MAX_BANDS}."
+                )
             dtypes = set(src.dtypes)
             if len(dtypes) != 1:
                 raise InvalidRaster(f"Bands must share one data type, found {sorted(dtypes)}.")
@@ -70,6 +87,36 @@ def inspect_raster(path: str, max_pixels: int) -> RasterFacts:
         raise
     except (RasterioError, OSError, ValueError) as exc:
         raise InvalidRaster("The file is not a readable raster.") from exc
+
+
+def require_plausible_size(facts: RasterFacts, file_size: int) -> None:
+    """Refuse a file that claims far more pixel bytes than it could hold (a "raster bomb")."""
+    claimed = facts.width * facts.height * facts.count * np.dtype(facts.dtype).itemsize
+    if claimed > max(MIN_INFLATION_LIMIT, MAX_INFLATION * file_size):
+        raise InvalidRaster(
+            f"The raster claims {facts.width}x{facts.height} px x {facts.count} band(s) "
+            f"({claimed} bytes of pixels) from a {file_size}-byte file, more than "
+            f"{MAX_INFLATION} times its size."
+        )
+
+
+def require_readable_pixels(path: str) -> None:
+    """Decode every block, overviews and mask included, of a raster stored as it is (a valid
+    COG is copied, not converted): a truncated or corrupt one would fail only at tile time."""
+    try:
+        with rasterio.open(path) as src:
+            levels = len(src.overviews(1))
+        for level in [None, *range(levels)]:
+            with rasterio.open(path, overview_level=level) as src:
+                masked = MaskFlags.per_dataset in src.mask_flag_enums[0]
+                for _, window in src.block_windows(1):
+                    src.read(window=window)
+                    if masked:
+                        src.read_masks(1, window=window)
+    except (RasterioError, OSError) as exc:
+        raise InvalidRaster(
+            "The raster's pixels could not be read: the file is truncated or corrupt."
+        ) from exc
 
 
 def geographic_bounds(path: str) -> tuple[float, float, float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from tileserver.errors import NotFoundError, UnknownIndex
 from tileserver.indices import INDICES
 from tileserver.sensors import SENSORS
 
@@ -41,6 +42,9 @@ def build_indices_router() -> APIRouter:
 
     @router.get("/indices/{name}", response_model=IndexOut)
     def get_index(name: str) -> IndexOut:
-        return _out(name)
+        try:
+            return _out(name)
+        except UnknownIndex as exc:  # a resource that does not exist, not a bad parameter
+            raise NotFoundError(str(exc)) from None
 
     return router

@@ -17,6 +17,10 @@ from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
+    BoundedPartParams,
+    CheckedHistogramParams,
+    CheckedStatisticsParams,
+    checked_colormap,
     get_catalog,
     get_settings,
     index_rendering,
@@ -25,6 +29,7 @@ from tileserver.tiling.dependencies import (
     mosaic_layer,
     mosaic_path,
     mosaic_record,
+    request_limits,
 )
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
@@ -60,7 +65,12 @@ def _out(record: MosaicRecord, request: Request) -> MosaicOut:
 
 def build_mosaic_tiler() -> MosaicTilerFactory:
     return MosaicTilerFactory(
+        router=APIRouter(dependencies=[Depends(request_limits)]),
         router_prefix=PREFIX,
+        img_part_dependency=BoundedPartParams,
+        stats_dependency=CheckedStatisticsParams,
+        histogram_dependency=CheckedHistogramParams,
+        colormap_dependency=checked_colormap,
         backend=CatalogMosaicBackend,
         backend_dependency=mosaic_backend_params,  # type: ignore[arg-type]
         dataset_reader=CatalogReader,

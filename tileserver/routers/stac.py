@@ -51,7 +51,7 @@ async def search_body(request: Request) -> SearchRequest:
         return parse_search_body({})
     try:
         data = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidInput("The search body must be JSON.") from None
     return parse_search_body(data)
 

@@ -20,6 +20,10 @@ from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import InvalidInput
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
+MAX_DEPTH = 64
+MAX_NODES = 256
+"""Deepest nesting and most operators of a filter: deeper would exhaust the stack, more would
+pass SQLite's expression depth limit (1000); both are far beyond a useful cloud-cover filter."""
 
 # queryable name -> (column, JSON schema); ``properties.`` prefixes are accepted too.
 QUERYABLES: dict[str, tuple[InstrumentedAttribute[Any], dict[str, Any]]] = {
@@ -66,7 +70,7 @@ def parse_filter(value: str | dict[str, Any], lang: str | None, default_lang: st
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("A cql2-json filter must be a JSON object.") from None
     if not isinstance(value, dict):
         raise InvalidInput("A cql2-json filter must be a JSON object.")
@@ -75,18 +79,32 @@ def parse_filter(value: str | dict[str, Any], lang: str | None, default_lang: st
 
 def filter_clause(expr: Any) -> ColumnElement[bool]:
     """Compile a cql2-json tree into a SQL condition over the datasets table."""
+    nodes, stack = 0, [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict) and isinstance(node.get("args"), list):
+            nodes += 1
+            stack.extend(node["args"])
+        if nodes > MAX_NODES:
+            raise InvalidInput(f"The filter has more than {MAX_NODES} operators.")
+    return _clause(expr)
+
+
+def _clause(expr: Any, depth: int = 0) -> ColumnElement[bool]:
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
     if not isinstance(expr, dict) or "op" not in expr or not isinstance(expr.get("args"), list):
         raise InvalidInput(f"Unsupported filter expression: {json.dumps(expr)[:200]}.")
     op, args = str(expr["op"]).lower(), expr["args"]
     if op in ("and", "or"):
         if len(args) < 2:
             raise InvalidInput(f"'{op}' needs at least two arguments.")
-        parts = [filter_clause(a) for a in args]
+        parts = [_clause(a, depth + 1) for a in args]
         return and_(*parts) if op == "and" else or_(*parts)
     if op == "not":
         if len(args) != 1:
             raise InvalidInput("'not' takes one argument.")
-        return not_(filter_clause(args[0]))
+        return not_(_clause(args[0], depth + 1))
     if op == "isnull":
         if len(args) != 1:
             raise InvalidInput("'isNull' takes one argument.")
@@ -145,6 +163,7 @@ class _TextParser:
         self.text = text
         self.tokens = self._tokenize(text)
         self.pos = 0
+        self.depth = 0
 
     def parse(self) -> dict[str, Any]:
         if not self.tokens:
@@ -194,16 +213,26 @@ class _TextParser:
             args.append(self._not())
         return args[0] if len(args) == 1 else {"op": "and", "args": args}
 
+    def _nested(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
+
     def _not(self) -> dict[str, Any]:
         if self._peek_word("NOT"):
             self.pos += 1
-            return {"op": "not", "args": [self._not()]}
+            self._nested()
+            inner = self._not()
+            self.depth -= 1
+            return {"op": "not", "args": [inner]}
         return self._primary()
 
     def _primary(self) -> dict[str, Any]:
         if self.pos < len(self.tokens) and self.tokens[self.pos] == ("paren", "("):
             self.pos += 1
+            self._nested()
             inner = self._or()
+            self.depth -= 1
             if self._take() != ("paren", ")"):
                 raise InvalidInput("Missing ')' in filter.")
             return inner

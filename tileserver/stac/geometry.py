@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
@@ -70,10 +71,19 @@ def parse_geometry(geojson: Any) -> BaseGeometry:
         )
     try:
         geometry = shape(geojson)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError):
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RecursionError,
+        shapely.errors.ShapelyError,
+    ):
         raise InvalidInput("intersects is not a readable GeoJSON geometry.") from None
     if geometry.is_empty:
         raise InvalidInput("intersects must not be an empty geometry.")
+    if not np.isfinite(shapely.get_coordinates(geometry)).all():
+        raise InvalidInput("intersects has coordinates that are not finite numbers.")
     if not geometry.is_valid:
         geometry = shapely.make_valid(geometry)
     shapely.prepare(geometry)

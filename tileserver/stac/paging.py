@@ -13,6 +13,8 @@ import json
 
 from tileserver.errors import InvalidInput
 
+MAX_OFFSET = 2**31 - 1
+
 
 def encode_token(offset: int) -> str:
     raw = json.dumps({"offset": offset}, separators=(",", ":")).encode()
@@ -27,6 +29,6 @@ def decode_token(token: str) -> int:
         offset = data["offset"]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise InvalidInput("Invalid paging token.") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("Invalid paging token.")
     return offset

@@ -96,7 +96,7 @@ def parse_search_query(params: Mapping[str, str | None]) -> SearchRequest:
     if params.get("intersects"):
         try:
             data["intersects"] = json.loads(str(params["intersects"]))
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidInput("intersects must be a JSON-encoded GeoJSON geometry.") from None
     for key in ("ids", "collections"):
         if params.get(key):

@@ -10,19 +10,27 @@ and ``?index=`` into rio-tiler expressions, and pick sensible rendering defaults
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Annotated, Any, Protocol
 
 from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
 from fastapi import Depends, Path, Query, Request
+from pyproj import Transformer
+from pyproj.exceptions import CRSError
 from starlette.concurrency import run_in_threadpool
 from titiler.core.dependencies import (
     BidxExprParams,
     ColorMapParams,
     DatasetParams,
     DefaultDependency,
+    HistogramParams,
     ImageRenderingParams,
+    PartFeatureParams,
+    StatisticsParams,
     TileParams,
 )
 
@@ -30,13 +38,22 @@ from tileserver.auth.access import require_readable
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
-from tileserver.errors import InvalidInput, UnknownBand
+from tileserver.errors import InvalidInput, OutsideBounds, UnknownBand
 from tileserver.expressions import to_band_expression
 from tileserver.indices import INDICES
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
 
 RAW_FORMATS = {"tif", "npy", "pngraw"}
+MAX_IMAGE_SIDE = 4096
+MAX_TILE_MARGIN = 512
+MAX_HISTOGRAM_BINS = 10_000
+MAX_ZOOM = 30
+"""Bounds on what one request may ask for: titiler takes any ``tilesize``, ``width``, ``height``
+or ``max_size`` (a 10^6 px side allocates terabytes before a pixel is read), any zoom (morecantile
+overflows past a few hundred) and any point (PROJ fails on a latitude past 90)."""
+_IMAGE_SIDES = ("tilesize", "width", "height", "max_size")
+_TILE_MARGINS = ("buffer", "padding")
 
 
 class RecordCache:
@@ -79,6 +96,100 @@ class RecordCache:
         self._datasets.pop(key, None)
         self._mosaics.pop(key, None)
         self._documents.pop(key, None)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def request_limits(request: Request) -> None:
+    """Refuse sizes, zooms and points no map client asks for, before any pixel is read."""
+    given = {**request.query_params, **request.path_params}
+    for name, limit in [
+        *((n, MAX_IMAGE_SIDE) for n in _IMAGE_SIDES),
+        *((n, MAX_TILE_MARGIN) for n in _TILE_MARGINS),
+    ]:
+        value = _number(given.get(name))
+        if value is not None and not 0 <= value <= limit:
+            raise InvalidInput(f"'{name}' must be within 0-{limit}, got {given[name][:20]}.")
+    zoom = _number(request.path_params.get("z"))
+    if zoom is not None and not 0 <= zoom <= MAX_ZOOM:
+        raise OutsideBounds(f"Zoom {request.path_params['z'][:20]} is outside 0-{MAX_ZOOM}.")
+    lon, lat = (_number(request.path_params.get(k)) for k in ("lon", "lat"))
+    if lon is None or lat is None:
+        return
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise InvalidInput("The point's coordinates must be finite numbers.")
+    crs = request.query_params.get("coord_crs")
+    if crs:
+        try:
+            to_wgs84 = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        except CRSError:
+            return
+        lon, lat = to_wgs84.transform(lon, lat, errcheck=False)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise OutsideBounds("The point is outside the world (WGS84 degrees).")
+
+
+@functools.wraps(ColorMapParams)
+def checked_colormap(*args: Any, **kwargs: Any) -> Any:
+    """titiler's ``colormap_name`` / ``colormap``, with a malformed JSON colormap a 400 (titiler
+    parses ``{"a": ...}`` or ``[1, 2]`` into a ValueError or TypeError, a 500)."""
+    try:
+        colormap = ColorMapParams(*args, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"Could not parse the colormap value: {exc}") from None
+    if colormap is not None and not isinstance(colormap, dict | list):
+        raise InvalidInput("A colormap is a JSON object of value -> color, or a list of intervals.")
+    return colormap
+
+
+@dataclass
+class CheckedHistogramParams(HistogramParams):
+    """titiler's histogram options, refused where numpy would fail (a 500) or allocate without
+    bound: at most ``MAX_HISTOGRAM_BINS`` bins, increasing edges, a range with min < max."""
+
+    def __post_init__(self) -> None:
+        edges = [float(v) for v in self.bins.split(",")] if self.bins else []
+        if len(edges) == 1 and not 1 <= edges[0] <= MAX_HISTOGRAM_BINS:
+            raise InvalidInput(f"'histogram_bins' must be within 1-{MAX_HISTOGRAM_BINS}.")
+        if len(edges) > 1 and (
+            len(edges) > MAX_HISTOGRAM_BINS + 1 or any(a >= b for a, b in pairwise(edges))
+        ):
+            raise InvalidInput(
+                f"'histogram_bins' edges must increase, at most {MAX_HISTOGRAM_BINS + 1} of them."
+            )
+        if self.range:
+            bounds = [_number(v) for v in self.range.split(",")]
+            low, high = [*bounds, None, None][:2]
+            if len(bounds) != 2 or low is None or high is None or not low < high:
+                raise InvalidInput("'histogram_range' must be 'min,max' with min < max.")
+        super().__post_init__()
+
+
+@dataclass
+class CheckedStatisticsParams(StatisticsParams):
+    """titiler's statistics options with percentiles checked (rio-tiler fails past 0-100)."""
+
+    def __post_init__(self) -> None:
+        if any(not 0 <= p <= 100 for p in self.percentiles or []):
+            raise InvalidInput("Percentiles ('p') must be within 0-100.")
+        super().__post_init__()
+
+
+@dataclass
+class BoundedPartParams(PartFeatureParams):
+    """titiler's bbox/feature sizes, bounded: without ``width`` and ``height`` the image is at
+    most ``MAX_IMAGE_SIDE`` on its longer side (titiler reads the area at full resolution), and
+    one side alone may not imply the other from the shape of an arbitrary area."""
+
+    def __post_init__(self) -> None:
+        if bool(self.width) != bool(self.height):
+            raise InvalidInput("Give both 'width' and 'height', or neither ('max_size' applies).")
+        self.max_size = None if self.width else min(self.max_size or MAX_IMAGE_SIDE, MAX_IMAGE_SIDE)
 
 
 async def get_settings(request: Request) -> Settings:
@@ -255,6 +366,6 @@ WMTS_TILE_QUERY: list[Any] = [
     TileParams,
     LayerQuery,
     DatasetParams,
-    ColorMapParams,
+    checked_colormap,
     ImageRenderingParams,
 ]

@@ -22,8 +22,12 @@ from morecantile import Tile
 from rasterio.coords import BoundingBox
 from rasterio.io import DatasetReader
 from rasterio.warp import transform_bounds
+from rio_tiler.constants import WGS84_CRS
+from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
+
+from tileserver.errors import InvalidInput
 
 MAX_OPEN_PER_THREAD = 64
 _BOUNDS: LRUCache[tuple[str, str, str], tuple[float, float, float, float]] = LRUCache(8192)
@@ -117,7 +121,7 @@ class CatalogReader(Reader):
             return super().tile(
                 tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
             )
-        part = self.part(
+        part = super().part(
             (left + col0 * xres, top - row1 * yres, left + col1 * xres, top - row0 * yres),
             dst_crs=self.tms.rasterio_crs,
             bounds_crs=self.tms.rasterio_crs,
@@ -128,20 +132,66 @@ class CatalogReader(Reader):
             expression=expression,
             **kwargs,
         )
-        full = numpy.ma.masked_all((part.count, height, width), dtype=part.array.dtype)
-        full[:, row0:row1, col0:col1] = part.array
-        return ImageData(
-            full,
-            bounds=BoundingBox(left, bottom, right, top),
-            crs=self.tms.rasterio_crs,
-            metadata=part.metadata,
-            nodata=part.nodata,
-            scales=part.scales,
-            offsets=part.offsets,
-            band_names=part.band_names,
-            band_descriptions=part.band_descriptions,
-            dataset_statistics=part.dataset_statistics,
+        return _padded(
+            part, (left, bottom, right, top), self.tms.rasterio_crs, (height, width), (row0, col0)
         )
+
+    def part(  # type: ignore[override]
+        self,
+        bbox: tuple[float, float, float, float],
+        dst_crs: Any = None,
+        bounds_crs: Any = WGS84_CRS,
+        indexes: Any = None,
+        expression: str | None = None,
+        max_size: int | None = None,
+        height: int | None = None,
+        width: int | None = None,
+        buffer: float | None = None,
+        **kwargs: Any,
+    ) -> ImageData:
+        """Read only the part of ``bbox`` that the data covers, then pad to the whole area.
+
+        As with low-zoom tiles, warping an area far larger than a scene (a continent around a
+        UTM scene) makes GDAL chase source windows outside the projection's domain for minutes.
+        An area that misses the data is a 404, like a tile outside it.
+        """
+        crs = dst_crs or bounds_crs
+        area = bbox
+        if bounds_crs and bounds_crs != crs:
+            area = transform_bounds(bounds_crs, crs, *bbox, densify_pts=21)
+        left, bottom, right, top = area
+        if not (all(math.isfinite(v) for v in area) and left < right and bottom < top):
+            raise InvalidInput("The area must be finite, with west < east and south < north.")
+        dl, db, dr, dt = self._bounds_in(f"part {crs}", crs)
+        if not (left < dr and right > dl and bottom < dt and top > db):
+            raise TileOutsideBounds("The area does not intersect the dataset.")
+        options = dict(indexes=indexes, expression=expression, buffer=buffer, **kwargs)
+        if buffer or (left >= dl and right <= dr and bottom >= db and top <= dt):
+            return super().part(
+                area, crs, crs, max_size=max_size, height=height, width=width, **options
+            )
+        if not (width and height):
+            assert self.width and self.height, "set when the reader opened the dataset"
+            cols, rows = self.width, self.height
+            width = max(1, math.ceil((right - left) / ((dr - dl) / cols)))
+            height = max(1, math.ceil((top - bottom) / ((dt - db) / rows)))
+            if max_size and max(width, height) > max_size:
+                scale = max_size / max(width, height)
+                width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        xres, yres = (right - left) / width, (top - bottom) / height
+        col0 = max(0, math.floor((dl - left) / xres))
+        col1 = min(width, max(col0 + 1, math.ceil((dr - left) / xres)))
+        row0 = max(0, math.floor((top - dt) / yres))
+        row1 = min(height, max(row0 + 1, math.ceil((top - db) / yres)))
+        part = super().part(
+            (left + col0 * xres, top - row1 * yres, left + col1 * xres, top - row0 * yres),
+            crs,
+            crs,
+            height=row1 - row0,
+            width=col1 - col0,
+            **options,
+        )
+        return _padded(part, (left, bottom, right, top), crs, (height, width), (row0, col0))
 
     def _bounds_in(self, role: str, crs: Any) -> tuple[float, float, float, float]:
         """Dataset bounds in another CRS, cached per file (files never change in place)."""
@@ -154,3 +204,30 @@ class CatalogReader(Reader):
     def __exit__(self, *args: Any) -> None:
         # The handle outlives the request; only what Reader itself opened (a VRT) is closed.
         self.close()
+
+
+def _padded(
+    part: ImageData,
+    bounds: tuple[float, float, float, float],
+    crs: Any,
+    shape: tuple[int, int],
+    offset: tuple[int, int],
+) -> ImageData:
+    """``part`` placed at ``offset`` (row, col) in a masked image of ``shape`` over ``bounds``."""
+    height, width = shape
+    row0, col0 = offset
+    rows, cols = part.array.shape[1:]
+    full = numpy.ma.masked_all((part.count, height, width), dtype=part.array.dtype)
+    full[:, row0 : row0 + rows, col0 : col0 + cols] = part.array
+    return ImageData(
+        full,
+        bounds=BoundingBox(*bounds),
+        crs=crs,
+        metadata=part.metadata,
+        nodata=part.nodata,
+        scales=part.scales,
+        offsets=part.offsets,
+        band_names=part.band_names,
+        band_descriptions=part.band_descriptions,
+        dataset_statistics=part.dataset_statistics,
+    )

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -533,6 +534,10 @@ def edit_history(settings: Settings, record: DatasetRecord, *, limit: int = 100)
 
 
 # --- tile cache freshness --------------------------------------------------------------------
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""What a dataset id can be: anything else in the URL is not a dataset and never a path."""
+
+
 def _archive_identity(scope: MutableMapping[str, Any]) -> tuple[int, int, int] | None:
     """The identity (inode, mtime, size) of the archive a /vectors/{id}/tiles/ request reads."""
     app = scope.get("app")
@@ -540,11 +545,11 @@ def _archive_identity(scope: MutableMapping[str, Any]) -> tuple[int, int, int] |
     if settings is None:
         return None
     parts = str(scope.get("path", "")).split("/")
-    if len(parts) < 3 or not parts[2] or "." in parts[2]:
+    if len(parts) < 3 or not _SAFE_ID.fullmatch(parts[2]):
         return None
     try:
         st = (settings.data_dir / KIND / parts[2] / TILES_FILE).stat()
-    except OSError:
+    except (OSError, ValueError):
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 

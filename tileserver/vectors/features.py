@@ -81,7 +81,11 @@ def query_features(
         path, bbox=bbox, skip_features=offset, max_features=limit, fid_as_index=True
     )
     attributes = frame.drop(columns=frame.geometry.name)
-    properties = json.loads(attributes.to_json(orient="records", date_format="iso"))
+    properties = (
+        json.loads(attributes.to_json(orient="records", date_format="iso"))
+        if len(attributes.columns)
+        else [{} for _ in range(len(frame))]
+    )
     geometries = [
         json.loads(text) if text is not None else None
         for text in shapely.to_geojson(np.asarray(frame.geometry.values, dtype=object))

@@ -34,6 +34,10 @@ SOURCE_FORMATS: dict[str, str] = {
 DRIVERS = {"shapefile": "ESRI Shapefile", "geojson": "GeoJSON", "gpkg": "GPKG"}
 FORMAT_NAMES = {"shapefile": "shapefile", "geojson": "GeoJSON", "gpkg": "GeoPackage"}
 WGS84 = "EPSG:4326"
+MAX_REPAIR_VERTICES = 100_000
+"""Repairing an invalid geometry takes GEOS super-linear time in its vertices (2 s at 10^5, minutes
+at 10^6), so larger invalid geometries, or more than ten times as many vertices in all, are
+refused rather than repaired."""
 _READ_ERRORS = (DataSourceError, DataLayerError, FeatureError, FieldError, GeometryError)
 
 
@@ -172,6 +176,14 @@ def _make_valid(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     geoms = np.asarray(frame.geometry.values, dtype=object)
     invalid = ~shapely.is_valid(geoms)
     count = int(invalid.sum())
+    vertices = shapely.get_num_coordinates(geoms[invalid])
+    if count and (
+        vertices.max() > MAX_REPAIR_VERTICES or vertices.sum() > 10 * MAX_REPAIR_VERTICES
+    ):
+        raise InvalidInput(
+            f"{count} geometries are invalid (self-intersecting or badly closed) and too large "
+            f"to repair here (at most {MAX_REPAIR_VERTICES} vertices each); repair them first."
+        )
     if count:
         geoms[invalid] = shapely.make_valid(
             geoms[invalid], method="structure", keep_collapsed=False

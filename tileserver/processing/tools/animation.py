@@ -6,7 +6,7 @@ import uuid
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from rio_tiler.colormap import cmap
 from rio_tiler.io import Reader
 
@@ -30,6 +30,13 @@ class AnimationInputs(BaseModel):
     size: int = Field(default=512, ge=64, le=2048, description="Longest side, pixels.")
     fps: float = Field(default=1.0, gt=0, le=30)
     formats: list[Literal["gif", "mp4"]] = ["gif", "mp4"]
+
+    @field_validator("colormap")
+    @classmethod
+    def _known_colormap(cls, value: str) -> str:
+        if value.lower() not in cmap.list():
+            raise ValueError(f"unknown colormap '{value[:40]}'; see /colorMaps")
+        return value.lower()
 
     @model_validator(mode="after")
     def _bands(self) -> AnimationInputs:

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 from pydantic import BaseModel, Field, model_validator
 from rasterio.features import geometry_mask
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
 from shapely.geometry import mapping, shape
+from shapely.geometry.base import BaseGeometry
 
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import Process, ProcessResult, register
@@ -32,7 +34,22 @@ class ClipInputs(BaseModel):
     def _one_of(self) -> ClipInputs:
         if (self.geometry is None) == (self.vector is None):
             raise ValueError("give exactly one of 'geometry' or 'vector'")
+        if self.geometry is not None:
+            _polygon(self.geometry)
         return self
+
+
+def _polygon(geojson: dict[str, Any]) -> BaseGeometry:
+    """The GeoJSON as a finite, non-empty (Multi)Polygon, or a ValueError saying why."""
+    try:
+        polygon = shape(geojson)
+    except Exception:
+        raise ValueError("'geometry' is not a readable GeoJSON geometry") from None
+    if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
+        raise ValueError("clip needs a non-empty Polygon or MultiPolygon")
+    if not np.isfinite(shapely.get_coordinates(polygon)).all():
+        raise ValueError("'geometry' has coordinates that are not finite numbers")
+    return polygon
 
 
 def clip_block(
@@ -69,11 +86,9 @@ class ClipProcess(Process):
         record = ctx.dataset(params.dataset)
         wgs84 = params.geometry or _vector_union(ctx, params.vector or "")
         try:
-            polygon = shape(wgs84)
-        except Exception:
-            raise InvalidInput("'geometry' is not a valid GeoJSON geometry.") from None
-        if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
-            raise InvalidInput("Clip needs a Polygon or MultiPolygon.")
+            polygon = _polygon(wgs84)
+        except ValueError as exc:
+            raise InvalidInput(f"{exc}.") from None
         path = ctx.path(record)
         with rasterio.open(path) as src:
             local = transform_geom("EPSG:4326", src.crs, mapping(polygon))

@@ -10,6 +10,7 @@ import rasterio
 from pydantic import BaseModel, Field, model_validator
 from rasterio.windows import Window
 
+from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.expressions import to_band_expression
 from tileserver.indices import INDICES
@@ -49,33 +50,50 @@ def index_block(window: WindowTuple, path: str, parts: list[str], bands: list[in
     return out
 
 
+def _expression(
+    params: IndexInputs, record: DatasetRecord
+) -> tuple[list[str], list[str], list[int]]:
+    """Output band names, the ``bN`` expression of each output band, and the bands it reads."""
+    if params.index:
+        spectral = INDICES.get(params.index)
+        expression = to_band_expression(
+            spectral.formula,
+            record.band_names,
+            record.sensor,
+            record.reflectance_scale,
+            record.reflectance_offset,
+        )
+        names = [spectral.name]
+    else:
+        expression = to_band_expression(params.expression or "", record.band_names, record.sensor)
+        names = [f"expr{i + 1}" for i in range(len(expression.split(";")))]
+    bands = sorted({int(b) for b in re.findall(r"\bb(\d+)\b", expression)})
+    if not bands:
+        raise InvalidInput("The expression uses no band.")
+    return names, expression.split(";"), bands
+
+
 class IndexProcess(Process):
     id = "index"
     title = "Spectral index"
     description = "A named index (NDVI, MNDWI ...) or an expression, as a float32 COG."
     inputs = IndexInputs
 
+    def check(self, params: IndexInputs, catalog: Catalog) -> None:
+        """Evaluate the expression once on float32 zeros, as ``index_block`` will on pixels,
+        so a malformed one is a 400 now rather than a failed job later."""
+        _names, parts, bands = _expression(params, catalog.get_dataset(params.dataset))
+        trial = {f"b{b}": np.zeros(1, dtype="float32") for b in bands}
+        for part in parts:
+            try:
+                with np.errstate(all="ignore"):
+                    numexpr.evaluate(part, local_dict=trial)
+            except Exception as exc:
+                raise InvalidInput(f"Invalid expression '{part}': {exc}") from None
+
     def run(self, params: IndexInputs, ctx: JobContext) -> ProcessResult:
         record = ctx.dataset(params.dataset)
-        if params.index:
-            spectral = INDICES.get(params.index)
-            expression = to_band_expression(
-                spectral.formula,
-                record.band_names,
-                record.sensor,
-                record.reflectance_scale,
-                record.reflectance_offset,
-            )
-            names = [spectral.name]
-        else:
-            expression = to_band_expression(
-                params.expression or "", record.band_names, record.sensor
-            )
-            names = [f"expr{i + 1}" for i in range(len(expression.split(";")))]
-        parts = expression.split(";")
-        bands = sorted({int(b) for b in re.findall(r"\bb(\d+)\b", expression)})
-        if not bands:
-            raise InvalidInput("The expression uses no band.")
+        names, parts, bands = _expression(params, record)
         with rasterio.open(ctx.path(record)) as src:
             grid = Grid.of(src.crs, src.transform, src.width, src.height)
         cog = write_blockwise(

@@ -4,8 +4,9 @@ Both servers serve the same COG under uvicorn (one worker each, run one after th
 never share the cores). Each client is a thread with one keep-alive connection that requests
 random tiles (RGB and NDVI renders over every zoom of the scene) until the time is up; the tile
 cache is off so every request reads and renders pixels. Before the timed phase every URL is
-fetched once, so GDAL's block cache and the servers' caches are as full as they will get and
-what grows afterwards is growth, not warm-up.
+fetched once and then the same load runs for ``--warmup`` seconds, so GDAL's block cache and
+each request thread's open datasets are as full as they will get: what grows afterwards is
+growth, not warm-up.
 
 Reported per server: requests, tiles/s, p50 / p90 / p99 latency (as the client sees it, queueing
 included), status counts (5xx and connection errors separately), and the server's RSS at the
@@ -142,6 +143,9 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=64, help="concurrent client connections")
     parser.add_argument("--seconds", type=float, default=60, help="timed phase per server")
+    parser.add_argument(
+        "--warmup", type=float, default=30, help="seconds of the same load before timing"
+    )
     parser.add_argument("--tiles", type=int, default=400, help="distinct tiles per render")
     parser.add_argument("--size", type=int, default=4096, help="COG width/height in pixels")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
@@ -186,11 +190,17 @@ def main() -> None:
                 continue
             with uvicorn_process(target, env, args.workers, factory) as (base, proc):
                 batch = urls(base, prefix, extra)
+                idle = tree_rss(proc.pid)
                 print(f"{name}: warming up on all {len(batch)} URLs once ...")
-                _seconds, bad = fetch_all(batch, min(args.clients, 16))
+                _seconds, bad = fetch_all(batch, args.clients)
                 if bad:
                     print(f"  {bad} warm-up requests did not answer 200")
+                if args.warmup:
+                    warm = run_load(batch, proc.pid, args.clients, args.warmup, f"{name} warm-up")
+                    before, after = warm["rss_start_mib"], warm["rss_end_mib"]
+                    print(f"  warm-up: RSS {before:.0f} -> {after:.0f} MiB")
                 results[name] = run_load(batch, proc.pid, args.clients, args.seconds, name)
+                results[name]["rss_idle_mib"] = idle / 2**20
 
     print(
         f"\n{args.clients} clients x {args.seconds:.0f} s per server, {args.workers} uvicorn "

@@ -7,6 +7,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
@@ -16,6 +17,7 @@ from tileserver import __version__
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
 from tileserver.jobs.runner import JobRunner
+from tileserver.memory import tune_malloc
 from tileserver.routers.datasets import build_datasets_router
 from tileserver.routers.indices import build_indices_router
 from tileserver.routers.me import build_me_router
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_gdal(settings)
+    tune_malloc(settings.malloc_arenas, settings.malloc_mmap_threshold_kib)
     configure_png(settings.png_zlevel)
 
     catalog = Catalog(settings.resolved_database_url)
@@ -63,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Tiles, previews and statistics run in anyio's thread pool, and each of its threads
+        # keeps its own dataset handles and block caches: the pool's size bounds that memory.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         threading.Thread(target=_recover_jobs, args=(runner,), daemon=True).start()
         yield
         runner.close()

@@ -68,7 +68,26 @@ class Settings(BaseSettings):
     job_gdal_cache_mb: int = Field(
         default=64, description="GDAL block cache per job worker, MiB (bounds worker memory)."
     )
-    gdal_cache_mb: int = 512
+    gdal_cache_mb: int = Field(
+        default=256, description="GDAL block cache of an API process, MiB (shared by threads)."
+    )
+    malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        description="glibc malloc arenas per API process (0: glibc's default, 8 per core).",
+    )
+    malloc_mmap_threshold_kib: int = Field(
+        default=256,
+        ge=0,
+        description="Allocations from this size up are mmapped and returned to the system when "
+        "freed (0: glibc's sliding default); with few arenas it keeps RSS flat under load.",
+    )
+    request_threads: int = Field(
+        default=16,
+        ge=1,
+        description="Threads per API process for tiles and other blocking requests; each keeps "
+        "its own open datasets, so this bounds memory (anyio's default is 40).",
+    )
     max_raster_pixels: int = Field(
         default=100_000 * 100_000, description="Largest raster (width x height) accepted."
     )

@@ -58,8 +58,11 @@ def gdal_config(settings: Settings) -> dict[str, str]:
         "GDAL_HTTP_VERSION": "2",
         "GDAL_INGESTED_BYTES_AT_OPEN": "32768",
         "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff,.TIFF",
+        # VSI_CACHE is per open file, and every request thread keeps its own handles: small.
+        # Remote reads share /vsicurl/'s process-wide region cache instead.
         "VSI_CACHE": "TRUE",
-        "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+        "VSI_CACHE_SIZE": str(4 * 1024 * 1024),
+        "CPL_VSIL_CURL_CACHE_SIZE": str(128 * 1024 * 1024),
         "GDAL_BAND_BLOCK_CACHE": "HASHSET",
         "PROJ_NETWORK": "OFF",
     }

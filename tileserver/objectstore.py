@@ -49,8 +49,10 @@ class LocalStore:
         return path.stat().st_size if path.is_file() else 0
 
 
-def s3_client(settings: Settings) -> Any:
-    """A boto3 S3 client configured like GDAL is (endpoint, https, path-style, keys)."""
+def s3_client(settings: Settings, public: bool = False) -> Any:
+    """A boto3 S3 client configured like GDAL is (endpoint, https, path-style, keys); with
+    ``public``, addressed at the URL clients reach (``COGSIGHT_S3_PUBLIC_URL``) so that the
+    URLs it presigns resolve, and verify, outside the servers' network."""
     import boto3
     from botocore.config import Config
 
@@ -58,6 +60,8 @@ def s3_client(settings: Settings) -> Any:
     if settings.s3_endpoint:
         scheme = "https" if settings.s3_https else "http"
         endpoint = f"{scheme}://{settings.s3_endpoint}"
+    if public and settings.s3_public_url:
+        endpoint = settings.s3_public_url.rstrip("/")
     style = "virtual" if settings.s3_virtual_hosting else "path"
     return boto3.client(
         "s3",
@@ -65,7 +69,11 @@ def s3_client(settings: Settings) -> Any:
         region_name=settings.s3_region,
         aws_access_key_id=settings.s3_access_key_id,
         aws_secret_access_key=settings.s3_secret_access_key,
-        config=Config(s3={"addressing_style": style}, retries={"max_attempts": 5}),
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": style},
+            retries={"max_attempts": 5},
+        ),
     )
 
 
@@ -129,7 +137,7 @@ def presigned_url(uri: str, settings: Settings, filename: str, seconds: int = 90
     """A time-limited GET URL for an object of ours, downloaded under ``filename``."""
     parsed = urlparse(uri)
     return str(
-        s3_client(settings).generate_presigned_url(
+        s3_client(settings, public=True).generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": parsed.netloc,

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     s3_secret_access_key: str | None = None
     s3_https: bool = True
     s3_virtual_hosting: bool = False
+    s3_public_url: str | None = Field(
+        default=None,
+        description="Base URL (scheme://host:port) that clients reach the object store at, for "
+        "presigned downloads, when it differs from the endpoint the servers use (a compose or "
+        "cluster network name); default: the servers' endpoint.",
+    )
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
 

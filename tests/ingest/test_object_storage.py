@@ -122,3 +122,22 @@ def test_uploads_and_results_live_in_object_storage(stored):
     red, nir = data[0, row, col].astype(float), data[1, row, col].astype(float)
     at = client.get(f"/raster/{out['id']}/point/{lon},{lat}").json()["values"][0]
     assert abs(at - (nir - red) / (nir + red)) < 1e-5
+
+
+def test_presigned_downloads_address_the_public_url(stored):
+    """Servers reach the store by an internal name; browsers get URLs for the public one."""
+    from urllib.parse import urlsplit
+
+    from tileserver.objectstore import presigned_url
+
+    client, _s3, settings = stored
+    record = next(d for d in client.get("/datasets").json()["items"] if d["kind"] == "raster")
+    port = urlsplit(f"http://{settings.s3_endpoint}").port
+    public = settings.model_copy(update={"s3_public_url": f"http://localhost:{port}/"})
+    url = presigned_url(record["uri"], public, "scene.tif")
+    assert urlsplit(url).netloc == f"localhost:{port}"
+    assert "X-Amz-Signature" in url
+    fetched = httpx.get(url)
+    assert fetched.status_code == 200 and fetched.content[:4] in (b"II*\x00", b"MM\x00*")
+    internal = presigned_url(record["uri"], settings, "scene.tif")
+    assert urlsplit(internal).netloc == settings.s3_endpoint

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import contextlib
 
 from bench.common import fetch_all, uvicorn_process
-from bench.tiles import RENDERS, make_cog, tile_list
+from bench.tiles import RENDERS, bench_scene
 
 
 @dataclass
@@ -153,43 +153,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/load.json"))
     args = parser.parse_args()
 
-    from tileserver.catalog import Catalog
-    from tileserver.ingest import register_raster
-    from tileserver.settings import Settings
-
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="cogsight-load-") as tmp:
-        folder = Path(tmp)
-        print(f"making a {args.size}x{args.size} 5-band COG ...")
-        cog = make_cog(folder, args.size)
-        settings = Settings(data_dir=folder / "data")
-        settings.data_dir.mkdir()
-        record = register_raster(Catalog(settings.resolved_database_url), settings, cog)
-        served = settings.data_dir / record.uri
-        tiles = tile_list(served, record.bounds, record.minzoom, record.maxzoom, args.tiles)
-
-        def urls(base: str, prefix: str, extra: str = "") -> list[str]:
-            return [
-                f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
-                for q in RENDERS.values()
-                for z, x, y in tiles
-            ]
-
+        scene = bench_scene(Path(tmp), args.size, args.tiles)
         servers = {
             "cogsight": (
                 "tileserver.app:create_app",
-                {"COGSIGHT_DATA_DIR": str(settings.data_dir), "COGSIGHT_TILE_CACHE_BYTES": "0"},
+                {"COGSIGHT_DATA_DIR": str(scene.data_dir), "COGSIGHT_TILE_CACHE_BYTES": "0"},
                 True,
-                f"/raster/{record.id}",
+                f"/raster/{scene.dataset_id}",
                 "",
             ),
-            "titiler": ("bench.bare_titiler:app", {}, False, "/cog", f"&url={served}"),
+            "titiler": ("bench.bare_titiler:app", {}, False, "/cog", f"&url={scene.served}"),
         }
         for name, (target, env, factory, prefix, extra) in servers.items():
             if args.only and name != args.only:
                 continue
             with uvicorn_process(target, env, args.workers, factory) as (base, proc):
-                batch = urls(base, prefix, extra)
+                batch = scene.urls(base, prefix, extra)
                 idle = tree_rss(proc.pid)
                 print(f"{name}: warming up on all {len(batch)} URLs once ...")
                 _seconds, bad = fetch_all(batch, args.clients)
@@ -204,7 +185,7 @@ def main() -> None:
 
     print(
         f"\n{args.clients} clients x {args.seconds:.0f} s per server, {args.workers} uvicorn "
-        f"worker(s), tile cache off, {len(tiles) * len(RENDERS)} distinct tile URLs"
+        f"worker(s), tile cache off, {len(scene.tiles) * len(RENDERS)} distinct tile URLs"
     )
     header = (
         f"  {'server':9s} {'requests':>8s} {'tiles/s':>8s} {'p50 ms':>8s} {'p90 ms':>8s} "
@@ -243,7 +224,7 @@ def main() -> None:
                 "clients": args.clients,
                 "seconds": args.seconds,
                 "workers": args.workers,
-                "urls": len(tiles) * len(RENDERS),
+                "urls": len(scene.tiles) * len(RENDERS),
                 "results": results,
                 "ratios": ratios,
             },

@@ -15,6 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import morecantile
@@ -80,6 +81,41 @@ def tile_list(
     return out
 
 
+@dataclass(frozen=True)
+class BenchScene:
+    """The benchmark COG registered in a catalog of its own, and the tiles to request."""
+
+    data_dir: Path
+    dataset_id: str
+    served: Path
+    tiles: list[tuple[int, int, int]]
+
+    def urls(self, base: str, prefix: str, extra: str = "") -> list[str]:
+        """Every tile in every render, under ``base`` + ``prefix`` (+ ``extra`` query)."""
+        return [
+            f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
+            for q in RENDERS.values()
+            for z, x, y in self.tiles
+        ]
+
+
+def bench_scene(folder: Path, size: int, count: int) -> BenchScene:
+    """Make the COG in ``folder``, register it in ``folder/data``, pick ``count`` tiles."""
+    from tileserver.catalog import Catalog
+    from tileserver.ingest import register_raster
+    from tileserver.settings import Settings
+
+    print(f"making a {size}x{size} 5-band COG ...")
+    cog = make_cog(folder, size)
+    settings = Settings(data_dir=folder / "data")
+    settings.data_dir.mkdir()
+    record = register_raster(Catalog(settings.resolved_database_url), settings, cog)
+    served = settings.data_dir / record.uri
+    tiles = tile_list(served, record.bounds, record.minzoom, record.maxzoom, count)
+    print(f"{len(tiles)} tiles x {len(RENDERS)} renders, zooms {record.minzoom}-{record.maxzoom}")
+    return BenchScene(settings.data_dir, record.id, served, tiles)
+
+
 _KEPT: dict[str, object] = {}
 
 
@@ -125,34 +161,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/tiles.json"))
     args = parser.parse_args()
 
-    from tileserver.catalog import Catalog
-    from tileserver.ingest import register_raster
     from tileserver.settings import Settings
     from tileserver.tiling.encoding import configure_png
 
     configure_png(Settings().png_zlevel)  # the floor encodes exactly as cogsight does
 
     with tempfile.TemporaryDirectory(prefix="cogsight-bench-") as tmp:
-        folder = Path(tmp)
-        print(f"making a {args.size}x{args.size} 5-band COG ...")
-        cog = make_cog(folder, args.size)
-        settings = Settings(data_dir=folder / "data")
-        settings.data_dir.mkdir()
-        record = register_raster(Catalog(settings.resolved_database_url), settings, cog)
-        served = settings.data_dir / record.uri
-        tiles = tile_list(served, record.bounds, record.minzoom, record.maxzoom, args.tiles)
-        print(
-            f"{len(tiles)} tiles x {len(RENDERS)} renders, zooms {record.minzoom}-{record.maxzoom}"
-        )
+        scene = bench_scene(Path(tmp), args.size, args.tiles)
+        served, tiles = scene.served, scene.tiles
 
-        def urls(base: str, prefix: str, extra: str = "") -> list[str]:
-            return [
-                f"{base}{prefix}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?{q}{extra}"
-                for q in RENDERS.values()
-                for z, x, y in tiles
-            ]
-
-        env = {"COGSIGHT_DATA_DIR": str(settings.data_dir)}
+        env = {"COGSIGHT_DATA_DIR": str(scene.data_dir)}
         off = {**env, "COGSIGHT_TILE_CACHE_BYTES": "0"}
         runs: dict[str, list[float]] = {k: [] for k in KINDS}
         errors = dict.fromkeys(KINDS, 0)
@@ -162,9 +180,9 @@ def main() -> None:
             uvicorn_server("tileserver.app:create_app", env, args.workers, factory=True) as d,
         ):
             batches = {
-                "a_cogsight_cache_off": urls(a, f"/raster/{record.id}"),
-                "b_bare_titiler": urls(b, "/cog", f"&url={served}"),
-                "d_cogsight_hot_cache": urls(d, f"/raster/{record.id}"),
+                "a_cogsight_cache_off": scene.urls(a, f"/raster/{scene.dataset_id}"),
+                "b_bare_titiler": scene.urls(b, "/cog", f"&url={served}"),
+                "d_cogsight_hot_cache": scene.urls(d, f"/raster/{scene.dataset_id}"),
             }
             for name, batch in batches.items():  # warm imports, connections, and d's cache
                 fetch_all(batch if name.startswith("d") else batch[:20], args.concurrency)

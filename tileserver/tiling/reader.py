@@ -108,32 +108,17 @@ class CatalogReader(Reader):
                 tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
             )
         matrix = self.tms.matrix(tile_z)
-        width = tilesize or matrix.tileWidth
-        height = tilesize or matrix.tileHeight
-        left, bottom, right, top = self.tms.xy_bounds(Tile(x=tile_x, y=tile_y, z=tile_z))
-        dl, db, dr, dt = self._bounds_in("tms", self.tms.rasterio_crs)
-        xres, yres = (right - left) / width, (top - bottom) / height
-        col0 = max(0, math.floor((dl - left) / xres))
-        col1 = min(width, math.ceil((dr - left) / xres))
-        row0 = max(0, math.floor((top - dt) / yres))
-        row1 = min(height, math.ceil((top - db) / yres))
-        if (col0, row0, col1, row1) == (0, 0, width, height) or col1 <= col0 or row1 <= row0:
+        shape = (tilesize or matrix.tileHeight, tilesize or matrix.tileWidth)
+        area = self.tms.xy_bounds(Tile(x=tile_x, y=tile_y, z=tile_z))
+        crs = self.tms.rasterio_crs
+        window = _covered_window(area, self._bounds_in("tms", crs), shape)
+        col0, row0, col1, row1 = window
+        if window == (0, 0, shape[1], shape[0]) or col1 <= col0 or row1 <= row0:
             return super().tile(
                 tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
             )
-        part = super().part(
-            (left + col0 * xres, top - row1 * yres, left + col1 * xres, top - row0 * yres),
-            dst_crs=self.tms.rasterio_crs,
-            bounds_crs=self.tms.rasterio_crs,
-            height=row1 - row0,
-            width=col1 - col0,
-            max_size=None,
-            indexes=indexes,
-            expression=expression,
-            **kwargs,
-        )
-        return _padded(
-            part, (left, bottom, right, top), self.tms.rasterio_crs, (height, width), (row0, col0)
+        return self._read_window(
+            area, crs, shape, window, indexes=indexes, expression=expression, **kwargs
         )
 
     def part(  # type: ignore[override]
@@ -178,20 +163,47 @@ class CatalogReader(Reader):
             if max_size and max(width, height) > max_size:
                 scale = max_size / max(width, height)
                 width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        col0, row0, col1, row1 = _covered_window(area, (dl, db, dr, dt), (height, width))
+        window = (col0, row0, max(col0 + 1, col1), max(row0 + 1, row1))  # at least a pixel
+        return self._read_window(area, crs, (height, width), window, **options)
+
+    def _read_window(
+        self,
+        area: tuple[float, float, float, float],
+        crs: Any,
+        shape: tuple[int, int],
+        window: tuple[int, int, int, int],
+        **options: Any,
+    ) -> ImageData:
+        """Read ``window`` (col0, row0, col1, row1) of a ``shape`` grid over ``area`` and pad
+        it to the whole grid: the one read both ``tile`` and ``part`` end in."""
+        left, bottom, right, top = area
+        height, width = shape
+        col0, row0, col1, row1 = window
         xres, yres = (right - left) / width, (top - bottom) / height
-        col0 = max(0, math.floor((dl - left) / xres))
-        col1 = min(width, max(col0 + 1, math.ceil((dr - left) / xres)))
-        row0 = max(0, math.floor((top - dt) / yres))
-        row1 = min(height, max(row0 + 1, math.ceil((top - db) / yres)))
         part = super().part(
             (left + col0 * xres, top - row1 * yres, left + col1 * xres, top - row0 * yres),
-            crs,
-            crs,
+            dst_crs=crs,
+            bounds_crs=crs,
             height=row1 - row0,
             width=col1 - col0,
+            max_size=None,
             **options,
         )
-        return _padded(part, (left, bottom, right, top), crs, (height, width), (row0, col0))
+        full = numpy.ma.masked_all((part.count, height, width), dtype=part.array.dtype)
+        full[:, row0:row1, col0:col1] = part.array
+        return ImageData(
+            full,
+            bounds=BoundingBox(*area),
+            crs=crs,
+            metadata=part.metadata,
+            nodata=part.nodata,
+            scales=part.scales,
+            offsets=part.offsets,
+            band_names=part.band_names,
+            band_descriptions=part.band_descriptions,
+            dataset_statistics=part.dataset_statistics,
+        )
 
     def _bounds_in(self, role: str, crs: Any) -> tuple[float, float, float, float]:
         """Dataset bounds in another CRS, cached per file (files never change in place)."""
@@ -206,28 +218,20 @@ class CatalogReader(Reader):
         self.close()
 
 
-def _padded(
-    part: ImageData,
-    bounds: tuple[float, float, float, float],
-    crs: Any,
+def _covered_window(
+    area: tuple[float, float, float, float],
+    data: tuple[float, float, float, float],
     shape: tuple[int, int],
-    offset: tuple[int, int],
-) -> ImageData:
-    """``part`` placed at ``offset`` (row, col) in a masked image of ``shape`` over ``bounds``."""
+) -> tuple[int, int, int, int]:
+    """The pixels (col0, row0, col1, row1) of a ``shape`` (rows, cols) grid over ``area`` that
+    the ``data`` bounds (same CRS) cover, clipped to the grid; empty when they miss it."""
+    left, bottom, right, top = area
+    dl, db, dr, dt = data
     height, width = shape
-    row0, col0 = offset
-    rows, cols = part.array.shape[1:]
-    full = numpy.ma.masked_all((part.count, height, width), dtype=part.array.dtype)
-    full[:, row0 : row0 + rows, col0 : col0 + cols] = part.array
-    return ImageData(
-        full,
-        bounds=BoundingBox(*bounds),
-        crs=crs,
-        metadata=part.metadata,
-        nodata=part.nodata,
-        scales=part.scales,
-        offsets=part.offsets,
-        band_names=part.band_names,
-        band_descriptions=part.band_descriptions,
-        dataset_statistics=part.dataset_statistics,
+    xres, yres = (right - left) / width, (top - bottom) / height
+    return (
+        max(0, math.floor((dl - left) / xres)),
+        max(0, math.floor((top - dt) / yres)),
+        min(width, math.ceil((dr - left) / xres)),
+        min(height, math.ceil((top - db) / yres)),
     )

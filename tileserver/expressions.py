@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Protocol
 
 from tileserver.errors import InvalidInput, UnknownBand
+from tileserver.indices import INDICES, SpectralIndex
 from tileserver.sensors import SENSORS
 
 NUMEXPR_FUNCTIONS = frozenset(
@@ -206,3 +208,30 @@ def to_band_expression(
         rewritten = _Rewrite(mapping, scale, offset).visit(tree)
         parts.append(ast.unparse(ast.fix_missing_locations(rewritten)))
     return ";".join(parts)
+
+
+class BandSource(Protocol):
+    """What band resolution needs from a dataset or a mosaic."""
+
+    @property
+    def band_names(self) -> list[str]: ...
+    @property
+    def sensor(self) -> str | None: ...
+    @property
+    def reflectance_scale(self) -> float | None: ...
+    @property
+    def reflectance_offset(self) -> float | None: ...
+
+
+def index_expression(name: str, source: BandSource) -> tuple[SpectralIndex, str]:
+    """A named index and its formula over ``source``'s bands as ``bN``, with the source's
+    reflectance scale and offset applied (the formulas' constants assume reflectance)."""
+    spectral = INDICES.get(name)
+    expression = to_band_expression(
+        spectral.formula,
+        list(source.band_names),
+        source.sensor,
+        source.reflectance_scale,
+        source.reflectance_offset,
+    )
+    return spectral, expression

@@ -14,7 +14,7 @@ import functools
 import math
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
@@ -39,7 +39,7 @@ from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.errors import InvalidInput, OutsideBounds, UnknownBand
-from tileserver.expressions import to_band_expression
+from tileserver.expressions import BandSource, index_expression, to_band_expression
 from tileserver.indices import INDICES
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
@@ -302,19 +302,6 @@ class LayerQuery(DefaultDependency):
             raise InvalidInput("Use either 'index', 'expression' or 'bidx', not several.")
 
 
-class BandSource(Protocol):
-    """What band resolution needs from a dataset or a mosaic."""
-
-    @property
-    def band_names(self) -> list[str]: ...
-    @property
-    def sensor(self) -> str | None: ...
-    @property
-    def reflectance_scale(self) -> float | None: ...
-    @property
-    def reflectance_offset(self) -> float | None: ...
-
-
 def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
     """Turn names and named indices into what rio-tiler reads (``bidx`` / ``b1..bN``)."""
     names = list(source.band_names)
@@ -326,13 +313,10 @@ def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
                     f"({', '.join(names)})."
                 )
     expression = query.expression
-    scale = offset = None
     if query.index:
-        spectral = INDICES.get(query.index)
-        expression = spectral.formula
-        scale, offset = source.reflectance_scale, source.reflectance_offset
-    if expression:
-        expression = to_band_expression(expression, names, source.sensor, scale, offset)
+        expression = index_expression(query.index, source)[1]
+    elif expression:
+        expression = to_band_expression(expression, names, source.sensor)
     return BidxExprParams(indexes=query.indexes, expression=expression)
 
 

@@ -11,8 +11,7 @@ from rio_tiler.colormap import cmap
 from rio_tiler.io import Reader
 
 from tileserver.errors import InvalidInput
-from tileserver.expressions import to_band_expression
-from tileserver.indices import INDICES
+from tileserver.expressions import index_expression
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.context import JobContext
 from tileserver.storage import atomic_dir
@@ -113,14 +112,7 @@ class AnimationProcess(Process):
     def _frame(self, ctx: JobContext, record, bbox, params: AnimationInputs) -> np.ndarray:
         with Reader(ctx.path(record)) as src:
             if params.index:
-                spectral = INDICES.get(params.index)
-                expression = to_band_expression(
-                    spectral.formula,
-                    record.band_names,
-                    record.sensor,
-                    record.reflectance_scale,
-                    record.reflectance_offset,
-                )
+                spectral, expression = index_expression(params.index, record)
                 img = src.part(
                     bbox, dst_crs="EPSG:3857", max_size=params.size, expression=expression
                 )

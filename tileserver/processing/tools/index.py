@@ -12,8 +12,7 @@ from rasterio.windows import Window
 
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput
-from tileserver.expressions import to_band_expression
-from tileserver.indices import INDICES
+from tileserver.expressions import index_expression, to_band_expression
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
 from tileserver.processing.context import JobContext
@@ -55,14 +54,7 @@ def _expression(
 ) -> tuple[list[str], list[str], list[int]]:
     """Output band names, the ``bN`` expression of each output band, and the bands it reads."""
     if params.index:
-        spectral = INDICES.get(params.index)
-        expression = to_band_expression(
-            spectral.formula,
-            record.band_names,
-            record.sensor,
-            record.reflectance_scale,
-            record.reflectance_offset,
-        )
+        spectral, expression = index_expression(params.index, record)
         names = [spectral.name]
     else:
         expression = to_band_expression(params.expression or "", record.band_names, record.sensor)

@@ -6,7 +6,6 @@ HTTP API on the embedded Dask cluster. Truth masks come from the seeded demo gen
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import morecantile
@@ -16,6 +15,7 @@ import pytest
 import rasterio
 import shapely
 
+from tests.polling import wait_for_job
 from tileserver.ingest import register_raster
 from tileserver.processing import PROCESSES
 from tileserver.processing.context import JobContext
@@ -174,16 +174,6 @@ def test_landcover_writes_class_ids_not_channel_indexes(catalog, settings, demo)
 
 
 # --- through HTTP, on the job cluster --------------------------------------------------------
-def _wait(client, location: str, timeout: float = 240.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.get(location).json()
-        if status["status"] in ("successful", "failed", "dismissed"):
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"job did not finish: {status}")
-
-
 def test_model_process_over_http(client, demo, water_reference):
     listed = {p["id"] for p in client.get("/processes").json()["processes"]}
     assert {"water-optical", "change-cva", "building", "dehaze"} <= listed
@@ -197,7 +187,7 @@ def test_model_process_over_http(client, demo, water_reference):
         headers={"Prefer": "respond-sync"},  # models always run as jobs
     )
     assert response.status_code == 201
-    status = _wait(client, response.headers["Location"])
+    status = wait_for_job(client, response.headers["Location"], timeout=240)
     assert status["status"] == "successful", status["message"]
     results = client.get(f"{response.headers['Location']}/results").json()
     assert results["values"]["metrics"]["classes"]["1"]["iou"] >= 0.9
@@ -218,7 +208,7 @@ def test_model_processes_refuse_what_cannot_work(client, demo):
     )
     assert outside.status_code in (201, 400)
     if outside.status_code == 201:  # the window is found on the worker: a failed job, reason
-        status = _wait(client, outside.headers["Location"])
+        status = wait_for_job(client, outside.headers["Location"], timeout=240)
         assert status["status"] == "failed" and "AOI" in status["message"]
     mosaic_scene = demo["mosaic-49n-00"]
     apart = client.post(

@@ -3,13 +3,13 @@ the job cluster, registered at once, then run as a process of its own."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 
+from tests.polling import wait_for_job
 from tileserver.ingest import register_raster
 
 pytest.importorskip("torch")
@@ -30,17 +30,6 @@ def water_mask(catalog, settings, demo, tmp_path_factory) -> str:
     return register_raster(catalog, settings, out, title="water mask", thumbnail=False).id
 
 
-def _wait(client, location: str, timeout: float = 400.0) -> dict:
-    deadline = time.monotonic() + timeout
-    status: dict = {}
-    while time.monotonic() < deadline:
-        status = client.get(location).json()
-        if status["status"] in ("successful", "failed", "dismissed"):
-            return status
-        time.sleep(1.0)
-    raise AssertionError(f"job did not finish: {status}")
-
-
 def test_train_then_run_the_new_model(client, demo, water_mask):
     response = client.post(
         "/processes/train/execution",
@@ -57,7 +46,7 @@ def test_train_then_run_the_new_model(client, demo, water_mask):
         },
     )
     assert response.status_code == 201, response.text
-    status = _wait(client, response.headers["Location"])
+    status = wait_for_job(client, response.headers["Location"], timeout=400, interval=1.0)
     assert status["status"] == "successful", status["message"]
     values = client.get(f"{response.headers['Location']}/results").json()["values"]
     assert values["metrics"]["classes"]["1"]["iou"] >= 0.8, values["metrics"]
@@ -70,7 +59,7 @@ def test_train_then_run_the_new_model(client, demo, water_mask):
         json={"inputs": {"dataset": demo[SCENE], "reference": water_mask}},
     )
     assert run.status_code == 201, run.text
-    ran = _wait(client, run.headers["Location"])
+    ran = wait_for_job(client, run.headers["Location"], timeout=400, interval=1.0)
     assert ran["status"] == "successful", ran["message"]
     results = client.get(f"{run.headers['Location']}/results").json()
     assert results["values"]["metrics"]["classes"]["1"]["iou"] >= 0.8

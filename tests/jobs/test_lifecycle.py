@@ -14,22 +14,13 @@ import rasterio
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
+from tests.polling import wait_for_job
 from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.ingest import register_raster
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import JobStatus, JobStore
 from tileserver.settings import Settings
-
-
-def wait_for(client: TestClient, job_id: str, timeout: float = 180) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def test_async_job_on_the_embedded_cluster(client, demo):
@@ -40,7 +31,7 @@ def test_async_job_on_the_embedded_cluster(client, demo):
     assert response.status_code == 201, response.text
     assert response.headers["location"].endswith(response.json()["jobID"])
     assert response.json()["status"] in ("accepted", "running")
-    job = wait_for(client, response.json()["jobID"])
+    job = wait_for_job(client, response.json()["jobID"], timeout=180, interval=0.3)
     assert job["status"] == "successful" and job["progress"] == 100, job
     results = client.get(f"/jobs/{job['jobID']}/results").json()
     (dataset_id,) = results["datasets"]
@@ -76,7 +67,7 @@ def test_restart_requeues_or_fails_with_a_reason(settings, catalog, demo):
         worn.id, status=JobStatus.running, attempts=settings.job_max_attempts, heartbeat=long_ago
     )
     with TestClient(create_app(settings)) as restarted:  # a new API process finds both
-        job = wait_for(restarted, orphan.id)
+        job = wait_for_job(restarted, orphan.id, timeout=180, interval=0.3)
         assert job["status"] == "successful", job
         failed = restarted.get(f"/jobs/{worn.id}").json()
         assert failed["status"] == "failed" and "Interrupted" in failed["message"]

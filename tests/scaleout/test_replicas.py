@@ -8,7 +8,6 @@ Both servers start at once on an empty database, so they also race to migrate it
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from tests.polling import wait_for_job
 from tests.scaleout.cluster import DaskCluster, Processes, start_api, wait_healthy
 
 BANDS = "blue,green,red,nir"
@@ -78,16 +78,6 @@ def center_tile(bounds: list[float], zoom: int) -> str:
     return f"{tile.z}/{tile.x}/{tile.y}"
 
 
-def wait_job(client: httpx.Client, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("successful", "failed", "dismissed"):
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
-
-
 def test_replicas_share_datasets_tiles_mosaics_and_jobs(replicas) -> None:
     a, b = replicas
     a_url, b_url = str(a.base_url).rstrip("/"), str(b.base_url).rstrip("/")
@@ -138,7 +128,7 @@ def test_replicas_share_datasets_tiles_mosaics_and_jobs(replicas) -> None:
     assert submitted.status_code == 201, submitted.text
     job_id = submitted.json()["jobID"]
     assert b.get(f"/jobs/{job_id}").json()["status"] in ("accepted", "running", "successful")
-    job = wait_job(b, job_id)
+    job = wait_for_job(b, job_id, timeout=120, interval=0.3)
     assert job["status"] == "successful", job
     same(a.get(f"/jobs/{job_id}"), b.get(f"/jobs/{job_id}"), a_url, b_url)
     same(a.get(f"/jobs/{job_id}/results"), b.get(f"/jobs/{job_id}/results"), a_url, b_url)

@@ -7,7 +7,6 @@ import io
 import os
 from collections.abc import Iterator
 
-import boto3
 import httpx
 import morecantile
 import numpy as np
@@ -18,7 +17,7 @@ import rasterio.warp
 from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
-from tests.ingest.test_s3_and_cli import s3_server  # noqa: F401  (fixture)
+from tests.ingest.test_s3_and_cli import moto_client, s3_server  # noqa: F401  (fixture)
 from tileserver.app import create_app
 from tileserver.settings import Settings
 from tileserver.sources import gdal_config
@@ -47,13 +46,7 @@ def _tif() -> tuple[bytes, np.ndarray]:
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory, s3_server) -> Iterator[tuple[TestClient, object, Settings]]:  # noqa: F811
     port = s3_server
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    s3 = moto_client(port)
     s3.create_bucket(Bucket="cogsight-data")
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("objstore"),

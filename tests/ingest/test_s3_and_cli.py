@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -101,19 +102,24 @@ def s3_server():
     proc.wait(timeout=10)
 
 
-def test_s3_cog_is_registered_in_place_and_tiled_by_range_reads(tmp_path, s3_server):
+def moto_client(port: int) -> Any:
+    """A boto3 S3 client of the moto server on ``port`` (any keys are accepted)."""
     import boto3
 
-    from tileserver.demo import write_cog
-
-    port = s3_server
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=f"http://127.0.0.1:{port}",
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+def test_s3_cog_is_registered_in_place_and_tiled_by_range_reads(tmp_path, s3_server):
+    from tileserver.demo import write_cog
+
+    port = s3_server
+    s3 = moto_client(port)
     s3.create_bucket(Bucket="imagery")
     plain = _scene(tmp_path / "plain.tif")
     with rasterio.open(plain) as src:

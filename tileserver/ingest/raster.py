@@ -14,8 +14,14 @@ from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput, InvalidRaster
 from tileserver.ingest.cogify import is_cog, write_cog
-from tileserver.ingest.crs_check import crs_label
-from tileserver.ingest.inspect import geographic_bounds, inspect_raster, valid_footprint
+from tileserver.ingest.crs_check import crs_label, require_known_crs
+from tileserver.ingest.inspect import (
+    geographic_bounds,
+    inspect_raster,
+    require_plausible_size,
+    require_readable_pixels,
+    valid_footprint,
+)
 from tileserver.ingest.thumbnail import try_write_thumbnail
 from tileserver.objectstore import object_store
 from tileserver.sensors import SENSORS
@@ -102,6 +108,7 @@ def register_raster(
     properties: dict | None = None,
     progress: Progress | None = None,
     thumbnail: bool = True,
+    untrusted: bool = False,
 ) -> DatasetRecord:
     """Validate ``source`` and add it to the catalog.
 
@@ -110,6 +117,8 @@ def register_raster(
     remote non-COGs are converted into local COGs. Partial files are built in the scratch
     area and renamed into ``cogs/`` only when whole. With ``thumbnail`` a preview PNG is written
     at ``thumbs/{id}.png`` once the dataset is recorded; a failed preview is logged, never fatal.
+    ``untrusted``: a client's upload, which must also have a known CRS, must not claim far
+    more pixels than its bytes hold, and, if it is a COG stored as it is, must decode whole.
     """
     say = progress or (lambda _msg: None)
     preset = SENSORS.get(sensor)
@@ -125,6 +134,9 @@ def register_raster(
 
     say("inspecting")
     facts = inspect_raster(read_path, settings.max_raster_pixels)
+    if untrusted:
+        require_plausible_size(facts, Path(read_path).stat().st_size)
+        require_known_crs(facts.crs)
     names = _band_names(band_names, facts.descriptions)
     dataset_id = new_id()
 
@@ -136,6 +148,8 @@ def register_raster(
         tmp = scratch_dir(settings) / f".{dataset_id}.cog.partial"
         try:
             if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
+                if untrusted:
+                    require_readable_pixels(read_path)
                 say("copying COG")
                 shutil.copyfile(read_path, tmp)
             else:

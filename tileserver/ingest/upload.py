@@ -16,14 +16,7 @@ from pathlib import Path
 
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput, UnsupportedMediaType
-from tileserver.ingest.cogify import is_cog
-from tileserver.ingest.crs_check import require_known_crs
 from tileserver.ingest.detect import HEAD_BYTES, Detected, detect_format
-from tileserver.ingest.inspect import (
-    inspect_raster,
-    require_plausible_size,
-    require_readable_pixels,
-)
 from tileserver.ingest.raster import register_raster
 from tileserver.sensors import SENSORS
 from tileserver.settings import Settings
@@ -103,12 +96,6 @@ def ingest_file(
             catalog, settings, path, detected, label, say, name, owner, visibility
         )
 
-    say("inspecting")
-    facts = inspect_raster(str(path), settings.max_raster_pixels)
-    require_plausible_size(facts, path.stat().st_size)
-    require_known_crs(facts.crs)
-    if not facts.has_gcps and is_cog(str(path)):
-        require_readable_pixels(str(path))
     return register_raster(
         catalog,
         settings,
@@ -122,6 +109,7 @@ def ingest_file(
         owner=owner,
         visibility=visibility,
         progress=say,
+        untrusted=True,
     )
 
 

@@ -48,6 +48,7 @@ from shapely.geometry.base import BaseGeometry
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.settings import Settings
+from tileserver.storage import dataset_folder
 from tileserver.tiling.cache import register_freshness
 from tileserver.vectors.features import Feature, FeatureCollection
 from tileserver.vectors.history import (
@@ -548,8 +549,8 @@ def _archive_identity(scope: MutableMapping[str, Any]) -> tuple[int, int, int] |
     if len(parts) < 3 or not _SAFE_ID.fullmatch(parts[2]):
         return None
     try:
-        st = (settings.data_dir / KIND / parts[2] / TILES_FILE).stat()
-    except (OSError, ValueError):
+        st = (dataset_folder(settings, KIND, parts[2]) / TILES_FILE).stat()
+    except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 

@@ -17,10 +17,7 @@ from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
-    BoundedPartParams,
-    CheckedHistogramParams,
-    CheckedStatisticsParams,
-    checked_colormap,
+    checked_factory_options,
     get_catalog,
     get_settings,
     index_rendering,
@@ -29,7 +26,6 @@ from tileserver.tiling.dependencies import (
     mosaic_layer,
     mosaic_path,
     mosaic_record,
-    request_limits,
 )
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
@@ -65,12 +61,8 @@ def _out(record: MosaicRecord, request: Request) -> MosaicOut:
 
 def build_mosaic_tiler() -> MosaicTilerFactory:
     return MosaicTilerFactory(
-        router=APIRouter(dependencies=[Depends(request_limits)]),
+        **checked_factory_options(),
         router_prefix=PREFIX,
-        img_part_dependency=BoundedPartParams,
-        stats_dependency=CheckedStatisticsParams,
-        histogram_dependency=CheckedHistogramParams,
-        colormap_dependency=checked_colormap,
         backend=CatalogMosaicBackend,
         backend_dependency=mosaic_backend_params,  # type: ignore[arg-type]
         dataset_reader=CatalogReader,

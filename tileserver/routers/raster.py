@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
 from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
-    BoundedPartParams,
-    CheckedHistogramParams,
-    CheckedStatisticsParams,
-    checked_colormap,
+    checked_factory_options,
     dataset_path,
     index_rendering,
     layer_identifier,
     raster_layer,
-    request_limits,
 )
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
@@ -26,12 +21,8 @@ PREFIX = "/raster/{dataset_id}"
 
 def build_raster_tiler() -> TilerFactory:
     return TilerFactory(
-        router=APIRouter(dependencies=[Depends(request_limits)]),
+        **checked_factory_options(),
         router_prefix=PREFIX,
-        img_part_dependency=BoundedPartParams,
-        stats_dependency=CheckedStatisticsParams,
-        histogram_dependency=CheckedHistogramParams,
-        colormap_dependency=checked_colormap,
         reader=CatalogReader,
         path_dependency=dataset_path,
         layer_dependency=raster_layer,  # type: ignore[arg-type]

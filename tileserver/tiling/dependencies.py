@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
-from fastapi import Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pyproj import Transformer
 from pyproj.exceptions import CRSError
 from starlette.concurrency import run_in_threadpool
@@ -190,6 +190,18 @@ class BoundedPartParams(PartFeatureParams):
         if bool(self.width) != bool(self.height):
             raise InvalidInput("Give both 'width' and 'height', or neither ('max_size' applies).")
         self.max_size = None if self.width else min(self.max_size or MAX_IMAGE_SIDE, MAX_IMAGE_SIDE)
+
+
+def checked_factory_options() -> dict[str, Any]:
+    """What the raster and mosaic tiler factories take to apply the bounds above: the request
+    limits on every route, and titiler's dependencies swapped for their checked versions."""
+    return {
+        "router": APIRouter(dependencies=[Depends(request_limits)]),
+        "img_part_dependency": BoundedPartParams,
+        "stats_dependency": CheckedStatisticsParams,
+        "histogram_dependency": CheckedHistogramParams,
+        "colormap_dependency": checked_colormap,
+    }
 
 
 async def get_settings(request: Request) -> Settings:

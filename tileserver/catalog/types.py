@@ -27,18 +27,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                return value.replace(tzinfo=dt.UTC)
-            return value.astimezone(dt.UTC)
-        return value
+        return _as_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                return value.replace(tzinfo=dt.UTC)
-            return value.astimezone(dt.UTC)
-        return value
+        return _as_utc(value)
 
 
 class NaNAsNull(TypeDecorator[float]):
@@ -51,3 +43,12 @@ class NaNAsNull(TypeDecorator[float]):
         if isinstance(value, float) and math.isnan(value):
             return None
         return value
+
+
+def _as_utc(value: Any) -> Any:
+    """A datetime in UTC (a naive one is taken to be UTC already); anything else as it is."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    return value

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import sqlite3
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import create_engine, event
@@ -53,6 +55,27 @@ def json_dumps(value: Any) -> str:
         return json.dumps(_finite(value), allow_nan=False)
 
 
+def _enable_wal(cursor: Any, wait_s: float = 30.0) -> None:
+    """Switch the database to WAL, which persists in the file, so this is done once per file.
+
+    Switching needs the exclusive lock, and SQLite answers "database is locked" at once rather
+    than calling the busy handler when another connection reads the file at that moment (as
+    when several processes open a new catalog together): retry until one of them has switched
+    it, for as long as a busy write would wait.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            mode = str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode not in ("wal", "memory"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
@@ -63,7 +86,7 @@ def _sqlite_engine(url: URL) -> Engine:
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -23,75 +20,16 @@ import pytest
 import shapely
 import shapely.geometry
 
-from tests.tiling.helpers import decode
+from tests.e2e.browser import save, screen, settle, shot, viewer_page
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = os.environ.get("COGSIGHT_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--enable-unsafe-swiftshader",
-    "--use-angle=swiftshader",
-    "--ignore-gpu-blocklist",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WATER = np.array([0x1F, 0x6F, 0xD1])  # the water class colour of the water models
 
 
 @pytest.fixture(scope="module")
 def ws(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 860})
-        page.outside_requests = []  # type: ignore[attr-defined]
-        page.errors = []  # type: ignore[attr-defined]
-        page.on(
-            "request",
-            lambda r: (
-                None
-                if r.url.startswith((live_server, "data:", "blob:"))
-                else page.outside_requests.append(r.url)
-            ),
-        )  # type: ignore[attr-defined]
-        page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
-        page.goto(f"{live_server}/")
-        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    with viewer_page(live_server, 1360, 860) as page:
         yield page
-        browser.close()
-
-
-# --- helpers -------------------------------------------------------------------------------
-def settle(page, extra_ms: int = 1200) -> None:
-    """Wait until the globe and every vector tileset have loaded what is in view."""
-    page.wait_for_function(
-        """() => { const c = window.cogsight; c.viewer.scene.requestRender();
-        return c.viewer.scene.globe.tilesLoaded && c.vectorLayers.every(
-            h => !h.loading && h.provider && h.provider.tileset.tilesLoaded); }""",
-        timeout=120_000,
-        polling=500,
-    )
-    page.wait_for_timeout(extra_ms)
-
-
-def shot(page, name: str) -> np.ndarray:
-    return decode(page.screenshot(path=str(ARTIFACTS / name)))[:3].astype(int)
-
-
-def save(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / name))
-
-
-def screen(page, lon: float, lat: float) -> tuple[float, float]:
-    p = page.evaluate("([lon, lat]) => window.cogsight.screenPosition(lon, lat)", [lon, lat])
-    return p["x"], p["y"]
 
 
 def look_at(page, bounds: list[float]) -> None:

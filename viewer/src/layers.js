@@ -1,6 +1,8 @@
 // Layer model: pure render/URL helpers (no Cesium, no DOM at import time, so they can be
 // unit-tested under Node) and the LayerManager that owns the Cesium imagery layers.
 
+import { findHandle, hidden, requireHandle } from "./handles.js";
+
 export const TILE_SIZE = 256;
 export const COLORMAPS = ["rdylgn", "viridis", "blues", "ylgn", "magma", "rdbu", "greys"];
 const MAX_MERCATOR_LAT = 85.05112878;
@@ -351,10 +353,6 @@ export function describeRender(render, dataset) {
 
 let handleCounter = 0;
 
-function hidden(obj, key, value) {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: false, configurable: true });
-}
-
 export class LayerManager {
   /**
    * @param viewer Cesium.Viewer
@@ -369,14 +367,11 @@ export class LayerManager {
   }
 
   find(ref) {
-    if (ref && typeof ref === "object") return this.layers.includes(ref) ? ref : this.find(ref.id);
-    return this.layers.find((h) => h.id === ref) || this.layers.find((h) => h.datasetId === ref) || null;
+    return findHandle(this.layers, ref);
   }
 
   require(ref) {
-    const handle = this.find(ref);
-    if (!handle) throw new Error(`No layer ${JSON.stringify(ref && ref.id ? ref.id : ref)} in the viewer`);
-    return handle;
+    return requireHandle(this.layers, ref, "layer");
   }
 
   /** Add an imagery layer on top. `render` must be normalized with a numeric rescale. */

@@ -9,12 +9,10 @@
 // Height: on the plain WGS84 ellipsoid (this viewer has no terrain) features at height 0 lie on
 // the globe. With a terrain provider set they are draped (HeightReference.CLAMP_TO_GROUND).
 
+import { findHandle, hidden, requireHandle } from "./handles.js";
+
 const DEFAULT_COLOR = "#f2b84b";
 const DEFAULT_OPACITY = 0.75;
-
-function hidden(obj, key, value) {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: false, configurable: true });
-}
 
 /** Cesium3DTileStyle JSON colouring features by their `class` attribute (pure; unit-tested). */
 export function classStyle(classes, opacity = DEFAULT_OPACITY, fallback = DEFAULT_COLOR) {
@@ -46,14 +44,11 @@ export class VectorLayerManager {
   }
 
   find(ref) {
-    if (ref && typeof ref === "object") return this.layers.includes(ref) ? ref : this.find(ref.id);
-    return this.layers.find((h) => h.id === ref) || this.layers.find((h) => h.datasetId === ref) || null;
+    return findHandle(this.layers, ref);
   }
 
   require(ref) {
-    const handle = this.find(ref);
-    if (!handle) throw new Error(`No vector layer ${JSON.stringify(ref && ref.id ? ref.id : ref)} in the viewer`);
-    return handle;
+    return requireHandle(this.layers, ref, "vector layer");
   }
 
   /** Add a vector dataset (its catalog entry); resolves with the handle once its tileset exists. */

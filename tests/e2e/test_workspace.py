@@ -391,3 +391,26 @@ def test_upload_swipe_2d_and_time_series(ws, demo, live_server):
     save(page, "workspace-9-jobs.png")
     no_errors_shown(page)
     assert page.errors == [], page.errors  # type: ignore[attr-defined]
+
+
+def test_tool_form_fills_areas_from_the_map(ws):
+    """A tool form's bbox and geometry fields take the search area / view at a click."""
+    values = ws.evaluate(
+        """async () => {
+        const { createSchemaForm } = await import('/viewer/src/schemaForm.js');
+        const schema = { type: 'object', properties: {
+            bbox: { type: 'array', items: { type: 'number' } }, geometry: { type: 'object' } } };
+        const form = createSchemaForm(schema, {
+            getBbox: () => [114.123456789, 30.5, 114.6, 30.75],
+            getArea: () => ({ type: 'Point', coordinates: [114.3, 30.5] }) });
+        document.body.append(form.element);
+        form.element.querySelector("[data-testid$='-use-view']").click();
+        form.element.querySelector("[data-testid$='-use-area']").click();
+        const read = form.read();
+        form.element.remove();
+        return read; }"""
+    )
+    assert values == {
+        "bbox": [114.12346, 30.5, 114.6, 30.75],
+        "geometry": {"type": "Point", "coordinates": [114.3, 30.5]},
+    }

@@ -71,6 +71,16 @@ function parseNumber(text, integer, name) {
  * @param {{rasters: object[], vectors: object[], defaults?: object,
  *          getArea?: () => object|null, getBbox?: () => number[]|null}} context
  */
+/** `input` stacked with a button that fills it with `format(value())` when the map has a value
+ *  (the search area or view) to offer. */
+function withFillButton(input, testid, label, value, format) {
+  const fill = () => {
+    const current = value();
+    if (current) input.value = format(current);
+  };
+  return el("div", { class: "stack" }, input, el("button", { type: "button", class: "btn btn-small btn-ghost", testid, onclick: fill }, label));
+}
+
 export function createSchemaForm(schema, { rasters = [], vectors = [], defaults = {}, getArea = () => null, getBbox = () => null } = {}) {
   const root = schema || {};
   const required = new Set(root.required || []);
@@ -176,20 +186,7 @@ export function createSchemaForm(schema, { rasters = [], vectors = [], defaults 
         return values;
       };
       if (/bbox/i.test(name)) {
-        const use = el(
-          "button",
-          {
-            type: "button",
-            class: "btn btn-small btn-ghost",
-            testid: `${testid}-use-view`,
-            onclick: () => {
-              const bbox = getBbox();
-              if (bbox) input.value = bbox.map((v) => v.toFixed(5)).join(", ");
-            },
-          },
-          "Use search area / view",
-        );
-        control = el("div", { class: "stack" }, input, use);
+        control = withFillButton(input, `${testid}-use-view`, "Use search area / view", getBbox, (bbox) => bbox.map((v) => v.toFixed(5)).join(", "));
       }
     } else {
       control = el("textarea", { class: "input mono", rows: 3, placeholder: "JSON", testid }, preset !== undefined && preset !== null ? JSON.stringify(preset) : "");
@@ -204,20 +201,7 @@ export function createSchemaForm(schema, { rasters = [], vectors = [], defaults 
         }
       };
       if (AREA_FIELDS.includes(name)) {
-        const use = el(
-          "button",
-          {
-            type: "button",
-            class: "btn btn-small btn-ghost",
-            testid: `${testid}-use-area`,
-            onclick: () => {
-              const geometry = getArea();
-              if (geometry) area.value = JSON.stringify(geometry);
-            },
-          },
-          "Use search area",
-        );
-        control = el("div", { class: "stack" }, area, use);
+        control = withFillButton(area, `${testid}-use-area`, "Use search area", getArea, (geometry) => JSON.stringify(geometry));
       }
     }
 

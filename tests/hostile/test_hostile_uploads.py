@@ -429,6 +429,13 @@ def geojson(content: bytes | str, name: str = "x.geojson") -> Callable[[Path, st
     return file(name, data)
 
 
+def square_with_crs_named(name: str) -> str:
+    """A square in a FeatureCollection whose old-style ``crs`` member names ``name``."""
+    features = json.loads(feature_collection(polygon(SQUARE)))["features"]
+    crs = {"type": "name", "properties": {"name": name}}
+    return json.dumps({"type": "FeatureCollection", "crs": crs, "features": features})
+
+
 SQUARE = [[114.3, 30.5], [114.4, 30.5], [114.4, 30.6], [114.3, 30.6], [114.3, 30.5]]
 GEOJSON: list[Case] = [
     Case("geojson-open-brace", geojson("{"), 400, "invalid_input"),
@@ -571,30 +578,10 @@ GEOJSON: list[Case] = [
 TOLERATED: list[Case] = [
     Case(
         "geojson-crs-names-a-url",
-        geojson(
-            json.dumps(
-                {
-                    "type": "FeatureCollection",
-                    "crs": {"type": "name", "properties": {"name": "http://127.0.0.1:9/x.prj"}},
-                    "features": json.loads(feature_collection(polygon(SQUARE)))["features"],
-                }
-            )
-        ),
+        geojson(square_with_crs_named("http://127.0.0.1:9/x.prj")),
         (201, 400),
     ),
-    Case(
-        "geojson-crs-names-a-file",
-        geojson(
-            json.dumps(
-                {
-                    "type": "FeatureCollection",
-                    "crs": {"type": "name", "properties": {"name": "/etc/passwd"}},
-                    "features": json.loads(feature_collection(polygon(SQUARE)))["features"],
-                }
-            )
-        ),
-        (201, 400),
-    ),
+    Case("geojson-crs-names-a-file", geojson(square_with_crs_named("/etc/passwd")), (201, 400)),
     Case(
         "shapefile-random-shx", shapefile_zip(replace={".shx": seeded_bytes(22, 300)}), (201, 400)
     ),

@@ -1,4 +1,5 @@
-"""Tables for users, their tokens, downloads counted against quotas, and projects."""
+"""Tables for users, their tokens, downloads and storage reservations counted against quotas,
+and projects."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tileserver.catalog.tables import Base
+from tileserver.catalog.types import UTCDateTime
 
 
 class UserRow(Base):
@@ -39,6 +41,24 @@ class DownloadRow(Base):
     dataset_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     bytes: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StorageReservationRow(Base):
+    """Bytes held against a user's storage quota while an upload or a job output is stored.
+
+    Taken under a per-user lock (``quotas.reserve_storage``), so parallel uploads cannot all
+    pass a check made before any of them is stored; dropped once the dataset is recorded (it
+    then counts itself) or the work fails; ignored after ``expires`` (a process that died).
+    """
+
+    __tablename__ = "storage_reservations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    what: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class ProjectRow(Base):

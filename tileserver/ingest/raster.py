@@ -109,6 +109,7 @@ def register_raster(
     progress: Progress | None = None,
     thumbnail: bool = True,
     untrusted: bool = False,
+    charge: Callable[[int], None] | None = None,
 ) -> DatasetRecord:
     """Validate ``source`` and add it to the catalog.
 
@@ -119,6 +120,8 @@ def register_raster(
     at ``thumbs/{id}.png`` once the dataset is recorded; a failed preview is logged, never fatal.
     ``untrusted``: a client's upload, which must also have a known CRS, must not claim far
     more pixels than its bytes hold, and, if it is a COG stored as it is, must decode whole.
+    ``charge(size)`` runs with the stored file's size before it is published and may raise
+    (a storage quota) to refuse it; nothing is then stored.
     """
     say = progress or (lambda _msg: None)
     preset = SENSORS.get(sensor)
@@ -156,6 +159,8 @@ def register_raster(
                 say("converting to COG")
                 _convert(read_path, tmp, facts.has_gcps, resampling, settings, uri_in)
             size = tmp.stat().st_size
+            if charge is not None:
+                charge(size)
             say("storing")
             uri = store.publish(tmp, f"cogs/{dataset_id}.tif")
         finally:

@@ -6,7 +6,9 @@ it, and a wrong file type would be found only after the whole transfer. This par
 request body: file bytes go in 1 MiB writes (off the event loop) to a private folder in the
 scratch area (same filesystem as the data, so nothing is copied across disks later), the size
 limit is enforced as bytes arrive, and the file type is checked from its first bytes. Memory
-stays at about one write buffer whatever the upload size.
+stays at about one write buffer whatever the upload size. An ``Allowance`` (the user's storage
+quota, as a reservation) is enforced the same way: counted on the bytes that arrive, whatever
+the Content-Length said or whether there was one.
 
 ``received_upload`` owns the folder: it is deleted when the block exits, success or not, and a
 client that disconnects mid-upload leaves nothing behind either.
@@ -23,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -45,6 +47,17 @@ STALE_AFTER_S = 24 * 3600
 FOLDER_PREFIX = "upload-"
 
 HeadCheck = Callable[[bytes, str], object]
+
+
+class Allowance(Protocol):
+    """What a quota lets one upload store: ``allowed`` bytes without asking; past them,
+    ``grow(size)`` (blocking; run in the thread pool) raises to refuse the upload or makes
+    ``allowed`` at least ``size``."""
+
+    @property
+    def allowed(self) -> int: ...
+
+    def grow(self, size: int) -> None: ...
 
 
 @dataclass
@@ -114,9 +127,11 @@ class _Receiver:
         file_field: str,
         allowed_fields: frozenset[str],
         check_head: HeadCheck | None,
+        allowance: Allowance | None = None,
     ) -> None:
         self.upload = upload
         self.max_bytes = max_bytes
+        self.allowance = allowance
         self.file_field = file_field
         self.allowed_fields = allowed_fields
         self.check_head = check_head
@@ -197,8 +212,11 @@ class _Receiver:
             self.check_head(bytes(self.pending[:HEAD_BYTES]), self.upload.filename)
 
     async def flush(self, force: bool = False) -> None:
-        """Write buffered file bytes in the thread pool once a chunk's worth is waiting."""
+        """Write buffered file bytes in the thread pool once a chunk's worth is waiting; bytes
+        past the allowance are written only once it has grown to hold them."""
         self._check_head()
+        if self.allowance is not None and self.upload.size > self.allowance.allowed:
+            await run_in_threadpool(self.allowance.grow, self.upload.size)
         if self.file is not None and self.pending and (force or len(self.pending) >= WRITE_CHUNK):
             await run_in_threadpool(self.file.write, self.pending)
             self.pending = bytearray()
@@ -249,16 +267,18 @@ async def receive_multipart(
     file_field: str = "file",
     fields: frozenset[str] = frozenset(),
     check_head: HeadCheck | None = None,
+    allowance: Allowance | None = None,
 ) -> ReceivedUpload:
     """Parse a multipart body from ``stream``, writing its ``file_field`` part under ``folder``.
 
     ``check_head(first_bytes, filename)`` runs as soon as the file's first bytes arrive and may
     raise to refuse the upload before the rest is sent. Raises ``PayloadTooLarge`` the moment
-    the file passes ``max_bytes``, ``InvalidInput`` for a malformed or incomplete body.
+    the file passes ``max_bytes``, ``InvalidInput`` for a malformed or incomplete body, and
+    whatever ``allowance.grow`` raises (``QuotaExceeded``) once the file passes its allowance.
     """
     boundary = _boundary(content_type)
     upload = ReceivedUpload(folder=folder)
-    receiver = _Receiver(upload, max_bytes, file_field, fields, check_head)
+    receiver = _Receiver(upload, max_bytes, file_field, fields, check_head, allowance)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in stream:
@@ -287,6 +307,7 @@ async def received_upload(
     file_field: str = "file",
     fields: frozenset[str] = frozenset(),
     check_head: HeadCheck | None = None,
+    allowance: Allowance | None = None,
 ) -> AsyncIterator[ReceivedUpload]:
     """``receive_multipart`` into a fresh folder under ``scratch``, deleted when the block ends.
 
@@ -305,6 +326,7 @@ async def received_upload(
             file_field=file_field,
             fields=fields,
             check_head=check_head,
+            allowance=allowance,
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -73,6 +73,7 @@ def ingest_file(
     owner: str | None = None,
     visibility: str = "public",
     progress: Progress | None = None,
+    charge: Callable[[int], None] | None = None,
 ) -> DatasetRecord:
     """Detect, validate and register one local file as a raster or vector dataset.
 
@@ -80,6 +81,7 @@ def ingest_file(
     another); it gives the default title and the extension vectors are detected by. Raises
     ``InvalidInput`` (400), ``UnsupportedMediaType`` (415) or ``InvalidRaster`` (400) with a
     message saying what is wrong; on failure nothing is recorded and nothing is left behind.
+    ``charge(size)`` is called with the bytes to be stored before they are (a quota check).
     """
     say = progress or (lambda _msg: None)
     name = Path(filename or path.name).name
@@ -93,7 +95,7 @@ def ingest_file(
     label = title or Path(name).stem or "upload"
     if detected.kind == "vector":
         return _ingest_vector(
-            catalog, settings, path, detected, label, say, name, owner, visibility
+            catalog, settings, path, detected, label, say, name, owner, visibility, charge
         )
 
     return register_raster(
@@ -110,6 +112,7 @@ def ingest_file(
         visibility=visibility,
         progress=say,
         untrusted=True,
+        charge=charge,
     )
 
 
@@ -123,6 +126,7 @@ def _ingest_vector(
     filename: str,
     owner: str | None = None,
     visibility: str = "public",
+    charge: Callable[[int], None] | None = None,
 ) -> DatasetRecord:
     register_vector = _vector_registrar()
     say(f"registering {detected.format}")
@@ -134,6 +138,7 @@ def _ingest_vector(
         filename=filename,
         owner=owner,
         visibility=visibility,  # type: ignore[arg-type]
+        charge=charge,
     )
     say("done")
     return record

@@ -4,6 +4,10 @@ The dataset folder is built under a temporary name and renamed into place whole
 (``storage.atomic_dir``); the catalog row is added only after that, and if adding it fails the
 folder is removed again. So a failure at any step leaves neither files nor a row behind, and a
 row never points at a half-written folder.
+
+The folder's bytes count against the owner's storage quota: a caller's ``charge`` (an upload's
+reservation) or, without one, a reservation for the owner taken here (a job's output), checked
+before the folder is renamed into place, so an output over the quota is never published.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +23,7 @@ import numpy as np
 import pyogrio
 import shapely
 
+from tileserver.auth.quotas import owner_user, reserve_storage
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput
@@ -97,6 +103,7 @@ def register_vector(
     properties: dict[str, Any] | None = None,
     filename: str | None = None,
     pixel_size_m: float | None = None,
+    charge: Callable[[int], None] | None = None,
 ) -> DatasetRecord:
     """Validate the vector file at ``path`` and add it to the catalog as a ``vector`` dataset.
 
@@ -107,8 +114,11 @@ def register_vector(
     are stored with the record; the keys this function sets (``feature_count``, ``layer``,
     ``pmtiles`` ...) take precedence so a caller cannot point the record at other files.
     ``pixel_size_m``: polygons traced from a raster of that pixel size (sets the max zoom).
+    ``charge(size)`` runs with the written folder's size before it is published and may raise
+    to refuse it; without it the ``owner``'s storage quota is charged here.
 
-    Raises ``InvalidInput`` (400) for anything that cannot be served; leaves nothing behind.
+    Raises ``InvalidInput`` (400) for anything that cannot be served, ``QuotaExceeded`` (403)
+    for an owner's full storage; leaves nothing behind.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -117,16 +127,45 @@ def register_vector(
     source_format(name)  # refuse an unknown format before any work
     title = (title or Path(name).stem)[:512]
     dataset_id = new_id()
-    folder = dataset_folder(settings, KIND, dataset_id)
+    if charge is None:
+        user = owner_user(catalog, settings, owner)
+        what = f"vector {dataset_id}"
+        with reserve_storage(catalog, settings, user, what, noun="this output") as reservation:
+            return _register(
+                catalog, settings, path, dataset_id, title, owner, visibility, properties,
+                filename, pixel_size_m, reservation.settle,
+            )  # fmt: skip
+    return _register(
+        catalog, settings, path, dataset_id, title, owner, visibility, properties, filename,
+        pixel_size_m, charge,
+    )  # fmt: skip
 
+
+def _register(
+    catalog: Catalog,
+    settings: Settings,
+    path: Path,
+    dataset_id: str,
+    title: str,
+    owner: str | None,
+    visibility: Literal["public", "private"],
+    properties: dict[str, Any] | None,
+    filename: str | None,
+    pixel_size_m: float | None,
+    charge: Callable[[int], None],
+) -> DatasetRecord:
+    folder = dataset_folder(settings, KIND, dataset_id)
     with tempfile.TemporaryDirectory(prefix="vector-", dir=scratch_dir(settings)) as work:
-        loaded = load_vector(path, Path(work), filename=filename)
+        loaded = load_vector(
+            path, Path(work), filename=filename, max_fields=settings.max_vector_fields
+        )
         layer = layer_name(loaded.source_layer)
         minzoom, maxzoom = choose_zooms(loaded.frame, pixel_size_m)
         with atomic_dir(folder) as tmp:
             info = _write_dataset(
                 loaded, tmp, layer=layer, minzoom=minzoom, maxzoom=maxzoom, title=title
             )
+            charge(sum(f.stat().st_size for f in tmp.iterdir() if f.is_file()))
 
     try:
         w, s, e, n = (float(v) for v in loaded.frame.total_bounds)

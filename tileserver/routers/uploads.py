@@ -4,6 +4,11 @@ Thin HTTP over ``tileserver.ingest``: the body is streamed to the scratch area b
 ``ingest.receive`` (never held in memory, refused the moment it passes the size limit or shows
 a wrong type), then ``ingest.upload.ingest_file`` (the same code ``cogsight ingest`` runs)
 validates, converts and records it in the thread pool.
+
+An upload by a user holds a storage reservation from its first byte to its catalog row: the
+declared Content-Length (if any) at once, then more as bytes arrive past it (a chunked body
+has none), then exactly the size to be stored; refused with 403 ``quota_exceeded`` the moment
+it no longer fits, leaving nothing behind. A download is charged the bytes it sends.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from tileserver.auth.access import require_writer
+from tileserver.auth.metering import metered_download, requested_length
 from tileserver.auth.principal import get_principal
-from tileserver.auth.quotas import check_download, check_storage, record_download
+from tileserver.auth.quotas import StorageReservation, check_download, record_download
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput, NotFoundError
@@ -138,20 +144,26 @@ def download_response(record: DatasetRecord, settings: Settings, request: Reques
     )
 
 
-def count_download(
-    catalog: Catalog, principal: Principal, record: DatasetRecord, response: Response
-) -> None:
-    """Check and record a user's download against the monthly quota (files only)."""
-    if principal.user is None:
-        return
+def charged_download(
+    catalog: Catalog,
+    principal: Principal,
+    record: DatasetRecord,
+    response: Response,
+    request: Request,
+) -> Response:
+    """The download checked against and counted in the user's monthly quota: a file by the
+    bytes it sends (a range read by its range), a presigned redirect by the object or the
+    range asked for (its bytes never pass through here). A vector's redirect costs nothing:
+    its GeoJSON download is charged."""
+    requested = request.headers.get("range")
     if isinstance(response, FileResponse):
-        size = int(response.headers.get("content-length") or 0) or _file_size(response)
-    elif isinstance(response, RedirectResponse) and record.kind == "raster":
-        size = int(record.properties.get("size_bytes") or 0)
-    else:
-        return
-    check_download(catalog, principal.user, size)
-    record_download(catalog, principal.user.id, record.id, size)
+        expected = requested_length(requested, _file_size(response))
+        return metered_download(response, catalog, principal, record.id, expected)
+    if principal.user is not None and record.kind == "raster":
+        size = requested_length(requested, int(record.properties.get("size_bytes") or 0))
+        check_download(catalog, principal.user, size)
+        record_download(catalog, principal.user.id, record.id, size)
+    return response
 
 
 def _file_size(response: FileResponse) -> int:
@@ -197,11 +209,12 @@ def build_uploads_router() -> APIRouter:
     ) -> Any:
         require_writer(principal)
         limit = max_upload_bytes(settings)
-        check_content_length(request.headers.get("content-length"), limit)
-        if principal.user is not None:
-            size = int(request.headers.get("content-length") or 0)
-            await run_in_threadpool(check_storage, catalog, settings, principal.user, size)
+        declared = request.headers.get("content-length")
+        check_content_length(declared, limit)
+        held = StorageReservation(catalog, settings, principal.user, f"upload by {principal.id}")
         try:
+            if principal.user is not None and declared:
+                await run_in_threadpool(held.settle, int(declared))  # refused before a byte
             async with received_upload(
                 request.stream(),
                 request.headers.get("content-type"),
@@ -209,6 +222,7 @@ def build_uploads_router() -> APIRouter:
                 limit,
                 fields=UPLOAD_FIELDS,
                 check_head=detect_format,
+                allowance=held if principal.user is not None else None,
             ) as upload:
                 options = upload_options(upload.fields)
                 assert upload.path is not None
@@ -219,11 +233,15 @@ def build_uploads_router() -> APIRouter:
                     upload.path,
                     filename=upload.filename,
                     owner=principal.id,
+                    charge=held.settle,
                     **options,
                 )
         except ClientDisconnect:
             logger.info("upload abandoned by the client; its partial file was removed")
             return Response(status_code=499)  # nobody is listening; nginx's "client closed"
+        finally:
+            # the dataset, once recorded, counts itself
+            await run_in_threadpool(held.release)
         response.headers["Location"] = str(request.url_for("get_dataset", dataset_id=record.id))
         return dataset_out(record, request)
 
@@ -244,8 +262,7 @@ def build_uploads_router() -> APIRouter:
         catalog: Catalog = Depends(get_catalog),
     ) -> Response:
         response = download_response(record, settings, request)
-        count_download(catalog, principal, record, response)
-        return response
+        return charged_download(catalog, principal, record, response, request)
 
     @router.get(
         "/datasets/{dataset_id}/thumbnail.png",

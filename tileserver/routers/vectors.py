@@ -4,21 +4,25 @@ Thin over ``tileserver.vectors``: each endpoint resolves the id (404 unknown, 40
 raster), calls one plain function and shapes the HTTP answer. ETag and Cache-Control on
 ``/vectors/{id}/tiles/`` come from the app's tile cache middleware. Edits (``PATCH``,
 ``POST``, ``DELETE`` on features, ``POST .../undo``) need the dataset's owner or an admin and
-are done by ``tileserver.vectors.editing``.
+are done by ``tileserver.vectors.editing``. The archive and the file downloads are charged
+to the user's monthly download quota by the bytes they send (``auth.metering``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from tileserver.auth.access import require_owner
+from tileserver.auth.metering import metered_download, requested_length
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
-from tileserver.catalog import DatasetRecord
+from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_settings, readable_dataset
+from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 from tileserver.vectors import (
     EXPORT_FORMATS,
     editing,
@@ -51,6 +55,13 @@ async def editable_vector(
     """The vector dataset if the request may change it (owner or admin; 401/403/404)."""
     require_owner(principal, record, settings.anonymous_read)
     return record
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # FileResponse answers the missing file
+        return 0
 
 
 def build_vectors_router() -> APIRouter:
@@ -96,16 +107,22 @@ def build_vectors_router() -> APIRouter:
         },
     )
     def vector_pmtiles(
+        request: Request,
         record: DatasetRecord = Depends(vector_record),
         settings: Settings = Depends(get_settings),
-    ) -> FileResponse:
+        catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
+    ) -> Response:
         """The whole archive, with Range support, for clients that read PMTiles directly."""
-        return FileResponse(
-            tiles_path(settings, record),
+        path = tiles_path(settings, record)
+        response = FileResponse(
+            path,
             media_type="application/vnd.pmtiles",
             filename=f"{record.id}.pmtiles",
             content_disposition_type="inline",
         )
+        expected = requested_length(request.headers.get("range"), _size(path))
+        return metered_download(response, catalog, principal, record.id, expected)
 
     @router.get(
         "/vectors/{dataset_id}/features",
@@ -192,13 +209,20 @@ def build_vectors_router() -> APIRouter:
         ),
         record: DatasetRecord = Depends(vector_record),
         settings: Settings = Depends(get_settings),
-    ) -> FileResponse:
+        catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
+    ) -> Response:
         exported = export_vector(settings, record, format)
-        return FileResponse(
+        response = FileResponse(
             exported.path,
             media_type=exported.media_type,
             filename=exported.filename,
             background=BackgroundTask(exported.cleanup),
         )
+        try:
+            return metered_download(response, catalog, principal, record.id, _size(exported.path))
+        except BaseException:
+            exported.cleanup()
+            raise
 
     return router

@@ -8,6 +8,7 @@ answers a generic message so internals never leak.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -121,6 +122,14 @@ class AlreadyExists(CogsightError):
 
 class OutsideBounds(CogsightError):
     code = "outside_bounds"
+
+
+def name_few(items: Sequence[object], shown: int = 5) -> str:
+    """``a, b, c``, or the first ``shown`` and ``… and 99,995 more``: a message about a
+    client's list names a few entries (each clipped to 64 characters), never echoes it whole."""
+    names = [str(item) if len(str(item)) <= 64 else str(item)[:63] + "…" for item in items[:shown]]
+    rest = len(items) - len(names)
+    return ", ".join(names) + (f" … and {rest:,} more" if rest > 0 else "")
 
 
 STATUS_BY_EXCEPTION: dict[type[Exception], int] = {

@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     anonymous_read: bool = Field(
         default=True, description="Requests without a token may read public data."
     )
+    max_vector_fields: int = Field(
+        default=1000,
+        ge=1,
+        description="Most attribute fields an uploaded vector layer may have (a GeoPackage "
+        "download holds at most 1,998); more is a 400.",
+    )
     quota_storage_bytes: int = Field(default=300 * 1000**3, description="Default per user.")
     quota_compute_seconds: int = Field(
         default=10 * 3600, description="Default AI compute seconds per user and month."

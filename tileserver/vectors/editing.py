@@ -46,7 +46,7 @@ from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
 
 from tileserver.catalog import DatasetRecord
-from tileserver.errors import InvalidInput, NotFoundError
+from tileserver.errors import InvalidInput, NotFoundError, name_few
 from tileserver.settings import Settings
 from tileserver.storage import dataset_folder
 from tileserver.tiling.cache import register_freshness
@@ -304,7 +304,7 @@ def _attributes(
             continue
         if name not in fields:
             known = ", ".join(fields) or "none"
-            raise InvalidInput(f"Unknown field '{name}' (fields: {known}).")
+            raise InvalidInput(f"Unknown field '{name_few([name])}' (fields: {known}).")
         out[name] = _coerce(name, value, frame[name].dtype)
     return out
 

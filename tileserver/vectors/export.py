@@ -38,6 +38,12 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {
     "shapefile": ExportFormat(".zip", "ESRI Shapefile", "application/zip"),
 }
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+MAX_FIELDS: dict[str, tuple[int, str]] = {
+    "gpkg": (1998, "a GeoPackage table (SQLite's 2,000 columns, less fid and geometry)"),
+    "shapefile": (2046, "a shapefile's DBF table"),
+}
+"""Fields a format can hold; wider datasets (registered before ``COGSIGHT_MAX_VECTOR_FIELDS``
+or above it) are refused with the limit named rather than failing halfway through GDAL."""
 _FAMILIES = {
     "Point": "point",
     "MultiPoint": "point",
@@ -77,6 +83,18 @@ def _check_shapefile_types(frame: gpd.GeoDataFrame) -> None:
         )
 
 
+def _check_width(source: Path, fmt: str) -> None:
+    limit = MAX_FIELDS.get(fmt)
+    if limit is None:
+        return
+    count = len(pyogrio.read_info(source)["fields"])
+    if count > limit[0]:
+        raise InvalidInput(
+            f"This dataset has {count:,} attribute fields and {limit[1]} holds at most "
+            f"{limit[0]:,}; download GeoJSON instead."
+        )
+
+
 def _write_shapefile_zip(frame: gpd.GeoDataFrame, folder: Path, stem: str, layer: str) -> Path:
     _check_shapefile_types(frame)
     parts = folder / "shapefile"
@@ -107,6 +125,7 @@ def export_vector(settings: Settings, record: DatasetRecord, fmt: str) -> Export
             f"Unknown download format '{fmt}'; use one of {', '.join(EXPORT_FORMATS)}."
         )
     source = features_path(settings, record)
+    _check_width(source, fmt)
     stem = _file_stem(record)
     layer = str(record.properties.get("layer") or "features")
     folder = Path(tempfile.mkdtemp(prefix="export-", dir=scratch_dir(settings)))

@@ -38,6 +38,9 @@ MAX_REPAIR_VERTICES = 100_000
 """Repairing an invalid geometry takes GEOS super-linear time in its vertices (2 s at 10^5, minutes
 at 10^6), so larger invalid geometries, or more than ten times as many vertices in all, are
 refused rather than repaired."""
+MAX_FIELDS = 1000
+"""Default most attribute fields of an uploaded layer (``COGSIGHT_MAX_VECTOR_FIELDS``): every
+download format can hold them (a GeoPackage table at most 1,998, a shapefile's DBF 2,046)."""
 _READ_ERRORS = (DataSourceError, DataLayerError, FeatureError, FieldError, GeometryError)
 
 
@@ -127,6 +130,21 @@ def _pick_layer(path: Path, fmt: str) -> tuple[str, list[str]]:
     return spatial[0], names
 
 
+def _check_fields(path: Path, fmt: str, layer: str, max_fields: int) -> None:
+    """Count the layer's fields from its schema before reading a single row."""
+    try:
+        count = len(pyogrio.read_info(path, layer=layer)["fields"])
+    except _READ_ERRORS as exc:
+        raise InvalidInput(
+            f"The {FORMAT_NAMES[fmt]} could not be read: {_reason(exc, path)}."
+        ) from exc
+    if count > max_fields:
+        raise InvalidInput(
+            f"The {FORMAT_NAMES[fmt]} has {count:,} attribute fields; at most {max_fields:,} are "
+            "accepted (COGSIGHT_MAX_VECTOR_FIELDS). Drop the fields you do not need."
+        )
+
+
 def _read(path: Path, fmt: str, layer: str) -> gpd.GeoDataFrame:
     try:
         frame = pyogrio.read_dataframe(path, layer=layer, on_invalid="warn")
@@ -192,11 +210,14 @@ def _make_valid(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
     return frame, count
 
 
-def load_vector(path: Path, workdir: Path, *, filename: str | None = None) -> LoadedVector:
+def load_vector(
+    path: Path, workdir: Path, *, filename: str | None = None, max_fields: int = MAX_FIELDS
+) -> LoadedVector:
     """Read, check, repair and reproject ``path``; ``workdir`` is scratch space it may fill.
 
     ``filename`` is the client's name for the file when ``path`` is a temporary upload: its
-    suffix chooses the format. Raises ``InvalidInput`` for anything that cannot be served.
+    suffix chooses the format. A layer with more than ``max_fields`` attribute fields is
+    refused. Raises ``InvalidInput`` for anything that cannot be served.
     """
     name = filename or path.name
     fmt = source_format(name)
@@ -205,6 +226,7 @@ def load_vector(path: Path, workdir: Path, *, filename: str | None = None) -> Lo
         readable = extract_shapefile(path, workdir / "unzipped")
     _sniff(readable, fmt)
     layer, layers = _pick_layer(readable, fmt)
+    _check_fields(readable, fmt, layer, max_fields)
     frame = _read(readable, fmt, layer)
     frame = _with_crs(frame, fmt)
     source_crs = crs_name(CRS.from_user_input(frame.crs))

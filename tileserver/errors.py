@@ -75,7 +75,8 @@ class IncompatibleScenes(InvalidInput):
 
 
 class PayloadTooLarge(InvalidInput):
-    """An upload over ``max_upload_bytes``; refused as soon as the stream passes the limit."""
+    """A request over a size limit (an upload over ``max_upload_bytes``, refused as soon as the
+    stream passes it; a project body, or a project grown past its limits)."""
 
     code = "payload_too_large"
 

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     anonymous_read: bool = Field(
         default=True, description="Requests without a token may read public data."
     )
+    max_project_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest project request body (POST/PATCH /projects), bytes; more is a 413.",
+    )
     max_vector_fields: int = Field(
         default=1000,
         ge=1,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.principal import get_principal
-from tileserver.auth.projects import Project, ProjectIn, ProjectPatch, ProjectStore
+from tileserver.auth.projects import (
+    Project,
+    ProjectIn,
+    ProjectPatch,
+    ProjectStore,
+    ProjectSummary,
+)
 from tileserver.auth.quotas import usage
 from tileserver.auth.schemas import Principal, Quotas, Usage
 from tileserver.catalog import Catalog
 from tileserver.errors import Unauthorized
+from tileserver.routers.bodies import bounded_route
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings
 
@@ -25,8 +32,9 @@ class Me(BaseModel):
 
 
 class ProjectList(BaseModel):
-    items: list[Project]
-    count: int
+    items: list[ProjectSummary]
+    count: int = Field(description="Projects on this page.")
+    matched: int = Field(description="Projects the caller may read, all pages.")
 
 
 def build_me_router() -> APIRouter:
@@ -50,7 +58,10 @@ def build_me_router() -> APIRouter:
             raise Unauthorized("Usage belongs to a user: send an API token.")
         return await run_in_threadpool(usage, catalog, settings, principal.user)
 
-    @router.post("/projects", response_model=Project, status_code=201)
+    # bodies over COGSIGHT_MAX_PROJECT_BYTES are refused (413) before they are parsed
+    projects = APIRouter(route_class=bounded_route("max_project_bytes"))
+
+    @projects.post("/projects", response_model=Project, status_code=201)
     def create_project(
         body: ProjectIn,
         principal: Principal = Depends(get_principal),
@@ -58,14 +69,21 @@ def build_me_router() -> APIRouter:
     ) -> Project:
         return ProjectStore(catalog).create(principal, body)
 
-    @router.get("/projects", response_model=ProjectList)
+    @projects.get("/projects", response_model=ProjectList)
     def list_projects(
-        principal: Principal = Depends(get_principal), catalog: Catalog = Depends(get_catalog)
+        limit: int = Query(100, ge=1, le=1000),
+        offset: int = Query(0, ge=0),
+        principal: Principal = Depends(get_principal),
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
     ) -> ProjectList:
-        items = ProjectStore(catalog).list(principal)
-        return ProjectList(items=items, count=len(items))
+        """Summaries, newest change first; a project's layers and history: GET it by id."""
+        items, matched = ProjectStore(catalog).list(
+            principal, settings.anonymous_read, limit=limit, offset=offset
+        )
+        return ProjectList(items=items, count=len(items), matched=matched)
 
-    @router.get("/projects/{project_id}", response_model=Project)
+    @projects.get("/projects/{project_id}", response_model=Project)
     def get_project(
         project_id: str,
         principal: Principal = Depends(get_principal),
@@ -74,7 +92,7 @@ def build_me_router() -> APIRouter:
     ) -> Project:
         return ProjectStore(catalog).get(principal, project_id, settings.anonymous_read)
 
-    @router.patch("/projects/{project_id}", response_model=Project)
+    @projects.patch("/projects/{project_id}", response_model=Project)
     def update_project(
         project_id: str,
         patch: ProjectPatch,
@@ -83,7 +101,7 @@ def build_me_router() -> APIRouter:
     ) -> Project:
         return ProjectStore(catalog).update(principal, project_id, patch)
 
-    @router.delete("/projects/{project_id}", status_code=204)
+    @projects.delete("/projects/{project_id}", status_code=204)
     def delete_project(
         project_id: str,
         principal: Principal = Depends(get_principal),
@@ -92,4 +110,5 @@ def build_me_router() -> APIRouter:
         ProjectStore(catalog).delete(principal, project_id)
         return Response(status_code=204)
 
+    router.include_router(projects)
     return router

@@ -14,21 +14,31 @@ from tileserver.errors import InvalidInput
 from tileserver.expressions import index_expression
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.context import JobContext
+from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, unique_ids
 from tileserver.storage import atomic_dir
 
 
 class AnimationInputs(BaseModel):
-    datasets: list[str] = Field(min_length=2, description="Dataset ids in time order.")
+    datasets: list[str] = Field(
+        min_length=2,
+        max_length=MAX_PROCESS_DATASETS,
+        description="Dataset ids in time order, each once.",
+        json_schema_extra={"uniqueItems": True},
+    )
     bbox: tuple[float, float, float, float] | None = Field(
         default=None, description="west,south,east,north (WGS84); default: all datasets."
     )
     index: str | None = Field(default=None, description="Show this index instead of colour.")
-    bands: list[str] = Field(default=["red", "green", "blue"], description="RGB band names.")
+    bands: list[str] = Field(
+        default=["red", "green", "blue"], max_length=3, description="RGB band names."
+    )
     rescale: tuple[float, float] | None = None
     colormap: str = "rdylgn"
     size: int = Field(default=512, ge=64, le=2048, description="Longest side, pixels.")
     fps: float = Field(default=1.0, gt=0, le=30)
-    formats: list[Literal["gif", "mp4"]] = ["gif", "mp4"]
+    formats: list[Literal["gif", "mp4"]] = Field(default=["gif", "mp4"], max_length=2)
+
+    _datasets = field_validator("datasets")(unique_ids)
 
     @field_validator("colormap")
     @classmethod

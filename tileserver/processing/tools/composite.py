@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import rasterio
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from tileserver.errors import InvalidInput
+from tileserver.errors import InvalidInput, name_few
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.blocks import (
     Grid,
@@ -17,13 +17,22 @@ from tileserver.processing.blocks import (
 )
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
+from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, sized_ids
 
 
 class CompositeInputs(BaseModel):
-    datasets: list[str] = Field(min_length=2, description="Single-band dataset ids, in order.")
-    band_names: list[str] | None = Field(default=None, description="Names of the output bands.")
+    datasets: list[str] = Field(
+        min_length=2,
+        max_length=MAX_PROCESS_DATASETS,
+        description="Single-band dataset ids, in order.",
+    )
+    band_names: list[str] | None = Field(
+        default=None, max_length=MAX_PROCESS_DATASETS, description="Names of the output bands."
+    )
     sensor: str = Field(default="generic", description="Sensor preset of the result.")
     title: str | None = None
+
+    _datasets = field_validator("datasets")(sized_ids)
 
 
 def composite_block(
@@ -44,7 +53,9 @@ class CompositeProcess(Process):
         records = [ctx.dataset(i) for i in params.datasets]
         multi = [r.id for r in records if len(r.band_names) != 1]
         if multi:
-            raise InvalidInput(f"Composite takes single-band datasets; {multi} have several.")
+            raise InvalidInput(
+                f"Composite takes single-band datasets; {name_few(multi)} have several."
+            )
         names = params.band_names or [
             r.band_names[0] if r.band_names[0] != "b1" else r.title for r in records
         ]

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import rasterio
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
-from tileserver.errors import IncompatibleScenes, InvalidInput
+from tileserver.errors import IncompatibleScenes, InvalidInput, name_few
 from tileserver.processing.base import Process, ProcessResult, register
 from tileserver.processing.blocks import (
     Grid,
@@ -21,12 +21,20 @@ from tileserver.processing.blocks import (
 )
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
+from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, unique_ids
 
 
 class MosaicInputs(BaseModel):
-    datasets: list[str] = Field(min_length=2, description="Dataset ids, first on top.")
+    datasets: list[str] = Field(
+        min_length=2,
+        max_length=MAX_PROCESS_DATASETS,
+        description="Dataset ids, first on top, each once.",
+        json_schema_extra={"uniqueItems": True},
+    )
     resolution: float | None = Field(default=None, gt=0, description="Default: the first's.")
     title: str | None = None
+
+    _datasets = field_validator("datasets")(unique_ids)
 
 
 def mosaic_block(window: WindowTuple, paths: list[str], grid: Grid, nodata: float) -> np.ndarray:
@@ -54,7 +62,8 @@ class MosaicProcess(Process):
         records = [ctx.dataset(i) for i in params.datasets]
         counts = {r.id: len(r.band_names) for r in records}
         if len(set(counts.values())) > 1:
-            raise IncompatibleScenes(f"Scenes have different band counts: {counts}.")
+            detail = name_few([f"{i}: {n}" for i, n in counts.items()])
+            raise IncompatibleScenes(f"Scenes have different band counts: {detail}.")
         first = records[0]
         with rasterio.open(ctx.path(first)) as src:
             crs, res = src.crs, params.resolution or abs(src.transform.a)

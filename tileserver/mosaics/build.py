@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from cogeo_mosaic.mosaic import MosaicJSON
@@ -10,19 +11,29 @@ from pydantic import BaseModel, Field
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.catalog.schemas import DatasetQuery
-from tileserver.errors import IncompatibleScenes, InvalidInput
+from tileserver.errors import IncompatibleScenes, InvalidInput, name_few
+
+MAX_MOSAIC_IDS = 500
+"""Most dataset ids one ``POST /mosaics`` may name (a catalog query picks at most the catalog's
+query limit); more is a 400 before the catalog is asked."""
 
 
 class MosaicRequest(BaseModel):
     """Which scenes to mosaic: explicit ids (in priority order) or a catalog query."""
 
-    title: str | None = None
-    ids: list[str] | None = Field(default=None, description="Dataset ids, first on top.")
+    title: str | None = Field(default=None, max_length=512)
+    ids: list[str] | None = Field(
+        default=None,
+        description=f"Dataset ids, first on top; at most {MAX_MOSAIC_IDS}, each once.",
+        json_schema_extra={"maxItems": MAX_MOSAIC_IDS, "uniqueItems": True},
+    )
     bbox: tuple[float, float, float, float] | None = None
     datetime: str | None = Field(
-        default=None, description="ISO instant or 'start/end' interval ('..' for open)."
+        default=None,
+        max_length=64,
+        description="ISO instant or 'start/end' interval ('..' for open).",
     )
-    sensor: str | None = None
+    sensor: str | None = Field(default=None, max_length=64)
     quadkey_zoom: int | None = Field(default=None, ge=0, le=20)
 
 
@@ -35,11 +46,24 @@ def parse_interval(value: str | None) -> tuple[str | None, str | None]:
     return value, value
 
 
+def check_ids(ids: list[str]) -> None:
+    """At most ``MAX_MOSAIC_IDS`` ids, each named once (a scene twice adds nothing)."""
+    if len(ids) > MAX_MOSAIC_IDS:
+        raise InvalidInput(
+            f"A mosaic takes at most {MAX_MOSAIC_IDS} dataset ids; this request names {len(ids):,}."
+        )
+    twice = [i for i, n in Counter(ids).items() if n > 1]
+    if twice:
+        raise InvalidInput(f"Each dataset may be named once; named again: {name_few(twice)}.")
+
+
 def select_scenes(
     catalog: Catalog,
     request: MosaicRequest,
     visible: Callable[[DatasetRecord], bool] | None = None,
 ) -> list[DatasetRecord]:
+    if request.ids:
+        check_ids(request.ids)
     start, end = parse_interval(request.datetime)
     try:
         query = DatasetQuery.model_validate(
@@ -56,9 +80,10 @@ def select_scenes(
         raise InvalidInput(f"Invalid mosaic query: {exc}") from None
     scenes = [s for s in catalog.find_datasets(query) if visible is None or visible(s)]
     if request.ids:
-        missing = [i for i in request.ids if i not in {s.id for s in scenes}]
+        found = {s.id for s in scenes}
+        missing = [i for i in request.ids if i not in found]
         if missing:
-            raise InvalidInput(f"Unknown dataset id(s): {', '.join(missing)}.")
+            raise InvalidInput(f"Unknown dataset id(s): {name_few(missing)}.")
     if not scenes:
         raise InvalidInput("No raster datasets match the mosaic query.")
     return scenes
@@ -67,7 +92,7 @@ def select_scenes(
 def check_compatible(scenes: list[DatasetRecord]) -> None:
     counts = {s.id: len(s.band_names) for s in scenes}
     if len(set(counts.values())) > 1:
-        detail = ", ".join(f"{i}: {n}" for i, n in counts.items())
+        detail = name_few([f"{i}: {n}" for i, n in counts.items()])
         raise IncompatibleScenes(
             f"Scenes have different band counts ({detail}); mosaic scenes with the same bands."
         )

@@ -18,6 +18,9 @@ from tileserver.stac.geometry import parse_bbox
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+MAX_IDS = 1000
+"""Most ``ids`` one search may name (and a tenth as many ``collections``); more is a 400."""
+MAX_SORT_FIELDS = 8
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
@@ -43,10 +46,10 @@ class SearchRequest(BaseModel):
     datetime: str | None = Field(
         default=None, description="RFC 3339 instant or interval ('../end', 'start/..')."
     )
-    ids: list[str] | None = None
-    collections: list[str] | None = None
+    ids: list[str] | None = Field(default=None, max_length=MAX_IDS)
+    collections: list[str] | None = Field(default=None, max_length=MAX_IDS // 10)
     limit: int = Field(default=DEFAULT_LIMIT, description=f"1 to {MAX_LIMIT} (larger clamped).")
-    sortby: list[SortField] | None = None
+    sortby: list[SortField] | None = Field(default=None, max_length=MAX_SORT_FIELDS)
     filter: dict[str, Any] | str | None = Field(
         default=None, description="CQL2 over eo:cloud_cover, e.g. 'eo:cloud_cover < 10'."
     )

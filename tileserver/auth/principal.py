@@ -1,14 +1,21 @@
 """Finding the principal of a request: a bearer token, ``?access_token=``, or nobody.
 
-Tokens and the "are there users yet" answer are cached for a few seconds, so a tile request
-costs no database round trip on the hot path (a revoked token stops working within that
-time). A token that is given but unknown is a 401, never a silent anonymous read.
+Tokens and the "are there users yet" answer are cached for ``CACHE_SECONDS``, so a tile request
+costs no database round trip on the hot path. That is also the bound on revocation: a token
+revoked in the shared database (``cogsight user revoke``, any replica) stops working on every
+API process within ``CACHE_SECONDS``; no process can clear the others' caches, so none tries.
+A token that is given but unknown is a 401, never a silent anonymous read.
+
+The tile cache middleware resolves the principal before it answers from its cache and leaves
+it on the request (``remember``), so the app does not resolve it a second time.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cachetools import TTLCache
 from fastapi import Request
@@ -20,20 +27,37 @@ from tileserver.errors import Unauthorized
 
 CACHE_SECONDS = 5.0
 
+Scope = MutableMapping[str, Any]
 
-def _token_of(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.query_params.get("access_token") or None
+
+def query_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """The decoded query, as Starlette's ``request.query_params`` reads it."""
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+
+
+def token_of(scope: Scope, pairs: list[tuple[str, str]] | None = None) -> str | None:
+    """The token a request carries: ``Authorization: Bearer`` first, else ``access_token`` from
+    the decoded query (so ``access%5Ftoken=`` is one too; the last one wins, as in Starlette)."""
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization":
+            header = value.decode("latin-1")
+            if header[:7].lower() == "bearer ":
+                return header[7:].strip()
+            break
+    token = None
+    for key, value in query_pairs(scope) if pairs is None else pairs:
+        if key == "access_token":
+            token = value
+    return token or None
 
 
 class PrincipalResolver:
     """Per-app caches: token digest -> user, and whether any user exists."""
 
-    def __init__(self, store: UserStore) -> None:
+    def __init__(self, store: UserStore, ttl: float = CACHE_SECONDS) -> None:
         self.store = store
-        self._tokens: TTLCache[str, User | None] = TTLCache(maxsize=4096, ttl=CACHE_SECONDS)
+        self.ttl = ttl
+        self._tokens: TTLCache[str, User | None] = TTLCache(maxsize=4096, ttl=ttl)
         self._users_seen: tuple[float, bool] | None = None
 
     def forget(self) -> None:
@@ -42,7 +66,7 @@ class PrincipalResolver:
 
     def users_exist(self) -> bool:
         now = time.monotonic()
-        if self._users_seen is None or now - self._users_seen[0] > CACHE_SECONDS:
+        if self._users_seen is None or now - self._users_seen[0] > self.ttl:
             self._users_seen = (now, self.store.count() > 0)
         return self._users_seen[1]
 
@@ -50,13 +74,14 @@ class PrincipalResolver:
         """The principal without touching the database, or None when a lookup is needed."""
         if token is None:
             seen = self._users_seen
-            if seen is not None and time.monotonic() - seen[0] <= CACHE_SECONDS:
+            if seen is not None and time.monotonic() - seen[0] <= self.ttl:
                 return Principal(single_user=not seen[1])
             return None
-        key = digest(token)
-        if key in self._tokens:
-            return _from_user(self._tokens[key])
-        return None
+        try:
+            user = self._tokens[digest(token)]  # one lookup: this runs on every cached tile
+        except KeyError:
+            return None
+        return _from_user(user)
 
     def resolve(self, token: str | None) -> Principal:
         if token is None:
@@ -82,15 +107,26 @@ def resolver_of(app: Any) -> PrincipalResolver:
     return resolver
 
 
+async def resolve_principal(app: Any, token: str | None) -> Principal:
+    """Who ``token`` acts for; no database round trip while the answer is cached.
+    Raises Unauthorized for an unknown or revoked token."""
+    resolver = resolver_of(app)
+    principal = resolver.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(resolver.resolve, token)
+    return principal
+
+
+def remember(scope: Scope, principal: Principal) -> None:
+    """Leave the principal on the request (``request.state.principal``) for ``get_principal``."""
+    scope.setdefault("state", {})["principal"] = principal
+
+
 async def get_principal(request: Request) -> Principal:
     """FastAPI dependency: who the request acts for (memoised on the request)."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    resolver = resolver_of(request.app)
-    token = _token_of(request)
-    principal = resolver.cached(token)
-    if principal is None:
-        principal = await run_in_threadpool(resolver.resolve, token)
+    principal = await resolve_principal(request.app, token_of(request.scope))
     request.state.principal = principal
     return principal

@@ -39,6 +39,7 @@ from tileserver.routers.datasets import DatasetOut, dataset_out
 from tileserver.settings import Settings
 from tileserver.sources import is_remote, local_path
 from tileserver.storage import scratch_dir
+from tileserver.tiling.cache import cache_scope
 from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
 logger = logging.getLogger("cogsight.upload")
@@ -175,17 +176,19 @@ def _file_size(response: FileResponse) -> int:
         return 0
 
 
-def thumbnail_file(record: DatasetRecord, settings: Settings) -> Response:
-    """The stored preview, rendered now for rasters registered before previews existed."""
+def thumbnail_file(record: DatasetRecord, settings: Settings, principal: Principal) -> Response:
+    """The stored preview, rendered now for rasters registered before previews existed;
+    ``public`` for shared caches only when the dataset is public and no token was given."""
     path = thumbnail_path(settings, record.id)
     if not path.is_file():
         if record.kind != "raster":
             raise NotFoundError(f"Dataset '{record.id}' has no thumbnail.")
         path = write_thumbnail(settings, record)
+    who = cache_scope(record.visibility, principal)
     return FileResponse(
         path,
         media_type="image/png",
-        headers={"Cache-Control": f"public, max-age={settings.tile_cache_max_age}"},
+        headers={"Cache-Control": f"{who}, max-age={settings.tile_cache_max_age}"},
     )
 
 
@@ -273,7 +276,8 @@ def build_uploads_router() -> APIRouter:
     def get_thumbnail(
         record: DatasetRecord = Depends(readable_dataset),
         settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
     ) -> Response:
-        return thumbnail_file(record, settings)
+        return thumbnail_file(record, settings, principal)
 
     return router

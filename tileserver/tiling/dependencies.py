@@ -78,6 +78,10 @@ class RecordCache:
             record = self._datasets[dataset_id] = self.catalog.get_dataset(dataset_id)
         return record
 
+    def peek_mosaic(self, mosaic_id: str) -> MosaicRecord | None:
+        """The cached record, without touching the database (safe on the event loop)."""
+        return self._mosaics.get(mosaic_id)
+
     def mosaic(self, mosaic_id: str) -> MosaicRecord:
         record = self._mosaics.get(mosaic_id)
         if record is None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from titiler.core.factory import ColorMapFactory, TMSFactory
 
 from tileserver import __version__
+from tileserver.auth.redact import install_redaction
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
 from tileserver.jobs.runner import JobRunner
@@ -56,6 +57,7 @@ class Health(BaseModel):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    install_redaction()  # URLs may carry ?access_token=; no log line shows one
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_gdal(settings)
     tune_malloc(settings.malloc_arenas, settings.malloc_mmap_threshold_kib)

@@ -43,6 +43,8 @@ def serve(
     """Start the API and viewer."""
     import uvicorn
 
+    from tileserver.auth.redact import uvicorn_log_config
+
     for key, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"COGSIGHT_{key}"] = str(value)
@@ -60,6 +62,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level="info",
+        log_config=uvicorn_log_config(),  # tokens in URLs never reach the access log
         timeout_graceful_shutdown=5,
     )
 

@@ -192,7 +192,9 @@ def code_for(exc: Exception) -> str:
 
 
 def error_response(status: int, code: str, detail: object) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"code": code, "detail": detail})
+    from tileserver.auth.redact import redact_data  # here: tileserver.auth imports this module
+
+    return JSONResponse(status_code=status, content={"code": code, "detail": redact_data(detail)})
 
 
 def _rasterio_detail(exc: Exception) -> str:

@@ -1,15 +1,28 @@
 """Tokens and the tile cache: a revoked token, a dataset made private or deleted, reach cached
-tiles within the principal / record cache TTL; responses to tokens are never ``public``."""
+tiles within the principal / record cache TTL; responses to tokens are never ``public``; no log
+line, error body or job record shows a token."""
 
 from __future__ import annotations
 
+import io
+import logging
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+
 from tests.auth.token_world import deployment, new_owner, wait_out_caches
 from tileserver.auth.store import UserStore
+from tileserver.jobs.store import JobStore
 from tileserver.tiling.cache import TileCacheMiddleware
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +146,97 @@ def test_only_public_things_asked_for_without_a_token_are_public(deployed):
         assert "no-store" not in bob.get(url, None).headers.get("cache-control", "")
     embedded = bob.get(f"/raster/{rid}/WebMercatorQuad/tilejson.json?x=1", "query")
     assert bob.token in embedded.text, "the document does embed the token it was asked with"
+
+
+# --- tokens in logs, error bodies and job records -------------------------------------------
+
+
+def test_the_app_factory_redacts_its_loggers(deployed):
+    _, store = deployed
+    token = store.create_token("admin")
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    access, jobs = logging.getLogger("uvicorn.access"), logging.getLogger("cogsight.jobs")
+    for logger in (access, jobs):
+        logger.addHandler(handler)
+    try:
+        access.warning(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5",
+            "GET",
+            f"/raster/x/tiles/1/2/3.png?access%5Ftoken={token}&bidx=1",
+            "1.1",
+            200,
+        )
+        jobs.warning("job failed reading https://h/a.tif?access_token=%s", token)
+    finally:
+        for logger in (access, jobs):
+            logger.removeHandler(handler)
+    text = out.getvalue()
+    assert token not in text and token[3:20] not in text
+    assert "?access%5Ftoken=***&bidx=1" in text and "a.tif?access_token=***" in text
+    assert '"GET /raster/x/tiles/1/2/3.png' in text and " 200" in text
+
+
+def test_error_bodies_and_job_records_never_show_a_token(deployed):
+    client, store = deployed
+    token = store.create_token("admin")
+    echoed = client.get(f"/indices/{token}")
+    assert echoed.status_code == 404 and token not in echoed.text and "***" in echoed.text
+
+    jobs = JobStore(client.app.state.catalog)  # type: ignore[attr-defined]
+    job = jobs.create("index", {"dataset": f"https://h/a.tif?access_token={token}", "n": 1})
+    assert token not in str(jobs.get(job.id).inputs) and jobs.get(job.id).inputs["n"] == 1
+    jobs.fail(job.id, f"could not read /vsicurl/https://h/a.tif?access%5Ftoken={token}&x=1")
+    message = jobs.get(job.id).message
+    assert token not in message and message.endswith("access%5Ftoken=***&x=1")
+
+
+def test_cogsight_serve_logs_no_token(tmp_path):
+    """The real server: uvicorn's access and error logs, as `cogsight serve` sets them up."""
+    from tests.conftest import free_port
+    from tileserver.catalog import Catalog
+    from tileserver.settings import Settings
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "COGSIGHT_DATA_DIR": str(tmp_path),
+        "COGSIGHT_HOST": "127.0.0.1",
+        "COGSIGHT_PORT": str(port),
+    }
+    settings = Settings(data_dir=tmp_path)
+    store = UserStore(Catalog(settings.resolved_database_url), settings)
+    store.add("dana")
+    token = store.create_token("dana")
+    logs = tmp_path / "server.log"
+    with logs.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tileserver.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    assert time.time() < deadline, logs.read_text()[-2000:]
+                    time.sleep(0.3)
+            assert httpx.get(f"{url}/me?access_token={token}").json()["name"] == "dana"
+            assert httpx.get(f"{url}/me?access%5Ftoken={token}").status_code == 200
+            tile = "/raster/nope/tiles/WebMercatorQuad/1/1/1.png"
+            bad = httpx.get(f"{url}{tile}?access_token=cs_0123456789abcdefgh")
+            assert bad.status_code == 401
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    text = logs.read_text()
+    assert "GET /me?access_token=*** HTTP/1.1" in text, text[-2000:]
+    assert "GET /me?access%5Ftoken=*** HTTP/1.1" in text
+    assert token not in text and token[3:20] not in text and "0123456789abcdefgh" not in text

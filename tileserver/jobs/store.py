@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 
+from tileserver.auth.redact import redact, redact_data
 from tileserver.catalog import Catalog
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import CogsightError, NotFoundError
@@ -76,7 +77,7 @@ class JobStore:
             status=JobStatus.accepted,
             progress=0.0,
             message="queued",
-            inputs=inputs,
+            inputs=redact_data(inputs),  # a URL input may carry ?access_token=
             results=None,
             owner=owner,
             attempts=0,
@@ -107,6 +108,8 @@ class JobStore:
             return [_record(r) for r in s.scalars(stmt)]
 
     def _set(self, job_id: str, only_if: set[JobStatus] | None = None, **values: Any) -> bool:
+        if "message" in values:  # an error message may quote a URL with its token
+            values["message"] = redact(values["message"])
         stmt = update(JobRow).where(JobRow.id == job_id).values(**values)
         if only_if:
             stmt = stmt.where(JobRow.status.in_([s.value for s in only_if]))

@@ -280,6 +280,56 @@ def test_reservations_are_one_step_under_the_lock(world):
     assert world.reservations() == 0
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    """An empty catalog on each backend (the lock differs: BEGIN IMMEDIATE / FOR UPDATE)."""
+    if request.param == "sqlite":
+        yield Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+        return
+    from tests.scaleout.pg import pg_bindir, pg_cluster
+    from tileserver.catalog.engine import dispose_shared
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
+    with pg_cluster() as cluster:
+        url = cluster.database()
+        yield Catalog(url)
+        dispose_shared(url)
+
+
+def test_reservations_race_on_both_backends(bare_catalog: Catalog, tmp_path: Path) -> None:
+    """Twelve threads, each with its own engine (as separate processes would be), reserving
+    25 % of one user's quota at once: exactly four get theirs, on SQLite and PostgreSQL."""
+    settings = Settings(data_dir=tmp_path / "data")
+    url = bare_catalog.engine.url.render_as_string(hide_password=False)
+    user = UserStore(bare_catalog, settings).add("pg-racer", quotas={"storage_bytes": 1_000_000})
+    barrier = threading.Barrier(12)
+    held: list[StorageReservation] = []
+    refused: list[str] = []
+
+    def reserve() -> None:
+        catalog = Catalog(url) if bare_catalog.engine.dialect.name == "sqlite" else bare_catalog
+        r = StorageReservation(catalog, settings, user, "race")
+        barrier.wait()
+        try:
+            r.settle(250_000)
+            held.append(r)
+        except QuotaExceeded as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=reserve) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(held) == 4 and len(refused) == 8, refused[:1]
+    with bare_catalog.session() as s:
+        total = s.scalar(select(func.sum(StorageReservationRow.bytes)))
+    assert total == 1_000_000
+    for r in held:
+        r.release()
+
+
 def test_a_dead_process_reservation_expires(world):
     import datetime as dt
 

@@ -380,6 +380,22 @@ def test_a_job_output_within_the_quota_is_charged(world, public_raster):
     assert 0 < world.stored(user_id) <= 5_000_000
 
 
+def test_a_job_is_refused_at_submit_when_storage_is_full(world, public_raster):
+    user_id, headers = world.user("full", storage_bytes=0)
+    response = world.client.post(
+        "/processes/index/execution",
+        json={"inputs": {"dataset": public_raster, "index": "NDVI"}},
+        headers=headers,
+    )
+    assert response.status_code == 403, response.text
+    assert response.json() == {
+        "code": "quota_exceeded",
+        "detail": "Storage quota: 0.0 KB of 0.0 KB used, 0.0 KB left; this job needs room "
+        "for its output.",
+    }
+    assert world.client.get("/jobs", headers=headers).json()["jobs"] == []
+
+
 def test_a_vector_output_over_the_quota_is_not_published(world, tmp_path):
     from tileserver.vectors.register import register_vector
 

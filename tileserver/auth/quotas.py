@@ -345,7 +345,9 @@ def check_storage(
     limit = user.quotas.storage_bytes
     left = limit - used - held
     if incoming > left or left <= 0:
-        need = f"{noun} needs {_size(incoming)}" if incoming else f"{noun} needs room to store"
+        need = (
+            f"{noun} needs {_size(incoming)}" if incoming else f"{noun} needs room for its output"
+        )
         raise QuotaExceeded(_storage_refusal(used, held, limit, need))
 
 

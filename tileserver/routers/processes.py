@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.access import Viewer, require_writer
 from tileserver.auth.principal import get_principal
-from tileserver.auth.quotas import check_compute, check_task_pixels, is_ai_process
+from tileserver.auth.quotas import check_compute, check_storage, check_task_pixels, is_ai_process
 from tileserver.auth.schemas import Principal, User
 from tileserver.catalog import Catalog
 from tileserver.errors import AlreadyExists, DatasetNotFound, InvalidInput, NotFoundError
@@ -205,6 +205,8 @@ def build_processes_router() -> APIRouter:
         inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog, viewer)
         if principal.user is not None:
             await run_in_threadpool(_check_quotas, process_id, inputs, catalog, principal.user)
+            # outputs are charged when published; a full storage quota refuses the job now
+            await run_in_threadpool(check_storage, catalog, settings, principal.user, 0, "this job")
         store = JobStore(catalog)
         job = store.create(process_id, inputs, owner=principal.id)
         if prefer and "respond-sync" in prefer and PROCESSES.get(process_id).sync_ok:

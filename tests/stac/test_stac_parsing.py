@@ -137,6 +137,6 @@ def test_get_parameters_become_a_search_request() -> None:
 
 def test_default_render_matches_the_data(demo, catalog) -> None:
     optical = catalog.get_dataset(demo["scene-2024-05-12"])
-    assert default_render_query(optical) == "bidx=3&bidx=2&bidx=1&rescale=0,3000"
+    assert default_render_query(optical) == "bidx=3&bidx=2&bidx=1&rescale=0%2C3000"
     sar = catalog.get_dataset(demo["sar-2024-05-14"])
-    assert default_render_query(sar) == "bidx=1&rescale=-25,0"
+    assert default_render_query(sar) == "bidx=1&rescale=-25%2C0"

@@ -24,6 +24,7 @@ from tileserver.ingest.inspect import (
 )
 from tileserver.ingest.thumbnail import try_write_thumbnail
 from tileserver.objectstore import object_store
+from tileserver.rendering import ingest_render_properties
 from tileserver.sensors import SENSORS
 from tileserver.settings import Settings
 from tileserver.sources import check_remote_allowed, gdal_path, is_remote
@@ -177,6 +178,18 @@ def register_raster(
             nodata = src.nodata
         with Reader(serve_path) as reader:
             minzoom, maxzoom = reader.minzoom, reader.maxzoom
+        say("band statistics")
+        properties = {
+            **(properties or {}),
+            **ingest_render_properties(
+                serve_path,
+                names,
+                facts.dtype,
+                preset.name,
+                reflectance_scale if reflectance_scale is not None else preset.reflectance_scale,
+                properties or {},
+            ),
+        }
         record = DatasetRecord(
             id=dataset_id,
             title=title or Path(uri_in).stem,

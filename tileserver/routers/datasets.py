@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tileserver.auth.access import can_read
 from tileserver.auth.principal import get_principal
@@ -14,7 +14,8 @@ from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import InvalidInput
 from tileserver.mosaics.build import parse_interval
-from tileserver.routers.links import raster_links
+from tileserver.rendering import dataset_presets
+from tileserver.routers.links import raster_links, render_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
@@ -43,6 +44,12 @@ class DatasetOut(BaseModel):
     created: str
     properties: dict[str, Any]
     links: dict[str, str]
+    renders: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named renderings of a raster ('default' first, then true-color, "
+        "false-color, indices ... as its bands allow), each with its tile, TileJSON and WMTS "
+        "layer; tiles with no parameters draw 'default', '?render=NAME' the others.",
+    )
 
 
 class DatasetList(BaseModel):
@@ -59,6 +66,11 @@ def dataset_out(record: DatasetRecord, request: Request) -> DatasetOut:
         datetime=record.datetime.isoformat() if record.datetime else None,
         created=record.created.isoformat(),
         links=raster_links(request, record.id),
+        renders=(
+            render_links(request, record.id, dataset_presets(record))
+            if record.kind == "raster"
+            else {}
+        ),
     )
 
 

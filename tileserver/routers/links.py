@@ -1,20 +1,36 @@
-"""Absolute links to a dataset's or mosaic's tile endpoints, for clients and the viewer."""
+"""Absolute links to a dataset's or mosaic's tile endpoints, for clients and the viewer.
+
+The plain links need no parameters: every raster draws its default rendering. Links to a
+named rendering carry ``?render=NAME``; any other query is URL-encoded (commas as ``%2C``:
+GDAL splits its ``WMTS:`` connection string at commas).
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import Request
+
+from tileserver.rendering import Render
+from tileserver.rendering.records import DEFAULT
+
+TMS = "WebMercatorQuad"
 
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _with(url: str, query: str) -> str:
+    return f"{url}?{query}" if query else url
+
+
 def raster_links(request: Request, dataset_id: str) -> dict[str, str]:
     root = f"{_base(request)}/raster/{dataset_id}"
     return {
         "self": f"{_base(request)}/datasets/{dataset_id}",
-        "tiles": f"{root}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png",
-        "tilejson": f"{root}/WebMercatorQuad/tilejson.json",
+        "tiles": f"{root}/tiles/{TMS}/{{z}}/{{x}}/{{y}}.png",
+        "tilejson": f"{root}/{TMS}/tilejson.json",
         "wmts": f"{root}/WMTSCapabilities.xml",
         "info": f"{root}/info",
         "statistics": f"{root}/statistics",
@@ -22,12 +38,32 @@ def raster_links(request: Request, dataset_id: str) -> dict[str, str]:
     }
 
 
+def render_links(
+    request: Request, dataset_id: str, renders: dict[str, Render]
+) -> dict[str, dict[str, object]]:
+    """Each named rendering: what it draws, its parameters, and its tile, TileJSON and WMTS
+    layer (``default`` is the parameter-free URL, the others add ``?render=NAME``)."""
+    root = f"{_base(request)}/raster/{dataset_id}"
+    out: dict[str, dict[str, object]] = {}
+    for name, render in renders.items():
+        query = "" if name == DEFAULT else urlencode({"render": name})
+        out[name] = {
+            "title": render.title,
+            "params": render.query_values(),
+            "query": render.query_string(),
+            "tiles": _with(f"{root}/tiles/{TMS}/{{z}}/{{x}}/{{y}}.png", query),
+            "tilejson": _with(f"{root}/{TMS}/tilejson.json", query),
+            "wmts_layer": f"cogsight_{dataset_id}_{TMS}_{name}",
+        }
+    return out
+
+
 def mosaic_links(request: Request, mosaic_id: str) -> dict[str, str]:
     root = f"{_base(request)}/mosaics/{mosaic_id}"
     return {
         "self": root,
-        "tiles": f"{root}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png",
-        "tilejson": f"{root}/WebMercatorQuad/tilejson.json",
+        "tiles": f"{root}/tiles/{TMS}/{{z}}/{{x}}/{{y}}.png",
+        "tilejson": f"{root}/{TMS}/tilejson.json",
         "wmts": f"{root}/WMTSCapabilities.xml",
         "info": f"{root}/info",
     }

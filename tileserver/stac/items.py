@@ -1,7 +1,8 @@
 """A catalog dataset as a STAC Item, and a page of them as an ItemCollection.
 
 Items link to what already serves the data: the COG download, tiles (``xyz``/``tilejson``/
-``wmts`` from the web-map-links extension) and the plain ``/datasets/{id}`` record.
+``wmts`` from the web-map-links extension) and the plain ``/datasets/{id}`` record. Tile links
+carry no render parameters: the server draws each raster's default rendering for them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from tileserver.catalog import DatasetRecord
 from tileserver.stac.collections import STAC_VERSION, collection_id
 from tileserver.stac.datetimes import format_rfc3339
 from tileserver.stac.links import COG, GEOJSON, JSON, MVT, PNG, StacUrls, link
-from tileserver.stac.render import default_render_query
 
 EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
@@ -132,7 +132,6 @@ def _eo_bands(record: DatasetRecord) -> list[dict[str, str]]:
 
 
 def _raster_assets(record: DatasetRecord, urls: StacUrls) -> dict[str, Any]:
-    query = default_render_query(record)
     return {
         "data": {
             "href": urls.download(record.id),
@@ -148,7 +147,7 @@ def _raster_assets(record: DatasetRecord, urls: StacUrls) -> dict[str, Any]:
             "roles": ["thumbnail"],
         },
         "tilejson": {
-            "href": urls.raster_tilejson(record.id, query),
+            "href": urls.raster_tilejson(record.id),
             "type": JSON,
             "title": "TileJSON (default render)",
             "roles": ["tiles"],
@@ -168,13 +167,12 @@ def _vector_assets(record: DatasetRecord, urls: StacUrls) -> dict[str, Any]:
 
 
 def _raster_tile_links(record: DatasetRecord, urls: StacUrls) -> list[dict[str, Any]]:
-    query = default_render_query(record)
     return [
-        link("xyz", urls.raster_tiles(record.id, query), PNG, title=f"{record.title} (tiles)"),
-        link("tilejson", urls.raster_tilejson(record.id, query), JSON, title="TileJSON"),
+        link("xyz", urls.raster_tiles(record.id), PNG, title=f"{record.title} (tiles)"),
+        link("tilejson", urls.raster_tilejson(record.id), JSON, title="TileJSON"),
         link(
             "wmts",
-            urls.raster_wmts(record.id, query),
+            urls.raster_wmts(record.id),
             PNG,
             title="WMTS",
             **{"wmts:layer": f"cogsight_{record.id}_WebMercatorQuad_default"},

@@ -21,6 +21,8 @@ from cogeo_mosaic.mosaic import MosaicJSON
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pyproj import Transformer
 from pyproj.exceptions import CRSError
+from rio_tiler.colormap import cmap as colormaps
+from rio_tiler.types import ColorMapType
 from starlette.concurrency import run_in_threadpool
 from titiler.core.dependencies import (
     BidxExprParams,
@@ -38,9 +40,18 @@ from tileserver.auth.access import require_readable
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
-from tileserver.errors import InvalidInput, OutsideBounds, UnknownBand
+from tileserver.errors import InvalidInput, NotFoundError, OutsideBounds, UnknownBand
 from tileserver.expressions import BandSource, index_expression, to_band_expression
 from tileserver.indices import INDICES
+from tileserver.rendering import Render, dataset_presets, dataset_render
+from tileserver.rendering.records import DEFAULT
+from tileserver.rendering.requests import (
+    COLORMAP_CHOICES,
+    default_applies,
+    mosaic_default,
+    mosaic_renders,
+    pick,
+)
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
 
@@ -198,13 +209,16 @@ class BoundedPartParams(PartFeatureParams):
 
 def checked_factory_options() -> dict[str, Any]:
     """What the raster and mosaic tiler factories take to apply the bounds above: the request
-    limits on every route, and titiler's dependencies swapped for their checked versions."""
+    limits on every route, and titiler's dependencies swapped for their checked versions (the
+    colormap one also fills in the data's default rendering); ``get_renders`` lists the data's
+    presets as WMTS layers and TileJSON ``raster_layers``."""
     return {
         "router": APIRouter(dependencies=[Depends(request_limits)]),
         "img_part_dependency": BoundedPartParams,
         "stats_dependency": CheckedStatisticsParams,
         "histogram_dependency": CheckedHistogramParams,
-        "colormap_dependency": checked_colormap,
+        "colormap_dependency": render_colormap,
+        "get_renders": listed_renders,
     }
 
 
@@ -266,8 +280,32 @@ async def mosaic_record(
     return record
 
 
-async def mosaic_path(record: MosaicRecord = Depends(mosaic_record)) -> str:
-    return record.id
+class MosaicPath(str):
+    """A mosaic id that can find the mosaic's presets (for WMTS layers and TileJSON)."""
+
+    mosaic: MosaicRecord
+    records: RecordCache
+
+
+async def mosaic_path(
+    record: MosaicRecord = Depends(mosaic_record), records: RecordCache = Depends(get_records)
+) -> str:
+    path = MosaicPath(record.id)
+    path.mosaic, path.records = record, records
+    return path
+
+
+def first_scene(record: MosaicRecord, records: RecordCache) -> DatasetRecord | None:
+    """The scene whose rendering a mosaic shares (None when it has been deleted)."""
+    if not record.dataset_ids:
+        return None
+    scene = records.peek_dataset(record.dataset_ids[0])
+    if scene is None:
+        try:
+            scene = records.dataset(record.dataset_ids[0])
+        except NotFoundError:
+            return None
+    return scene
 
 
 @dataclass
@@ -311,15 +349,31 @@ class LayerQuery(DefaultDependency):
         str | None,
         Query(description="A named spectral index from GET /indices, e.g. NDVI."),
     ] = None
+    render: Annotated[
+        str | None,
+        Query(
+            description="A named rendering of this data (its `renders` in GET /datasets/{id}: "
+            "default, true-color, false-color, ndvi ...). Without bands, images use 'default'."
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         given = [k for k in ("indexes", "expression", "index") if getattr(self, k)]
         if "index" in given and len(given) > 1:
             raise InvalidInput("Use either 'index', 'expression' or 'bidx', not several.")
+        if self.render and given:
+            raise InvalidInput("Use either 'render' or 'bidx' / 'expression' / 'index'.")
 
 
-def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
-    """Turn names and named indices into what rio-tiler reads (``bidx`` / ``b1..bN``)."""
+def resolve_layer(
+    query: LayerQuery, source: BandSource, render: Render | None = None, one_band: bool = False
+) -> BidxExprParams:
+    """Turn names and named indices into what rio-tiler reads (``bidx`` / ``b1..bN``); a
+    ``render`` (named, or the default of a request that chose no bands) picks them instead,
+    only its first band under a colormap the request gives."""
+    if render is not None and not (query.indexes or query.expression or query.index):
+        bidx = render.bidx[:1] if one_band and render.bidx else render.bidx
+        query = LayerQuery(indexes=bidx, expression=render.expression, index=render.index)
     names = list(source.band_names)
     if query.indexes:
         for i in query.indexes:
@@ -336,27 +390,102 @@ def resolve_layer(query: LayerQuery, source: BandSource) -> BidxExprParams:
     return BidxExprParams(indexes=query.indexes, expression=expression)
 
 
+async def requested_render(
+    request: Request,
+    query: LayerQuery = Depends(),
+    records: RecordCache = Depends(get_records),
+    principal: Principal = Depends(get_principal),
+    settings: Settings = Depends(get_settings),
+) -> Render | None:
+    """The rendering a request gets: ``?render=NAME``, or the data's default for an image
+    request that chose no bands (a GIS client's bare tile URL); None when it chose its own.
+    The dataset or mosaic is the one the path names, checked as its path dependency does."""
+    route = request.scope.get("route")
+    if not query.render and not default_applies(
+        request.query_params, request.path_params, getattr(route, "name", None)
+    ):
+        return None
+    params = request.path_params
+    if "dataset_id" in params:
+        record = await readable_dataset(params["dataset_id"], records, principal, settings)
+        return pick(query.render, lambda: dataset_render(record), lambda: dataset_presets(record))
+    if "mosaic_id" in params:
+        mosaic = await mosaic_record(params["mosaic_id"], records, principal, settings)
+        scene = await run_in_threadpool(first_scene, mosaic, records)
+        facts = (mosaic.band_names, mosaic.sensor, mosaic.reflectance_scale, scene)
+        return pick(query.render, lambda: mosaic_default(*facts), lambda: mosaic_renders(*facts))
+    return None
+
+
+def _colormap_given(request: Request) -> bool:
+    return any(k in request.query_params for k in COLORMAP_CHOICES)
+
+
 async def raster_layer(
-    query: LayerQuery = Depends(), record: DatasetRecord = Depends(dataset_record)
+    request: Request,
+    query: LayerQuery = Depends(),
+    record: DatasetRecord = Depends(dataset_record),
+    render: Render | None = Depends(requested_render),
 ) -> BidxExprParams:
-    return resolve_layer(query, record)
+    return resolve_layer(query, record, render, _colormap_given(request))
 
 
 async def mosaic_layer(
-    query: LayerQuery = Depends(), record: MosaicRecord = Depends(mosaic_record)
+    request: Request,
+    query: LayerQuery = Depends(),
+    record: MosaicRecord = Depends(mosaic_record),
+    render: Render | None = Depends(requested_render),
 ) -> BidxExprParams:
-    return resolve_layer(query, record)
+    return resolve_layer(query, record, render, _colormap_given(request))
 
 
 async def index_rendering(
-    request: Request, render: ImageRenderingParams = Depends()
+    request: Request,
+    render: ImageRenderingParams = Depends(),
+    chosen: Render | None = Depends(requested_render),
 ) -> ImageRenderingParams:
-    """Default ``rescale`` of a named index to its natural range when none is given."""
+    """Default ``rescale``: a named index's natural range, else the chosen rendering's."""
     name = request.query_params.get("index")
     raw = request.path_params.get("format") in RAW_FORMATS
-    if name and not render.rescale and not raw and name in INDICES:
+    if render.rescale or raw:
+        return render
+    if name and name in INDICES:
         render.rescale = [INDICES.get(name).range]  # type: ignore[assignment,list-item]
+    elif chosen is not None and chosen.rescale:
+        render.rescale = list(chosen.rescale)  # type: ignore[arg-type]
     return render
+
+
+async def render_colormap(
+    request: Request,
+    colormap: ColorMapType | None = Depends(checked_colormap),
+    chosen: Render | None = Depends(requested_render),
+) -> ColorMapType | None:
+    """The request's colormap, else the chosen rendering's (class colours, grey, terrain)."""
+    if colormap is not None or chosen is None:
+        return colormap
+    if request.path_params.get("format") in RAW_FORMATS:
+        return None
+    if chosen.colormap:
+        return chosen.colormap_value()  # type: ignore[return-value]
+    return colormaps.get(chosen.colormap_name) if chosen.colormap_name else None
+
+
+def listed_renders(src_dst: Any) -> dict[str, dict[str, Any]]:
+    """titiler's ``get_renders``: the data's presets as explicit query values (WMTS makes each
+    a layer, ``{id}_{tms}_{name}``; TileJSON lists them as ``raster_layers``). The default
+    stays the parameter-free ``default`` layer."""
+    path = getattr(src_dst, "input", None)
+    record = getattr(path, "record", None)
+    if isinstance(record, DatasetRecord):
+        renders = dataset_presets(record)
+    elif isinstance(path, MosaicPath):
+        mosaic = path.mosaic
+        scene = first_scene(mosaic, path.records)
+        renders = mosaic_renders(mosaic.band_names, mosaic.sensor, mosaic.reflectance_scale, scene)
+    else:
+        return {}
+    return {name: r.query_values() for name, r in renders.items() if name != DEFAULT}
 
 
 # What a WMTS layer's tile URL may carry. WMTS checks its layers by calling these with query

@@ -381,7 +381,7 @@ def test_a_job_output_within_the_quota_is_charged(world, public_raster):
 
 
 def test_a_job_is_refused_at_submit_when_storage_is_full(world, public_raster):
-    user_id, headers = world.user("full", storage_bytes=0)
+    _, headers = world.user("full", storage_bytes=0)
     response = world.client.post(
         "/processes/index/execution",
         json={"inputs": {"dataset": public_raster, "index": "NDVI"}},
@@ -483,6 +483,38 @@ def test_an_exhausted_month_refuses_every_download_path(world, public_raster, pu
         f"/datasets/{public_raster}/download", headers={**headers, "Range": "bytes=0-99"}
     )
     assert small.status_code == 206 and world.downloaded(headers) == 1_000
+
+
+def test_bbox_and_feature_exports_are_charged_and_tiles_are_not(world, public_raster):
+    """A ``bbox`` or ``feature`` image is an area of the data at up to full resolution (a
+    GeoTIFF among its formats): it used to cost nothing."""
+    _, headers = world.user("exporter", download_bytes=1_000_000)
+    w, s, e, n = world.client.get(f"/datasets/{public_raster}", headers=headers).json()["bounds"]
+    bbox = f"/raster/{public_raster}/bbox/{w},{s},{(w + e) / 2},{(s + n) / 2}.tif"
+    area = world.client.get(bbox, headers=headers)
+    assert area.status_code == 200 and area.content.startswith(b"II*")
+    assert world.downloaded(headers) == len(area.content)
+    ring = [[w, s], [e, s], [e, n], [w, s]]
+    feature = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    clipped = world.client.post(
+        f"/raster/{public_raster}/feature.png?bidx=1&rescale=0,65535", json=feature, headers=headers
+    )
+    assert clipped.status_code == 200, clipped.text
+    assert world.downloaded(headers) == len(area.content) + len(clipped.content)
+    before = world.downloaded(headers)
+    assert world.client.get(f"/raster/{public_raster}/info", headers=headers).status_code == 200
+    assert world.downloaded(headers) == before, "reading metadata is not a download"
+
+    _, broke = world.user("exporter-broke", download_bytes=100)
+    assert world.client.get(bbox, headers=broke).status_code == 200  # the month had 100 bytes
+    refused = world.client.get(bbox, headers=broke)
+    assert refused.status_code == 429 and refused.json()["code"] == "monthly_quota_exceeded"
+    assert refused.json()["detail"].startswith("Download quota: ")
+    assert " left; it renews on " in refused.json()["detail"]
 
 
 @pytest.mark.parametrize(

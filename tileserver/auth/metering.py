@@ -4,18 +4,26 @@
 (the ``Range`` when there is one, else the whole file) before anything is sent, then wraps
 the response so that the body bytes that actually go out are recorded once it ends, an
 interrupted transfer included. A response that sends nothing (a HEAD, a 416) costs nothing.
+
+``MeteredExportRoute`` does the same for the raster tiler's ``bbox`` and ``feature`` images
+(an area of a dataset at up to full resolution, as GeoTIFF or an image): refused when the
+month is used up, charged the bytes of the image sent.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import anyio
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from tileserver.auth.principal import get_principal
 from tileserver.auth.quotas import check_download, record_download
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
@@ -88,8 +96,37 @@ def metered_download(
     if user is None:
         return response
     check_download(catalog, user, expected)
+    return MeteredResponse(response, _recorder(catalog, user.id, dataset_id))
 
+
+def _recorder(catalog: Catalog, user_id: str, dataset_id: str | None) -> Callable[[int], None]:
     def record(sent: int) -> None:
-        record_download(catalog, user.id, dataset_id, sent)
+        record_download(catalog, user_id, dataset_id, sent)
 
-    return MeteredResponse(response, record)
+    return record
+
+
+_EXPORT_PATH = re.compile(r"/(bbox|feature)(/|\.|$)")
+
+
+class MeteredExportRoute(APIRoute):
+    """A tiler route whose ``bbox`` / ``feature`` images count as downloads (other routes,
+    tiles among them, are left as they are)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not _EXPORT_PATH.search(self.path) or self.path.endswith("/assets"):
+            return handler
+
+        async def metered(request: Request) -> Response:
+            user = (await get_principal(request)).user
+            if user is None:
+                return await handler(request)
+            catalog = request.app.state.catalog
+            # the image's size is known only once rendered: refused when the month is used up
+            await run_in_threadpool(check_download, catalog, user, None)
+            response = await handler(request)
+            dataset_id: Any = request.path_params.get("dataset_id")
+            return MeteredResponse(response, _recorder(catalog, user.id, dataset_id))
+
+        return metered

@@ -371,13 +371,17 @@ def check_task_pixels(user: User, pixels: int) -> None:
         )
 
 
-def check_download(catalog: Catalog, user: User, size: int, now: dt.datetime | None = None) -> None:
+def check_download(
+    catalog: Catalog, user: User, size: int | None, now: dt.datetime | None = None
+) -> None:
+    """Refuse a download of ``size`` bytes the month cannot hold (``None``: a size known only
+    once it is sent; refused when nothing is left)."""
     start, end = billing_period(user.created, now or utcnow())
     used = downloads_used(catalog, user.id, start)
     left = user.quotas.download_bytes - used
-    if size > left:
+    if (size is None and left <= 0) or (size is not None and size > left):
+        this = "it" if size is None else f"this download is {_size(size)}. It"
         raise MonthlyQuotaExceeded(
             f"Download quota: {_size(used)} of {_size(user.quotas.download_bytes)} used this "
-            f"month, {_size(max(0, left))} left; this download is {_size(size)}. It renews on "
-            f"{end.date().isoformat()}."
+            f"month, {_size(max(0, left))} left; {this} renews on {end.date().isoformat()}."
         )

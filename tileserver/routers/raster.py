@@ -5,6 +5,7 @@ from __future__ import annotations
 from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
+from tileserver.auth.metering import MeteredExportRoute
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
     checked_factory_options,
@@ -20,8 +21,10 @@ PREFIX = "/raster/{dataset_id}"
 
 
 def build_raster_tiler() -> TilerFactory:
+    options = checked_factory_options()
+    options["router"].route_class = MeteredExportRoute  # bbox / feature images are downloads
     return TilerFactory(
-        **checked_factory_options(),
+        **options,
         router_prefix=PREFIX,
         reader=CatalogReader,
         path_dependency=dataset_path,

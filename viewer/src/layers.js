@@ -123,14 +123,33 @@ export function classColormap(classes, hidden = []) {
 }
 
 /**
- * Natural-colour render when red/green/blue exist, else bands 1/2/3, else band 1 in gray; a
- * model's class raster (band "class" with classes in its properties) renders its classes.
+ * The dataset's stored default rendering (properties.render, decided by the server when the
+ * dataset was registered: per-band 2-98 % stretch) as a viewer render; null when there is none
+ * or it is not a plain band render.
+ */
+export function storedRender(dataset) {
+  const stored = dataset && dataset.properties && dataset.properties.render;
+  if (!stored || typeof stored !== "object" || stored.colormap || stored.expression || stored.index) return null;
+  const bands = Array.isArray(stored.bidx) ? stored.bidx.map(Number) : null;
+  if (!bands || !(bands.length === 1 || bands.length === 3) || bands.some((b) => !Number.isInteger(b))) return null;
+  const rescale = Array.isArray(stored.rescale) && stored.rescale.length ? stored.rescale.map((r) => r.map(Number)) : null;
+  const colormap = stored.colormap_name && stored.colormap_name !== "gray" ? String(stored.colormap_name) : null;
+  if (colormap && bands.length === 1) return { mode: "expression", expression: `b${bands[0]}`, colormap, rescale: rescale ?? "auto" };
+  return { mode: "bands", bands, rescale: rescale ?? fallbackRescale(dataset) };
+}
+
+/**
+ * The server's stored default rendering when there is one; else natural colour when
+ * red/green/blue exist, else bands 1/2/3, else band 1 in gray; a model's class raster (band
+ * "class" with classes in its properties) renders its classes.
  */
 export function defaultRender(dataset, { allowAuto = true } = {}) {
   const classes = datasetClasses(dataset);
   if (classes && String(((dataset && dataset.band_names) || [])[0] || "").toLowerCase() === "class") {
     return { mode: "classes", band: 1, classes, hidden: "0" in classes ? ["0"] : [] };
   }
+  const stored = storedRender(dataset);
+  if (stored) return stored;
   const names = ((dataset && dataset.band_names) || []).map((n) => String(n).toLowerCase());
   const at = (n) => names.indexOf(n) + 1;
   let bands;

@@ -10,6 +10,7 @@ import {
   normalizeRender,
   rescaleFromStatistics,
   statisticsQuery,
+  storedRender,
   tileCount,
   tileUrl,
 } from "../src/layers.js";
@@ -72,6 +73,18 @@ test("default renders", () => {
   assert.deepEqual(defaultRender(S2), { mode: "bands", bands: [3, 2, 1], rescale: [[0, 3000]] });
   assert.deepEqual(defaultRender(S1), { mode: "bands", bands: [1], rescale: "auto" });
   assert.deepEqual(defaultRender({ band_names: ["b1", "b2", "b3"], dtype: "uint8" }).bands, [1, 2, 3]);
+});
+
+test("default renders follow the server's stored rendering", () => {
+  const stored = { bidx: [3, 2, 1], rescale: [[313, 1617], [529, 1546], [265, 1401]] };
+  assert.deepEqual(defaultRender({ ...S2, properties: { render: stored } }), { mode: "bands", bands: [3, 2, 1], rescale: stored.rescale });
+  const grey = { bidx: [1], rescale: [[-25, 0]], colormap_name: "gray" };
+  assert.deepEqual(defaultRender({ ...S1, properties: { render: grey } }), { mode: "bands", bands: [1], rescale: [[-25, 0]] });
+  const dem = { band_names: ["elevation"], dtype: "float32", properties: { render: { bidx: [1], rescale: [[20, 900]], colormap_name: "terrain" } } };
+  assert.deepEqual(defaultRender(dem), { mode: "expression", expression: "b1", colormap: "terrain", rescale: [[20, 900]] });
+  const naip = { band_names: ["b1", "b2", "b3", "b4"], dtype: "uint8", properties: { render: { bidx: [1, 2, 3] } } };
+  assert.deepEqual(defaultRender(naip), { mode: "bands", bands: [1, 2, 3], rescale: [[0, 255]] });
+  assert.equal(storedRender({ properties: { render: { bidx: [1, 2] } } }), null);
 });
 
 test("rescale from statistics", () => {

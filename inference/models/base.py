@@ -113,6 +113,12 @@ class ModelSpec(BaseModel):
     description: str = ""
     slot: bool = Field(default=False, description="listed but not runnable: no weights yet")
     slot_reason: str | None = None
+    owner: str | None = Field(
+        default=None, description="who trained it (a user id); None for built-ins and plug-ins"
+    )
+    visibility: Literal["public", "private"] = Field(
+        default="public", description="a private model is listed and run only for its owner"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

@@ -3,6 +3,8 @@ them into a failed job with the message as its reason (the messages are written 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class ModelError(Exception):
     """Base class of every model-layer error."""
@@ -39,3 +41,23 @@ class TrainingError(ModelError):
 
 class ModelCardError(ModelError):
     """A trained model's card.json is missing, unreadable or does not describe a valid model."""
+
+
+def file_name(path: str | Path) -> str:
+    """How a message names a file: its last part, never where it is kept on this machine (a
+    server's users must not learn its folders; a dataset's file is named after its id)."""
+    text = str(path).rstrip("/")
+    return Path(text).name or text
+
+
+def without_paths(text: str, *paths: str | Path) -> str:
+    """``text`` (often a library's own message, e.g. GDAL's) with each of ``paths``, as given
+    and resolved, replaced by its ``file_name``."""
+    forms: dict[str, str] = {}
+    for path in paths:
+        for form in {str(path), str(Path(str(path)).resolve())}:
+            if len(form) > 1:
+                forms[form] = file_name(path)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, forms[form])
+    return text

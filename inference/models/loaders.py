@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from inference.models.base import ModelSpec, WeightsSpec
-from inference.models.errors import WeightsError
+from inference.models.errors import WeightsError, file_name, without_paths
 from inference.models.registry import import_object
 
 ONNX_HINT = "onnxruntime is not installed: pip install 'cogsight[inference]' (or onnxruntime)"
@@ -36,7 +36,7 @@ def resolve_path(path: str | Path) -> Path:
     else:
         local = Path(text).expanduser()
     if not local.is_file():
-        raise WeightsError(f"weights file not found: {local}")
+        raise WeightsError(f"weights file not found: {file_name(local)}")
     return local
 
 
@@ -49,7 +49,9 @@ def verify_sha256(path: Path, expected: str | None) -> None:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest().lower() != expected.lower():
-        raise WeightsError(f"{path}: SHA-256 {digest.hexdigest()} does not match {expected}")
+        raise WeightsError(
+            f"{file_name(path)}: SHA-256 {digest.hexdigest()} does not match {expected}"
+        )
 
 
 def load_torchscript(path: str | Path, sha256: str | None = None) -> torch.nn.Module:
@@ -59,7 +61,9 @@ def load_torchscript(path: str | Path, sha256: str | None = None) -> torch.nn.Mo
     try:
         module = torch.jit.load(str(local), map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError subclasses with long traces
-        raise WeightsError(f"{local} is not a TorchScript file: {exc}") from exc
+        raise WeightsError(
+            f"{file_name(local)} is not a TorchScript file: {without_paths(str(exc), local)}"
+        ) from exc
     return module.eval()
 
 
@@ -87,7 +91,9 @@ def load_state_dict(
             state = state["state_dict"]
         module.load_state_dict(state)
     except Exception as exc:
-        raise WeightsError(f"{local} does not fit {class_path}: {exc}") from exc
+        raise WeightsError(
+            f"{file_name(local)} does not fit {class_path}: {without_paths(str(exc), local)}"
+        ) from exc
     return module.eval()
 
 
@@ -113,7 +119,10 @@ class OnnxModule(torch.nn.Module):
         try:
             self.session = onnxruntime.InferenceSession(self.path, providers=self.providers)
         except Exception as exc:
-            raise WeightsError(f"{self.path} is not a loadable ONNX model: {exc}") from exc
+            reason = without_paths(str(exc), self.path)
+            raise WeightsError(
+                f"{file_name(self.path)} is not a loadable ONNX model: {reason}"
+            ) from exc
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from inference.models.base import ModelSpec
-from inference.models.errors import ModelAlreadyRegistered, ModelCardError
+from inference.models.errors import ModelAlreadyRegistered, ModelCardError, without_paths
 from inference.models.registry import MODELS, Factory, ModelEntry, ModelRegistry
 from inference.training.card import CARD_FILE, ModelCard
 
@@ -35,14 +35,17 @@ def read_card(folder: str | Path) -> ModelCard:
     """The card of the model in ``folder``; ModelCardError when missing or invalid, or when
     its weights file is absent."""
     path = Path(folder) / CARD_FILE
+    where = f"model folder '{Path(folder).name}'"  # messages name the model, not the disk
     try:
         card = ModelCard.model_validate_json(path.read_bytes())
     except OSError as exc:
-        raise ModelCardError(f"cannot read {path}: {exc}") from exc
+        raise ModelCardError(
+            f"cannot read the card of {where}: {without_paths(str(exc), path)}"
+        ) from exc
     except ValidationError as exc:
-        raise ModelCardError(f"{path} is not a valid model card: {exc}") from exc
+        raise ModelCardError(f"the card of {where} is not a valid model card: {exc}") from exc
     if not (Path(folder) / card.weights).is_file():
-        raise ModelCardError(f"{path}: weights file {card.weights} is missing")
+        raise ModelCardError(f"{where}: weights file {card.weights} is missing")
     return card
 
 
@@ -66,7 +69,8 @@ def discover(models_dir: str | Path, *, strict: bool = False) -> list[tuple[Mode
             spec = read_card(folder).to_spec(folder)
             if spec.name in seen:
                 raise ModelCardError(
-                    f"{card_path}: model name '{spec.name}' is also used by {seen[spec.name]}"
+                    f"model folder '{folder.name}': model name '{spec.name}' is also used by "
+                    f"model folder '{seen[spec.name].name}'"
                 )
         except (ModelCardError, ValidationError) as exc:
             if strict:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inference.metrics import AccuracyReport
 from inference.models.base import ClassInfo, ModelSpec
-from inference.models.errors import TrainingError
+from inference.models.errors import TrainingError, file_name
 from inference.models.registry import MODELS, ModelRegistry
 from inference.models.user_models import check_name
 from inference.networks import SiameseUNet, UNet
@@ -45,6 +45,7 @@ from inference.training.trainer import seed_everything, torch_threads, train_loo
 from inference.training.validation import evaluate
 
 ProgressFn = Callable[[float, str], None]
+Visibility = Literal["public", "private"]
 ClassesArg = Mapping[int, str | ClassInfo] | None
 
 PALETTE = (
@@ -92,6 +93,9 @@ def train_segmentation(
     progress: ProgressFn | None = None,
     overwrite: bool = False,
     registry: ModelRegistry = MODELS,
+    data_names: Sequence[str] | None = None,
+    owner: str | None = None,
+    visibility: Visibility = "public",
 ) -> TrainingResult:
     """Train a U-Net that maps ``bands`` of ``image`` to the classes of ``labels``.
 
@@ -103,7 +107,9 @@ def train_segmentation(
     ``classes``: class id -> name or ClassInfo (default: the ids found, named "class N").
     The model is saved in ``<models_dir>/<name>/``. Raises TrainingError (bad inputs, no
     labels, an existing folder without ``overwrite``) or ModelAlreadyRegistered (``name`` is
-    a built-in model's).
+    a built-in model's). ``data_names``: what the card calls the image(s) then the labels (e.g.
+    dataset ids; default their file names: a card never holds a path). ``owner`` and
+    ``visibility`` go on the card: who trained the model and who may see it.
     """
     return _train(
         "segmentation",
@@ -127,6 +133,9 @@ def train_segmentation(
         progress=progress,
         overwrite=overwrite,
         registry=registry,
+        data_names=data_names,
+        owner=owner,
+        visibility=visibility,
     )
 
 
@@ -154,6 +163,9 @@ def train_change(
     progress: ProgressFn | None = None,
     overwrite: bool = False,
     registry: ModelRegistry = MODELS,
+    data_names: Sequence[str] | None = None,
+    owner: str | None = None,
+    visibility: Visibility = "public",
 ) -> TrainingResult:
     """Train a Siamese U-Net on a pair of dates: ``bands`` of ``image1`` (date 1) and
     ``bands2`` (default: the same indexes) of ``image2`` (date 2, warped onto image1's grid
@@ -185,6 +197,9 @@ def train_change(
         progress=progress,
         overwrite=overwrite,
         registry=registry,
+        data_names=data_names,
+        owner=owner,
+        visibility=visibility,
     )
 
 
@@ -257,15 +272,23 @@ def _train(
     progress: ProgressFn | None,
     overwrite: bool,
     registry: ModelRegistry,
+    data_names: Sequence[str] | None = None,
+    owner: str | None = None,
+    visibility: Visibility = "public",
 ) -> TrainingResult:
     opts = options or TrainingOptions()
+    shown = (
+        list(data_names) if data_names is not None else [file_name(p) for p in [*images, labels]]
+    )
+    if len(shown) != len(images) + 1:
+        raise TrainingError(f"data_names: one per image and one for the labels, got {len(shown)}")
     if not NAME_PATTERN.match(name):
         raise TrainingError(f"model name {name!r}: use lower-case letters, digits and '-'")
     check_name(name, task, registry)
     model_folder(models_dir, name, overwrite=overwrite)
     for path in images:
         if not Path(path).exists() and "://" not in str(path):
-            raise TrainingError(f"image not found: {path}")
+            raise TrainingError(f"image not found: {file_name(path)}")
     device = torch.device(opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     report = progress or (lambda _p, _m: None)
     report(0.0, "reading samples")
@@ -339,7 +362,7 @@ def _train(
             input_scale=scale,
             architecture=_architecture(task, len(bands[0]), len(class_ids), opts),
             metrics=metrics,
-            dataset=_dataset(images, bands, labels, source.description, split, samples, pixel_m),
+            dataset=_dataset(shown, bands, source.description, split, samples, pixel_m),
             training_seconds=outcome.seconds,
             epochs=outcome.epochs,
             steps=outcome.steps,
@@ -347,6 +370,8 @@ def _train(
             options=opts.model_dump(mode="json"),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             torch_version=torch.__version__,
+            owner=owner,
+            visibility=visibility,
         )
         card.to_spec(models_dir)  # a card that makes no valid spec fails before saving
         report(95.0, "saving the model")
@@ -387,21 +412,22 @@ def _resolution_range(pixel_m: float) -> tuple[float, float]:
 
 
 def _dataset(
-    images: Sequence[str | Path],
+    shown: list[str],
     bands: list[list[int]],
-    labels: str | Path,
     label_source: str,
     split: SpatialSplit,
     samples: Samples,
     pixel_m: float,
 ) -> TrainingDataset:
-    names = " and ".join(Path(p).name for p in images)
+    """What the card says about the training data: names (dataset ids or file names), never
+    the paths the files were read from."""
+    *images, labels = shown
     return TrainingDataset(
-        description=f"{names} ({samples.train_pixels:,} labelled training pixels, "
-        f"{label_source}; {pixel_m:g} m pixels)",
-        images=[str(p) for p in images],
+        description=f"{' and '.join(images)} ({samples.train_pixels:,} labelled training "
+        f"pixels, {label_source}; {pixel_m:g} m pixels)",
+        images=images,
         band_indexes=bands,
-        labels=str(labels),
+        labels=labels,
         label_source=label_source,
         split=split.describe(),
         train_pixels=samples.train_pixels,

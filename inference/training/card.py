@@ -24,9 +24,11 @@ class TrainingDataset(BaseModel):
     """What the model learnt from. Pixel counts are labelled pixels actually read."""
 
     description: str = Field(description="one line for people")
-    images: list[str] = Field(description="image paths, date 1 first")
+    images: list[str] = Field(
+        description="image names (dataset ids or file names, never paths), date 1 first"
+    )
     band_indexes: list[list[int]] = Field(description="1-based bands read from each image")
-    labels: str = Field(description="label file path")
+    labels: str = Field(description="labels' name (a dataset id or a file name)")
     label_source: str = Field(description="how the labels were read")
     split: dict[str, Any] = Field(description="spatial train / held-out split (see sampling.py)")
     train_pixels: int
@@ -62,17 +64,25 @@ class ModelCard(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="TrainingOptions used")
     created: str
     torch_version: str
+    owner: str | None = Field(default=None, description="who trained it (a user id)")
+    visibility: Literal["public", "private"] = Field(
+        default="public", description="private: listed and run only for its owner"
+    )
 
     def summary(self) -> str:
-        """One sentence on the held-out scores, for the spec's description."""
+        """One sentence on the held-out scores, for the spec's description. It names no
+        training data: whoever may run the model need not be allowed to see what it learnt
+        from (the card keeps that, for the model's owner)."""
         parts = []
         for class_id, scores in self.metrics.classes.items():
             info = self.classes.get(int(class_id))
             if scores.iou is not None and info is not None:
                 parts.append(f"{info.name} IoU {scores.iou:.3f} F1 {scores.f1 or 0:.3f}")
+        pixels = self.dataset.train_pixels
         return (
             f"Trained in {self.training_seconds:.0f} s ({self.epochs:g} epochs) on "
-            f"{self.dataset.description}; held-out {', '.join(parts)}."
+            f"{pixels:,} labelled pixels of {self.dataset.pixel_size_m:g} m; "
+            f"held-out {', '.join(parts)}."
         )
 
     def to_spec(self, folder: str | Path) -> ModelSpec:
@@ -92,4 +102,6 @@ class ModelCard(BaseModel):
             input_scale=self.input_scale,
             weights=WeightsSpec(kind="torchscript", path=str(weights), sha256=self.sha256),
             description=text,
+            owner=self.owner,
+            visibility=self.visibility,
         )

@@ -26,7 +26,7 @@ def model_folder(models_dir: str | Path, name: str, *, overwrite: bool) -> Path:
     before training, so no time is spent on a model that cannot be saved)."""
     folder = Path(models_dir) / name
     if folder.exists() and not overwrite:
-        raise TrainingError(f"a model folder {folder} exists already (pass overwrite=True)")
+        raise TrainingError(f"a model named '{name}' exists already (pass overwrite=True)")
     return folder
 
 

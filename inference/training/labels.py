@@ -23,7 +23,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from inference.models.errors import TrainingError
+from inference.models.errors import TrainingError, file_name, without_paths
 
 IGNORE = 255
 """Label value of pixels that neither the loss nor the metrics count."""
@@ -45,7 +45,9 @@ class ImageGrid:
     def of(cls, path: str | Path) -> ImageGrid:
         with rasterio.open(path) as ds:
             if ds.crs is None:
-                raise TrainingError(f"{path} has no CRS: labels cannot be put on its grid")
+                raise TrainingError(
+                    f"{file_name(path)} has no CRS: labels cannot be put on its grid"
+                )
             return cls(ds.crs, ds.transform, ds.width, ds.height)
 
 
@@ -106,9 +108,9 @@ class RasterLabels:
         self._src: Any = self._ds
         try:
             if not 1 <= band <= self._ds.count:
-                raise TrainingError(f"{path} has bands 1..{self._ds.count}, not {band}")
+                raise TrainingError(f"{file_name(path)} has bands 1..{self._ds.count}, not {band}")
             if self._ds.dtypes[band - 1] not in ("uint8", "uint16", "int16", "int32", "int8"):
-                raise TrainingError(f"{path}: class rasters must hold integers")
+                raise TrainingError(f"{file_name(path)}: class rasters must hold integers")
             same = (
                 self._ds.crs == grid.crs
                 and (self._ds.width, self._ds.height) == (grid.width, grid.height)
@@ -116,7 +118,9 @@ class RasterLabels:
             )
             if not same:
                 if self._ds.crs is None:
-                    raise TrainingError(f"{path} has no CRS and is not on the image grid")
+                    raise TrainingError(
+                        f"{file_name(path)} has no CRS and is not on the image grid"
+                    )
                 self._src = WarpedVRT(
                     self._ds,
                     crs=grid.crs,
@@ -141,8 +145,8 @@ class RasterLabels:
             bad = valid & ((values < 0) | (values >= IGNORE))
             if bad.any():
                 raise TrainingError(
-                    f"{self.path} holds values outside 0..254; pass value_map to map them "
-                    "to class ids"
+                    f"{file_name(self.path)} holds values outside 0..254; pass value_map to map "
+                    "them to class ids"
                 )
             ids = values.astype(np.uint8)
         ids[~valid] = IGNORE
@@ -183,12 +187,14 @@ class VectorLabels:
         try:
             frame = gpd.read_file(path, layer=layer)
         except Exception as exc:
-            raise TrainingError(f"cannot read vector labels {path}: {exc}") from exc
+            reason = without_paths(str(exc), path)
+            raise TrainingError(f"cannot read vector labels {file_name(path)}: {reason}") from exc
         frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
         polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
         if not polygonal.all():
             warnings.warn(
-                f"{path}: {int((~polygonal).sum())} non-polygon features ignored", stacklevel=2
+                f"{file_name(path)}: {int((~polygonal).sum())} non-polygon features ignored",
+                stacklevel=2,
             )
             frame = frame[polygonal]
         if frame.crs is None:
@@ -200,7 +206,9 @@ class VectorLabels:
         else:
             if class_field not in frame.columns:
                 known = ", ".join(c for c in frame.columns if c != "geometry")
-                raise TrainingError(f"{path} has no field {class_field!r} (fields: {known})")
+                raise TrainingError(
+                    f"{file_name(path)} has no field {class_field!r} (fields: {known})"
+                )
             raw = [_class_id(v) if value_map is None else v for v in frame[class_field]]
             if value_map is not None:
                 mapped = {int(k): _class_id(v) for k, v in value_map.items()}
@@ -212,7 +220,7 @@ class VectorLabels:
         field = f"field {class_field!r}" if class_field else f"class {class_value}"
         self.description = f"{len(frame)} polygons from {Path(path).name} ({field})"
         if not len(frame):
-            raise TrainingError(f"{path} holds no polygons")
+            raise TrainingError(f"{file_name(path)} holds no polygons")
 
     def read(self, window: Window) -> np.ndarray:
         import rasterio.features
@@ -254,7 +262,7 @@ def open_labels(
     """A class raster or a vector file as labels on ``grid``; ``kind="auto"`` decides by the
     file suffix (GeoJSON, GeoPackage, Shapefile, FlatGeobuf, GeoParquet, KML: vector)."""
     if not Path(path).exists() and "://" not in str(path):
-        raise TrainingError(f"labels not found: {path}")
+        raise TrainingError(f"labels not found: {file_name(path)}")
     if kind == "auto":
         kind = "vector" if Path(path).suffix.lower() in VECTOR_SUFFIXES else "raster"
     if kind == "vector":
@@ -270,4 +278,5 @@ def open_labels(
     try:
         return RasterLabels(path, grid, band=band, value_map=value_map)
     except rasterio.errors.RasterioIOError as exc:
-        raise TrainingError(f"cannot read label raster {path}: {exc}") from exc
+        reason = without_paths(str(exc), path)
+        raise TrainingError(f"cannot read label raster {file_name(path)}: {reason}") from exc

@@ -24,7 +24,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from inference.models.errors import TrainingError
+from inference.models.errors import TrainingError, file_name, without_paths
 from inference.reading import source_valid
 from inference.training.labels import IGNORE, LabelSource
 
@@ -127,7 +127,8 @@ class ImageReader:
                 self._datasets.append(rasterio.open(str(path)))
         except rasterio.errors.RasterioIOError as exc:
             self.close()
-            raise TrainingError(f"cannot read image {path}: {exc}") from exc
+            reason = without_paths(str(exc), path)
+            raise TrainingError(f"cannot read image {file_name(path)}: {reason}") from exc
         first = self._datasets[0]
         try:
             for path, ds, b in zip(sources, self._datasets, self.bands, strict=True):
@@ -136,9 +137,11 @@ class ImageReader:
                     or ds.crs != first.crs
                     or not ds.transform.almost_equals(first.transform)
                 ):
-                    raise TrainingError(f"{path} is not on the grid of {sources[0]}")
+                    raise TrainingError(
+                        f"{file_name(path)} is not on the grid of {file_name(sources[0])}"
+                    )
                 if not b or any(not 1 <= i <= ds.count for i in b):
-                    raise TrainingError(f"{path} has bands 1..{ds.count}; asked for {b}")
+                    raise TrainingError(f"{file_name(path)} has bands 1..{ds.count}; asked for {b}")
         except Exception:
             self.close()
             raise

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from inference.models.base import ModelSpec
 from inference.models.builtin.layers import check_input
-from inference.models.errors import WeightsError
+from inference.models.errors import WeightsError, without_paths
 from inference.models.loaders import load_onnx, resolve_path
 
 
@@ -48,7 +48,8 @@ def read_statistics(onnx_path: Path) -> tuple[list[str], list[float], list[float
         mean, std = stats["img"]
         return list(stats["band_names"]), list(mean), list(std)
     except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise WeightsError(f"cannot read band statistics from {meta_path}: {exc}") from exc
+        reason = without_paths(str(exc), meta_path)
+        raise WeightsError(f"cannot read band statistics from {meta_path.name}: {reason}") from exc
 
 
 def build_cloud_mask(spec: ModelSpec) -> CloudMask:

@@ -292,7 +292,7 @@ def cloud_mask_models() -> list[tuple[ModelSpec, Factory]]:
             continue
         if root is not None:
             missing = onnx.name if onnx is not None else "model file"
-            reason = f"ukis-csmask at {root} has no {missing} (needs ukis-csmask>=1.0)"
+            reason = f"the installed ukis-csmask has no {missing} (needs ukis-csmask>=1.0)"
         out.append((_cloud_spec(name, title, bands, None, reason), None))
     return out
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tileserver.catalog import Catalog
 from tileserver.errors import CogsightError
+from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobDismissed, JobStore
 from tileserver.settings import Settings
 
@@ -48,6 +49,10 @@ def execute_job(
             on_progress(percent, message)
 
     ctx = JobContext(catalog, settings, job_id=job_id, on_progress=progress, owner=job.owner)
+
+    def fail(reason: str) -> None:
+        store.fail(job_id, without_server_paths(reason, settings))
+
     try:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", settings.job_gdal_cache_mb * 2**20)
         process = PROCESSES.get(job.process)
@@ -57,12 +62,12 @@ def execute_job(
     except JobDismissed:
         logger.info("job %s dismissed", job_id)
     except ValidationError as exc:
-        store.fail(job_id, f"Invalid inputs: {exc.errors()[0].get('msg')}")
+        fail(f"Invalid inputs: {exc.errors()[0].get('msg')}")
     except CogsightError as exc:
-        store.fail(job_id, str(exc))
+        fail(str(exc))
     except Exception as exc:
         logger.exception("job %s failed", job_id)
-        store.fail(job_id, f"The job failed unexpectedly ({type(exc).__name__}); see the log.")
+        fail(f"The job failed unexpectedly ({type(exc).__name__}); see the log.")
     finally:
         ctx.cleanup()
     return store.get(job_id).status

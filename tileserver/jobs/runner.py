@@ -14,6 +14,7 @@ from typing import Any
 
 from tileserver.catalog import Catalog
 from tileserver.jobs.execute import execute_job
+from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobStatus, JobStore
 from tileserver.settings import Settings
 
@@ -64,6 +65,7 @@ class JobRunner:
             except Exception:
                 reason = "unknown error"
             logger.error("job %s: task error %s", job_id, reason)
+            reason = without_server_paths(reason, self.settings)
             self.store.fail(job_id, f"The job's worker failed: {reason[:300]}")
 
     def cancel(self, job_id: str) -> None:

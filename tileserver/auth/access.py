@@ -54,6 +54,15 @@ def require_owner(
         raise Forbidden(f"{what} '{item.id}' belongs to someone else.")
 
 
+def owns(principal: Principal, owner: str | None) -> bool:
+    """Whether ``principal`` may act on something with this owner and no visibility of its own
+    (a job, its files): the owner, or an admin. Ownerless things (made in single-user mode or
+    by the CLI) are the admin's once users exist; anonymous callers own nothing."""
+    if principal.is_admin:
+        return True
+    return owner is not None and principal.id is not None and owner == principal.id
+
+
 def owner_of_new(principal: Principal) -> str | None:
     """The owner recorded on something a request creates."""
     return principal.id

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
 
 from tileserver.auth.redact import redact, redact_data
 from tileserver.catalog import Catalog
@@ -182,6 +182,24 @@ class JobStore:
             progress=0.0,
             message=reason,
         )
+
+    def owning_file(self, key: str) -> JobRecord | None:
+        """The successful job whose results link ``/files/<key>/...`` (its files are as private
+        as the job). ``key`` is 16 hex digits (no LIKE wildcards); the match is confirmed on
+        the values themselves, not only on the JSON text."""
+        prefix = f"/files/{key}/"
+        stmt = (
+            select(JobRow)
+            .where(JobRow.status == JobStatus.successful.value)
+            .where(cast(JobRow.results, Text).like(f"%{prefix}%"))
+            .order_by(JobRow.created)
+        )
+        with self.catalog.session() as s:
+            for row in s.scalars(stmt):
+                values = (row.results or {}).get("values") or {}
+                if any(isinstance(v, str) and v.startswith(prefix) for v in values.values()):
+                    return _record(row)
+        return None
 
     def unfinished(self) -> list[JobRecord]:
         stmt = select(JobRow).where(

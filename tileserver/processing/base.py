@@ -2,13 +2,15 @@
 
 Like titiler's algorithms, a tool is declared, not wired: its inputs model doubles as the JSON
 schema ``GET /processes/{id}`` publishes (the viewer builds forms from it), and the registry
-refuses two tools with one name.
+refuses two tools with one name. An input that names a dataset is typed ``DatasetId`` (alone,
+in a list, optional or nested), so the API finds every such input from the model itself.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field
 
@@ -16,8 +18,126 @@ from tileserver.errors import NotFoundError
 from tileserver.registry import Registry
 
 if TYPE_CHECKING:
+    from tileserver.auth.schemas import Principal
     from tileserver.catalog import Catalog
     from tileserver.processing.context import JobContext
+
+
+class DatasetRef:
+    """Marks a ``str`` input as the id of a catalog dataset (see ``DatasetId``)."""
+
+    def __repr__(self) -> str:
+        return "DatasetRef()"
+
+
+DatasetId = Annotated[str, DatasetRef()]
+"""A process input naming a dataset: it must exist and be visible to the caller (404 else)."""
+
+
+def _marked(metadata: Any) -> bool:
+    return any(isinstance(m, DatasetRef) for m in metadata)
+
+
+def _walk(annotation: Any, value: Any, marked: bool) -> Iterator[tuple[bool, str]]:
+    """(marked, text) for every string inside ``value``, typed by ``annotation``."""
+    if value is None:
+        return
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *metadata = get_args(annotation)
+        yield from _walk(inner, value, marked or _marked(metadata))
+        return
+    if isinstance(value, str):
+        arms = get_args(annotation) if _is_union(origin) else ()
+        yield marked or any(_holds_marked_str(a) for a in arms), value
+        return
+    if isinstance(value, BaseModel):
+        yield from _fields(value, marked)
+        return
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if _is_union(origin):
+        kinds = [a for a in args if _accepts(a, value)] or args
+        for arg in kinds[:1]:
+            yield from _walk(arg, value, marked)
+        return
+    if isinstance(value, dict):
+        item = args[-1] if args else Any
+        for sub in value.values():
+            yield from _walk(item, sub, marked)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        if origin is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
+            pairs = list(zip(args, items, strict=False))
+        else:
+            pairs = [(args[0] if args else Any, item) for item in items]
+        for item_type, item in pairs:
+            yield from _walk(item_type, item, marked)
+
+
+def _is_union(origin: Any) -> bool:
+    import types
+
+    return origin is Union or origin is types.UnionType
+
+
+def _holds_marked_str(annotation: Any) -> bool:
+    return get_origin(annotation) is Annotated and _marked(get_args(annotation)[1:])
+
+
+def _accepts(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` is of the (outer) type ``annotation`` names, for picking a union arm."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    base = get_origin(annotation) or annotation
+    return isinstance(base, type) and isinstance(value, base)
+
+
+def _fields(params: BaseModel, marked: bool = False) -> Iterator[tuple[bool, str]]:
+    model = type(params)
+    legacy = set() if _typed_fields(model) else set(LEGACY_DATASET_FIELDS)
+    for name, info in model.model_fields.items():
+        mark = marked or _marked(info.metadata) or name in legacy
+        yield from _walk(info.annotation, getattr(params, name), mark)
+
+
+def dataset_ids(params: BaseModel) -> list[str]:
+    """Every dataset id in validated inputs: the strings of ``DatasetId`` fields, whatever the
+    field is called and however deep it sits (lists, optionals, nested models), in order."""
+    return list(dict.fromkeys(text for marked, text in _fields(params) if marked))
+
+
+def other_strings(params: BaseModel) -> list[str]:
+    """Every other string in validated inputs (titles, names, expressions ...)."""
+    marked = set(dataset_ids(params))
+    return list(dict.fromkeys(t for m, t in _fields(params) if not m and t not in marked))
+
+
+LEGACY_DATASET_FIELDS = ("dataset", "datasets", "vector", "reference")
+"""Until every tool types its dataset inputs ``DatasetId``: in an inputs model that types none,
+these fields name datasets, as they always did. (Any other string that is the id of a dataset
+the caller may not see is refused by the API all the same.)"""
+
+
+def _typed_fields(model: type[BaseModel]) -> list[str]:
+    def holds(annotation: Any) -> bool:
+        if get_origin(annotation) is Annotated and _marked(get_args(annotation)[1:]):
+            return True
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return bool(_typed_fields(annotation))
+        return any(holds(a) for a in get_args(annotation))
+
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if _marked(info.metadata) or holds(info.annotation)
+    ]
+
+
+def dataset_fields(model: type[BaseModel]) -> list[str]:
+    """Names of the fields of ``model`` that name datasets: those typed with ``DatasetId``
+    somewhere inside (else the legacy names it has)."""
+    typed = _typed_fields(model)
+    return typed or [n for n in model.model_fields if n in LEGACY_DATASET_FIELDS]
 
 
 class ProcessNotFound(NotFoundError):
@@ -38,6 +158,10 @@ class Process(ABC):
     inputs: ClassVar[type[BaseModel]]
     outputs: ClassVar[dict[str, str]] = {"datasets": "ids of the datasets written"}
     sync_ok: ClassVar[bool] = True
+    # who may see the process: tools and built-in models are everyone's; a trained model
+    # carries its trainer and a visibility, filtered per request (the registry is global)
+    owner: str | None = None
+    visibility: str = "public"
 
     @abstractmethod
     def run(self, params: Any, ctx: JobContext) -> ProcessResult:
@@ -45,6 +169,11 @@ class Process(ABC):
 
     def check(self, params: Any, catalog: Catalog) -> None:
         """Refuse inputs that cannot work (400) before a job is queued; cheap checks only."""
+        return None
+
+    def authorize(self, params: Any, principal: Principal, anonymous_read: bool = True) -> None:
+        """Refuse what this caller may not do with these inputs (beyond reading the datasets
+        they name, which the API checks for every process) before a job is queued."""
         return None
 
     def describe(self) -> dict[str, Any]:

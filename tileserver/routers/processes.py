@@ -10,16 +10,18 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from tileserver.auth.access import Viewer, require_writer
+from tileserver.auth.access import Viewer, owns, require_writer
 from tileserver.auth.principal import get_principal
 from tileserver.auth.quotas import check_compute, check_storage, check_task_pixels, is_ai_process
 from tileserver.auth.schemas import Principal, User
 from tileserver.catalog import Catalog
+from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import AlreadyExists, DatasetNotFound, InvalidInput, NotFoundError
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.runner import JobRunner
-from tileserver.jobs.store import FINAL, JobRecord, JobStatus, JobStore
-from tileserver.processing import PROCESSES
+from tileserver.jobs.store import FINAL, JobNotFound, JobRecord, JobStatus, JobStore
+from tileserver.processing import PROCESSES, Process
+from tileserver.processing.base import ProcessNotFound, dataset_ids, other_strings
 from tileserver.processing.models import sync_model_processes
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings
@@ -97,6 +99,44 @@ def status_info(job: JobRecord, request: Request) -> StatusInfo:
     )
 
 
+def _visible(process: Process, viewer: Viewer) -> bool:
+    """Tools and built-in models are everyone's; a trained model follows its visibility."""
+    if process.owner is None and process.visibility == "public":
+        return True
+    return viewer.sees(process)
+
+
+def _process(process_id: str, viewer: Viewer) -> Process:
+    """The process if the caller may see it: another user's private model answers exactly as
+    a name that does not exist, and the names listed as known are only those the caller sees."""
+    if process_id in PROCESSES:
+        process = PROCESSES.get(process_id)
+        if _visible(process, viewer):
+            return process
+    known = ", ".join(n for n in PROCESSES.list() if _visible(PROCESSES.get(n), viewer)) or "none"
+    raise ProcessNotFound(f"Unknown process '{process_id}'. Known: {known}.")
+
+
+def _unknown_dataset(dataset_id: str) -> DatasetNotFound:
+    return DatasetNotFound(f"No dataset with id '{dataset_id}'.")  # as the catalog says it
+
+
+def _check_datasets(params: Any, catalog: Catalog, viewer: Viewer) -> None:
+    """Every dataset an input names passes the one visibility rule. ``DatasetId`` inputs, found
+    from the inputs model whatever they are called, must exist and be visible. Any other
+    string that is the id of a dataset the caller may not see is refused the same way, so an
+    input someone forgot to type ``DatasetId`` cannot reach another user's data either."""
+    for dataset_id in dataset_ids(params):
+        if not viewer.sees(catalog.get_dataset(dataset_id)):  # unknown: the same 404
+            raise _unknown_dataset(dataset_id)
+    strings = [t for t in other_strings(params) if 0 < len(t) <= 128]
+    for start in range(0, len(strings), 500):
+        chunk = strings[start : start + 500]
+        for record in catalog.find_datasets(DatasetQuery(ids=chunk, limit=len(chunk))):
+            if not viewer.sees(record):
+                raise _unknown_dataset(record.id)
+
+
 def _check_inputs(
     process_id: str,
     inputs: dict[str, Any],
@@ -105,7 +145,7 @@ def _check_inputs(
 ) -> dict[str, Any]:
     """Validate inputs and referenced ids before queueing, so mistakes are a 400, not a job;
     ids the caller may not see are as unknown as ids that do not exist (404)."""
-    process = PROCESSES.get(process_id)
+    process = PROCESSES.get(process_id) if viewer is None else _process(process_id, viewer)
     try:
         params = process.inputs.model_validate(inputs)
     except ValidationError as exc:
@@ -113,12 +153,12 @@ def _check_inputs(
             f"{'.'.join(str(p) for p in e['loc']) or 'inputs'}: {e['msg']}" for e in exc.errors()
         )
         raise InvalidInput(f"Invalid inputs for '{process_id}': {problems}") from None
-    for key in ("dataset", "datasets", "vector", "reference"):
-        value = getattr(params, key, None)
-        for dataset_id in [value] if isinstance(value, str) else value or []:
-            record = catalog.get_dataset(dataset_id)  # 404 names the unknown id
-            if viewer is not None and not viewer.sees(record):
-                raise DatasetNotFound(f"Dataset '{dataset_id}' not found.")
+    if viewer is None:
+        for dataset_id in dataset_ids(params):
+            catalog.get_dataset(dataset_id)  # 404 names the unknown id
+    else:
+        _check_datasets(params, catalog, viewer)
+        process.authorize(params, viewer.principal, viewer.anonymous_read)
     process.check(params, catalog)
     return params.model_dump(mode="json")
 
@@ -135,10 +175,12 @@ def _check_quotas(process_id: str, inputs: dict[str, Any], catalog: Catalog, use
 
 
 def _own_job(catalog: Catalog, job_id: str, principal: Principal) -> JobRecord:
-    """The job if it is the caller's (or the caller is an admin); 404 otherwise."""
+    """The job if it is the caller's (or the caller is an admin); 404 otherwise, worded as for a
+    job that does not exist. Ownerless jobs (single-user mode, ``cogsight run``) are the
+    admins' once users exist; anonymous callers own none."""
     job = JobStore(catalog).get(job_id)
-    if not principal.is_admin and job.owner != principal.id:
-        raise NotFoundError(f"Job '{job_id}' not found.")
+    if not owns(principal, job.owner):
+        raise JobNotFound(f"No job with id '{job_id}'.")
     return job
 
 
@@ -163,8 +205,13 @@ def build_processes_router() -> APIRouter:
     router = APIRouter(tags=["Processes"])
 
     @router.get("/processes", response_model=ProcessList)
-    def list_processes(request: Request, settings: Settings = Depends(get_settings)) -> ProcessList:
+    def list_processes(
+        request: Request,
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> ProcessList:
         sync_model_processes(settings)
+        viewer = Viewer(principal, settings.anonymous_read)
         base = str(request.base_url).rstrip("/")
         return ProcessList(
             processes=[
@@ -177,15 +224,18 @@ def build_processes_router() -> APIRouter:
                     links=[{"rel": "self", "href": f"{base}/processes/{p.id}"}],
                 )
                 for p in PROCESSES
+                if _visible(p, viewer)
             ]
         )
 
     @router.get("/processes/{process_id}")
     def describe_process(
-        process_id: str, settings: Settings = Depends(get_settings)
+        process_id: str,
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
     ) -> dict[str, Any]:
         sync_model_processes(settings)
-        return PROCESSES.get(process_id).describe()
+        return _process(process_id, Viewer(principal, settings.anonymous_read)).describe()
 
     @router.post("/processes/{process_id}/execution", status_code=201, response_model=None)
     async def execute(
@@ -260,19 +310,33 @@ def build_processes_router() -> APIRouter:
         runner: JobRunner = Depends(get_runner),
         principal: Principal = Depends(get_principal),
     ) -> StatusInfo:
+        require_writer(principal)  # anonymous callers never cancel, ownerless jobs included
         job = _own_job(catalog, job_id, principal)
         if job.status not in FINAL:
             runner.cancel(job_id)
         return status_info(JobStore(catalog).get(job_id), request)
 
     @router.get("/files/{key}/{name}", include_in_schema=False)
-    def job_file(key: str, name: str, settings: Settings = Depends(get_settings)) -> FileResponse:
+    def job_file(
+        key: str,
+        name: str,
+        settings: Settings = Depends(get_settings),
+        catalog: Catalog = Depends(get_catalog),
+        principal: Principal = Depends(get_principal),
+    ) -> FileResponse:
+        """A job's file (an animation), for whoever may see the job that made it."""
         if not re.fullmatch(r"[0-9a-f]{16}", key) or name not in FILE_TYPES:
+            raise NotFoundError("No such file.")
+        job = JobStore(catalog).owning_file(key)
+        if job is None or not owns(principal, job.owner):
             raise NotFoundError("No such file.")
         path = settings.data_dir / "files" / key / name
         if not path.is_file():
             raise NotFoundError("No such file.")
-        return FileResponse(path, media_type=FILE_TYPES[name], filename=name)
+        response = FileResponse(path, media_type=FILE_TYPES[name], filename=name)
+        shared = job.owner is None and principal.single_user
+        response.headers["Cache-Control"] = f"{'public' if shared else 'private'}, max-age=3600"
+        return response
 
     return router
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tileserver.processing.base import DatasetId
+
 
 class ModelRunOptions(BaseModel):
     """Shared by every model process."""
@@ -28,7 +30,7 @@ class ClassMapOptions(ModelRunOptions):
     """Segmentation and change models: a class raster, polygons, and accuracy when a
     reference is given."""
 
-    reference: str | None = Field(
+    reference: DatasetId | None = Field(
         default=None,
         description="Id of a reference dataset: a class raster (mask) or a vector whose "
         "polygons carry the class in 'reference_field' (class 1 where the field is absent).",
@@ -53,11 +55,11 @@ class ClassMapOptions(ModelRunOptions):
 
 
 class SegmentationInputs(ClassMapOptions):
-    dataset: str = Field(description="Id of the raster dataset to classify.")
+    dataset: DatasetId = Field(description="Id of the raster dataset to classify.")
 
 
 class ChangeInputs(ClassMapOptions):
-    datasets: list[str] = Field(
+    datasets: list[DatasetId] = Field(
         min_length=2,
         max_length=2,
         description="Ids of the earlier and the later image, in that order.",
@@ -65,4 +67,4 @@ class ChangeInputs(ClassMapOptions):
 
 
 class EnhancementInputs(ModelRunOptions):
-    dataset: str = Field(description="Id of the raster dataset to enhance.")
+    dataset: DatasetId = Field(description="Id of the raster dataset to enhance.")

@@ -48,6 +48,8 @@ class ModelProcess(Process):
         what = "class raster + polygons" if spec.task != "enhancement" else "enhanced raster"
         self.description = f"{spec.description} Output: {what}."  # type: ignore[misc]
         self.inputs = INPUTS[spec.task]  # type: ignore[misc]
+        self.owner = spec.owner  # a trained model's trainer; the API filters by these two
+        self.visibility = spec.visibility
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

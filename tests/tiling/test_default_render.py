@@ -504,3 +504,36 @@ def _real(folder: Path, path: Path, options: dict, expect_bidx: list[int]) -> No
         valid = rgb[..., 3] == 255
         assert valid.mean() > 0.2 and rgb[valid, :3].std() > 15, "a picture, not a flat colour"
         assert json.loads(json.dumps(out["renders"]))  # serialisable
+
+
+# the choice itself ----------------------------------------------------------------------------
+def test_choices_from_band_names_types_and_properties():
+    from tileserver.rendering.choose import Traits, default_render
+
+    stats = [{"min": 0.0, "max": 1.0, "p2": 0.01, "p98": 0.6}]
+    ndvi = default_render(Traits(band_names=["NDVI"], dtype="float32", stats=stats))
+    assert (ndvi.bidx, ndvi.rescale, ndvi.colormap_name) == ([1], [(-1.0, 1.0)], "rdylgn")
+    linear = default_render(
+        Traits(band_names=["VV"], dtype="float32", sensor="sentinel-1-grd", stats=stats)
+    )
+    assert linear.rescale == [(0.01, 0.6)] and linear.colormap_name == "gray", "power, not dB"
+    classes = default_render(
+        Traits(
+            band_names=["score", "class"],
+            dtype="uint8",
+            properties={"classes": {"3": {"name": "water", "color": "#0000ff"}}},
+        )
+    )
+    assert classes.bidx == [2] and classes.colormap == {"3": (0, 0, 255, 255)}
+    bgr = default_render(
+        Traits(band_names=["b1", "b2", "b3"], dtype="uint8", colorinterp=["blue", "green", "red"])
+    )
+    assert bgr.bidx == [3, 2, 1] and bgr.rescale is None
+    flat = default_render(
+        Traits(
+            band_names=["b1"],
+            dtype="uint16",
+            stats=[{"min": 7.0, "max": 7.0, "p2": 7.0, "p98": 7.0}],
+        )
+    )
+    assert flat.rescale == [(7.0, 8.0)], "a constant band still has a range"

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest project request body (POST/PATCH /projects), bytes; more is a 413.",
     )
+    max_json_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body of process executions, mosaics, STAC searches "
+        "and vector feature edits, bytes; more is a 413 (uploads have their own limit).",
+    )
     max_vector_fields: int = Field(
         default=1000,
         ge=1,

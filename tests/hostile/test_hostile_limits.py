@@ -156,7 +156,7 @@ def executions(rid: str, other: str) -> dict[str, tuple[str, dict[str, Any], str
             "at most 500",
         ),
         "mosaic-same-id-twice": ("mosaic", {"datasets": [rid, other, rid]}, "listed once"),
-        "animation-same-id-twice": ("animation", {"datasets": [rid, rid]}, "listed once"),
+        "animation-501-frames": ("animation", {"datasets": [rid, other] * 251}, "at most 500"),
         "composite-501-ids": ("composite", {"datasets": [rid] * 501}, "at most 500"),
         "composite-501-band-names": (
             "composite",
@@ -168,6 +168,26 @@ def executions(rid: str, other: str) -> dict[str, tuple[str, dict[str, Any], str
             "animation",
             {"datasets": [rid, other], "index": "NDVI", "bands": ["red"] * 1000},
             "at most 3",
+        ),
+        "model-keeps-1000-classes": (
+            "water-optical-ndwi",
+            {"dataset": rid, "classes": list(range(1000))},
+            "at most 256",
+        ),
+        "train-1000-class-names": (
+            "train",
+            {
+                "name": "m",
+                "dataset": rid,
+                "labels": other,
+                "classes": {str(i): "c" for i in range(1000)},
+            },
+            "at most 256",
+        ),
+        "train-100-bands": (
+            "train",
+            {"name": "m", "dataset": rid, "labels": other, "bands": ["red"] * 100},
+            "at most 64",
         ),
         "animation-formats-repeated": (
             "animation",
@@ -299,3 +319,41 @@ def test_wide_dataset_gpkg_download_names_the_limit(tmp_path, wide_zip):
         geojson = client.get(url, params={"format": "geojson"})
         assert geojson.status_code == 200
         assert len(json.loads(geojson.content)["features"][0]["properties"]) == 2000
+
+
+# --- JSON bodies of executions, mosaics, STAC searches and feature edits -----------------------
+JSON_BODY_ROUTES = [
+    ("POST", "/processes/index/execution"),
+    ("POST", "/mosaics"),
+    ("POST", "/stac/search"),
+    ("POST", "/vectors/0123456789ab/features"),
+    ("PATCH", "/vectors/0123456789ab/features/1"),
+]
+
+
+@pytest.fixture(scope="module")
+def small_body_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    data = tmp_path_factory.mktemp("small-bodies")
+    settings = Settings(data_dir=data, tile_cache_bytes=0, max_json_body_bytes=4096)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("method", "url"), JSON_BODY_ROUTES)
+def test_json_bodies_are_bounded(small_body_client, method, url):
+    before = data_state(small_body_client.app)
+    big = b'{"inputs":{"title":"' + b"x" * 8192 + b'"}}'
+    declared = post_json(small_body_client, method, url, big)
+    assert_refused(declared, 413, "payload_too_large", needle="COGSIGHT_MAX_JSON_BODY_BYTES")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused as the stream passes 4 KiB
+        yield b'{"inputs":{"title":"'
+        yield from (b"y" * 1024 for _ in range(16))
+        yield b'"}}'
+
+    streamed = small_body_client.request(
+        method, url, content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_refused(streamed, 413, "payload_too_large")
+    assert len(streamed.content) < SHORT
+    assert_unchanged(small_body_client.app, before)

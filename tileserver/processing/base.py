@@ -93,10 +93,8 @@ def _accepts(annotation: Any, value: Any) -> bool:
 
 
 def _fields(params: BaseModel, marked: bool = False) -> Iterator[tuple[bool, str]]:
-    model = type(params)
-    legacy = set() if _typed_fields(model) else set(LEGACY_DATASET_FIELDS)
-    for name, info in model.model_fields.items():
-        mark = marked or _marked(info.metadata) or name in legacy
+    for name, info in type(params).model_fields.items():
+        mark = marked or _marked(info.metadata)
         yield from _walk(info.annotation, getattr(params, name), mark)
 
 
@@ -110,12 +108,6 @@ def other_strings(params: BaseModel) -> list[str]:
     """Every other string in validated inputs (titles, names, expressions ...)."""
     marked = set(dataset_ids(params))
     return list(dict.fromkeys(t for m, t in _fields(params) if not m and t not in marked))
-
-
-LEGACY_DATASET_FIELDS = ("dataset", "datasets", "vector", "reference")
-"""Until every tool types its dataset inputs ``DatasetId``: in an inputs model that types none,
-these fields name datasets, as they always did. (Any other string that is the id of a dataset
-the caller may not see is refused by the API all the same.)"""
 
 
 def _typed_fields(model: type[BaseModel]) -> list[str]:
@@ -135,9 +127,8 @@ def _typed_fields(model: type[BaseModel]) -> list[str]:
 
 def dataset_fields(model: type[BaseModel]) -> list[str]:
     """Names of the fields of ``model`` that name datasets: those typed with ``DatasetId``
-    somewhere inside (else the legacy names it has)."""
-    typed = _typed_fields(model)
-    return typed or [n for n in model.model_fields if n in LEGACY_DATASET_FIELDS]
+    somewhere inside."""
+    return _typed_fields(model)
 
 
 class ProcessNotFound(NotFoundError):

@@ -13,6 +13,7 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.mosaics.backend import CatalogMosaicBackend
 from tileserver.mosaics.build import MosaicRequest, build_mosaic
+from tileserver.routers.bodies import bounded_route
 from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
@@ -81,7 +82,7 @@ def build_mosaic_tiler() -> MosaicTilerFactory:
 
 
 def build_mosaics_router() -> APIRouter:
-    router = APIRouter(tags=["Mosaics"])
+    router = APIRouter(tags=["Mosaics"], route_class=bounded_route("max_json_body_bytes"))
 
     @router.post("/mosaics", response_model=MosaicOut, status_code=201)
     def create_mosaic(

@@ -23,6 +23,7 @@ from tileserver.jobs.store import FINAL, JobNotFound, JobRecord, JobStatus, JobS
 from tileserver.processing import PROCESSES, Process
 from tileserver.processing.base import ProcessNotFound, dataset_ids, other_strings
 from tileserver.processing.models import sync_model_processes
+from tileserver.routers.bodies import bounded_route
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings
 
@@ -202,7 +203,7 @@ def _results(job: JobRecord, request: Request) -> JobResults:
 
 
 def build_processes_router() -> APIRouter:
-    router = APIRouter(tags=["Processes"])
+    router = APIRouter(tags=["Processes"], route_class=bounded_route("max_json_body_bytes"))
 
     @router.get("/processes", response_model=ProcessList)
     def list_processes(

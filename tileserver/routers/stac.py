@@ -16,6 +16,7 @@ from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
 from tileserver.errors import DatasetNotFound, InvalidInput
+from tileserver.routers.bodies import bounded_route
 from tileserver.settings import Settings
 from tileserver.stac.collections import (
     collection_dict,
@@ -100,7 +101,9 @@ async def get_viewer(
 
 
 def build_stac_router() -> APIRouter:
-    router = APIRouter(prefix="/stac", tags=["STAC"])
+    router = APIRouter(
+        prefix="/stac", tags=["STAC"], route_class=bounded_route("max_json_body_bytes")
+    )
 
     @router.get("", summary="STAC landing page")
     def landing(

@@ -39,6 +39,7 @@ class ClassMapOptions(ModelRunOptions):
     vectorize: bool = Field(default=True, description="Also publish the classes as polygons.")
     classes: list[int] | None = Field(
         default=None,
+        max_length=256,
         description="Class ids to keep as polygons; default: every class but a background 0.",
     )
     simplify_tolerance: float | None = Field(

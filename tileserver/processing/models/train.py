@@ -51,10 +51,13 @@ class TrainInputs(BaseModel):
     class_field: str | None = Field(
         default=None, description="Attribute of a vector holding class ids (default: class 1)."
     )
-    classes: dict[int, str] | None = Field(default=None, description="Class id -> name.")
+    classes: dict[int, str] | None = Field(
+        default=None, max_length=256, description="Class id -> name."
+    )
     bands: list[str] = Field(
         default_factory=lambda: ["blue", "green", "red", "nir"],
         min_length=1,
+        max_length=64,
         description="Common band names the model reads (resolved per dataset).",
     )
     time_budget_s: float = Field(default=120.0, gt=0, le=6 * 3600, description="Seconds.")

@@ -12,18 +12,17 @@ from rio_tiler.io import Reader
 
 from tileserver.errors import InvalidInput
 from tileserver.expressions import index_expression
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.context import JobContext
-from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, unique_ids
+from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, sized_ids
 from tileserver.storage import atomic_dir
 
 
 class AnimationInputs(BaseModel):
-    datasets: list[str] = Field(
+    datasets: list[DatasetId] = Field(
         min_length=2,
         max_length=MAX_PROCESS_DATASETS,
-        description="Dataset ids in time order, each once.",
-        json_schema_extra={"uniqueItems": True},
+        description="Dataset ids in time order, one per frame (a frame may repeat).",
     )
     bbox: tuple[float, float, float, float] | None = Field(
         default=None, description="west,south,east,north (WGS84); default: all datasets."
@@ -38,7 +37,7 @@ class AnimationInputs(BaseModel):
     fps: float = Field(default=1.0, gt=0, le=30)
     formats: list[Literal["gif", "mp4"]] = Field(default=["gif", "mp4"], max_length=2)
 
-    _datasets = field_validator("datasets")(unique_ids)
+    _datasets = field_validator("datasets")(sized_ids)  # a frame may be shown twice
 
     @field_validator("colormap")
     @classmethod

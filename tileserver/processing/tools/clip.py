@@ -16,18 +16,18 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from tileserver.errors import InvalidInput
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, output_nodata, write_blockwise
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
 
 class ClipInputs(BaseModel):
-    dataset: str = Field(description="Id of the raster dataset.")
+    dataset: DatasetId = Field(description="Id of the raster dataset.")
     geometry: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon/MultiPolygon in WGS84."
     )
-    vector: str | None = Field(default=None, description="Id of a vector dataset to clip by.")
+    vector: DatasetId | None = Field(default=None, description="Id of a vector dataset to clip by.")
     title: str | None = None
 
     @model_validator(mode="after")

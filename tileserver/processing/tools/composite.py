@@ -7,7 +7,7 @@ import rasterio
 from pydantic import BaseModel, Field, field_validator
 
 from tileserver.errors import InvalidInput, name_few
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import (
     Grid,
     WindowTuple,
@@ -21,7 +21,7 @@ from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, sized_ids
 
 
 class CompositeInputs(BaseModel):
-    datasets: list[str] = Field(
+    datasets: list[DatasetId] = Field(
         min_length=2,
         max_length=MAX_PROCESS_DATASETS,
         description="Single-band dataset ids, in order.",

@@ -13,14 +13,14 @@ from rasterio.windows import Window
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.expressions import index_expression, to_band_expression
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
 from tileserver.processing.context import JobContext
 from tileserver.processing.publish import publish_raster
 
 
 class IndexInputs(BaseModel):
-    dataset: str = Field(description="Id of the raster dataset.")
+    dataset: DatasetId = Field(description="Id of the raster dataset.")
     index: str | None = Field(default=None, description="Named index from GET /indices.")
     expression: str | None = Field(
         default=None, description="Band math over band names or bN; ';' for several bands."

@@ -11,7 +11,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
 from tileserver.errors import IncompatibleScenes, InvalidInput, name_few
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import (
     Grid,
     WindowTuple,
@@ -25,7 +25,7 @@ from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, unique_ids
 
 
 class MosaicInputs(BaseModel):
-    datasets: list[str] = Field(
+    datasets: list[DatasetId] = Field(
         min_length=2,
         max_length=MAX_PROCESS_DATASETS,
         description="Dataset ids, first on top, each once.",

@@ -15,7 +15,7 @@ from rasterio.warp import calculate_default_transform
 
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
-from tileserver.processing.base import Process, ProcessResult, register
+from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import (
     Grid,
     WindowTuple,
@@ -72,7 +72,7 @@ def warp_dataset(
 
 
 class ReprojectInputs(BaseModel):
-    dataset: str = Field(description="Id of the raster dataset.")
+    dataset: DatasetId = Field(description="Id of the raster dataset.")
     crs: str = Field(description="Target CRS, e.g. EPSG:4326, EPSG:3857, EPSG:4490.")
     resolution: float | None = Field(default=None, gt=0, description="Target pixel size.")
     resampling: Method = "nearest"
@@ -110,7 +110,7 @@ class ReprojectProcess(Process):
 
 
 class ResampleInputs(BaseModel):
-    dataset: str = Field(description="Id of the raster dataset.")
+    dataset: DatasetId = Field(description="Id of the raster dataset.")
     resolution: float = Field(gt=0, description="New pixel size in the dataset's CRS units.")
     resampling: Method = "bilinear"
     title: str | None = None

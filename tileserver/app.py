@@ -18,6 +18,7 @@ from tileserver.auth.redact import install_redaction
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
 from tileserver.jobs.runner import JobRunner
+from tileserver.manage.trash import sweep_trash
 from tileserver.memory import tune_malloc
 from tileserver.routers.datasets import build_datasets_router
 from tileserver.routers.indices import build_indices_router
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # keeps its own dataset handles and block caches: the pool's size bounds that memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         threading.Thread(target=_recover_jobs, args=(runner,), daemon=True).start()
+        # finish deletes a crash interrupted (their datasets are already whole or gone)
+        threading.Thread(target=sweep_trash, args=(catalog, settings), daemon=True).start()
         yield
         runner.close()
 

@@ -121,6 +121,12 @@ class AlreadyExists(CogsightError):
     code = "already_exists"
 
 
+class InUse(AlreadyExists):
+    """A delete refused because something still depends on the thing (a job, a mosaic)."""
+
+    code = "in_use"
+
+
 class OutsideBounds(CogsightError):
     code = "outside_bounds"
 

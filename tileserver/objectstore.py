@@ -133,6 +133,13 @@ def stored_here(uri: str, settings: Settings) -> bool:
     return url is not None and uri.startswith(url.rstrip("/") + "/")
 
 
+def delete_stored(uri: str, settings: Settings) -> None:
+    """Remove an object this deployment published (``stored_here``); anything else is left
+    alone. Deleting a missing object is no error, so a retried delete is harmless."""
+    if stored_here(uri, settings):
+        object_store(settings).delete(uri)
+
+
 def presigned_url(uri: str, settings: Settings, filename: str, seconds: int = 900) -> str:
     """A time-limited GET URL for an object of ours, downloaded under ``filename``."""
     parsed = urlparse(uri)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -54,6 +54,22 @@ class Catalog:
         with self._sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A transaction that reads what it is about to change: SQLite's write lock is taken
+        at its start (``BEGIN IMMEDIATE``: nothing is written between its reads and its
+        writes); on PostgreSQL the rows read ``with_for_update`` are locked."""
+        with self._sessions() as session:
+            connection = session.connection()
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
     # datasets -------------------------------------------------------------------------------
     def add_dataset(self, record: DatasetRecord) -> DatasetRecord:
         values = record.model_dump(exclude={"bounds"})
@@ -100,12 +116,46 @@ class Catalog:
             rows.sort(key=lambda r: order[r.id])
         return rows
 
-    def delete_dataset(self, dataset_id: str) -> DatasetRecord:
-        with self.session() as s:
-            row = s.get(DatasetRow, dataset_id)
+    def update_dataset(
+        self,
+        dataset_id: str,
+        *,
+        title: str | None = None,
+        visibility: str | None = None,
+        description: str | None = None,
+    ) -> DatasetRecord:
+        """Change what is given (None: unchanged). The description lives in
+        ``properties["description"]``; an empty one removes it."""
+        with self.write_session() as s:
+            row = s.get(DatasetRow, dataset_id, with_for_update=True)
+            if row is None:
+                raise DatasetNotFound(f"No dataset with id '{dataset_id}'.")
+            if title is not None:
+                row.title = title
+            if visibility is not None:
+                row.visibility = visibility
+            if description is not None:
+                properties = {k: v for k, v in (row.properties or {}).items() if k != "description"}
+                row.properties = {
+                    **properties,
+                    **({"description": description} if description else {}),
+                }
+            s.flush()
+            return _dataset_from_row(row)
+
+    def delete_dataset(
+        self, dataset_id: str, guard: Callable[[Session, DatasetRecord], None] | None = None
+    ) -> DatasetRecord:
+        """Remove the row; ``guard`` runs first in the same write transaction and may raise
+        to refuse (what still uses the dataset cannot appear between its check and the delete
+        on SQLite, whose write lock is taken at the start)."""
+        with self.write_session() as s:
+            row = s.get(DatasetRow, dataset_id, with_for_update=True)
             if row is None:
                 raise DatasetNotFound(f"No dataset with id '{dataset_id}'.")
             record = _dataset_from_row(row)
+            if guard is not None:
+                guard(s, record)
             s.delete(row)
         return record
 
@@ -123,6 +173,60 @@ class Catalog:
             if row is None:
                 raise MosaicNotFound(f"No mosaic with id '{mosaic_id}'.")
             return _mosaic_from_row(row)
+
+    def update_mosaic(
+        self,
+        mosaic_id: str,
+        *,
+        title: str | None = None,
+        visibility: str | None = None,
+        description: str | None = None,
+    ) -> MosaicRecord:
+        """Change what is given (None: unchanged). The description is the MosaicJSON
+        document's own ``description``; an empty one removes it."""
+        with self.write_session() as s:
+            row = s.get(MosaicRow, mosaic_id, with_for_update=True)
+            if row is None:
+                raise MosaicNotFound(f"No mosaic with id '{mosaic_id}'.")
+            if title is not None:
+                row.title = title
+            if visibility is not None:
+                row.visibility = visibility
+            if description is not None:
+                document = {k: v for k, v in (row.mosaicjson or {}).items() if k != "description"}
+                row.mosaicjson = {
+                    **document,
+                    **({"description": description} if description else {}),
+                }
+            s.flush()
+            return _mosaic_from_row(row)
+
+    def delete_mosaic(self, mosaic_id: str) -> MosaicRecord:
+        with self.write_session() as s:
+            row = s.get(MosaicRow, mosaic_id, with_for_update=True)
+            if row is None:
+                raise MosaicNotFound(f"No mosaic with id '{mosaic_id}'.")
+            record = _mosaic_from_row(row)
+            s.delete(row)
+        return record
+
+    def mosaics_using(
+        self, session: Session, dataset_id: str
+    ) -> list[tuple[str, str, str | None, str]]:
+        """(id, title, owner, visibility) of the mosaics built over ``dataset_id`` (JSON lists
+        have no portable containment query: the id lists are read and searched here)."""
+        stmt = select(
+            MosaicRow.id,
+            MosaicRow.title,
+            MosaicRow.owner,
+            MosaicRow.visibility,
+            MosaicRow.dataset_ids,
+        ).order_by(MosaicRow.created)
+        return [
+            (ident, title, owner, visibility)
+            for ident, title, owner, visibility, ids in session.execute(stmt)
+            if dataset_id in (ids or [])
+        ]
 
     def list_mosaics(self) -> list[MosaicRecord]:
         with self.session() as s:

@@ -1,10 +1,11 @@
-"""``/datasets``: the catalog over HTTP (read side; uploads arrive with the ingest API)."""
+"""``/datasets``: the catalog over HTTP (reads; changes and deletes through ``tileserver.manage``;
+uploads arrive with the ingest API)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from tileserver.auth.access import can_read
@@ -13,8 +14,11 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import InvalidInput
+from tileserver.manage import Changes, change_dataset, delete_dataset
+from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.build import parse_interval
 from tileserver.rendering import dataset_presets
+from tileserver.routers.bodies import bounded_route
 from tileserver.routers.links import raster_links, render_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
@@ -128,4 +132,44 @@ def build_datasets_router() -> APIRouter:
     ) -> DatasetOut:
         return dataset_out(record, request)
 
+    def patch_dataset(
+        dataset_id: str,
+        body: Changes,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> DatasetOut:
+        """Rename, describe, or make public/private (the owner or an admin)."""
+        record = change_dataset(
+            catalog, settings, principal, dataset_id, body, forget=AppCaches(request.app)
+        )
+        return dataset_out(record, request)
+
+    def remove_dataset(
+        dataset_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> Response:
+        """Delete with its files, thumbnail, stored objects and cached tiles (the owner or an
+        admin); 409 while a queued or running job or a mosaic uses it."""
+        delete_dataset(catalog, settings, principal, dataset_id, forget=AppCaches(request.app))
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/datasets/{dataset_id}",
+        patch_dataset,
+        methods=["PATCH"],
+        response_model=DatasetOut,
+        route_class_override=bounded_route("max_json_body_bytes"),
+    )
+    router.add_api_route(
+        "/datasets/{dataset_id}",
+        remove_dataset,
+        methods=["DELETE"],
+        status_code=204,
+        response_class=Response,
+    )
     return router

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
 from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory
 
@@ -11,6 +11,8 @@ from tileserver.auth.access import can_read, require_writer
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
+from tileserver.manage import Changes, change_mosaic, delete_mosaic
+from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.backend import CatalogMosaicBackend
 from tileserver.mosaics.build import MosaicRequest, build_mosaic
 from tileserver.routers.bodies import bounded_route
@@ -45,6 +47,11 @@ class MosaicOut(BaseModel):
     quadkey_zoom: int
     sensor: str | None
     created: str
+    owner: str | None = None
+    visibility: str = "public"
+    description: str | None = Field(
+        default=None, description="Set with PATCH /mosaics/{id} (MosaicJSON's description)."
+    )
     links: dict[str, str]
 
 
@@ -55,8 +62,12 @@ class MosaicList(BaseModel):
 
 def _out(record: MosaicRecord, request: Request) -> MosaicOut:
     data = record.model_dump(exclude={"mosaicjson", "created"})
+    description = record.mosaicjson.get("description")
     return MosaicOut(
-        **data, created=record.created.isoformat(), links=mosaic_links(request, record.id)
+        **data,
+        created=record.created.isoformat(),
+        description=description if isinstance(description, str) else None,
+        links=mosaic_links(request, record.id),
     )
 
 
@@ -120,5 +131,32 @@ def build_mosaics_router() -> APIRouter:
     @router.get("/mosaics/{mosaic_id}", response_model=MosaicOut)
     def get_mosaic(request: Request, record: MosaicRecord = Depends(mosaic_record)) -> MosaicOut:
         return _out(record, request)
+
+    @router.patch("/mosaics/{mosaic_id}", response_model=MosaicOut)
+    def patch_mosaic(
+        mosaic_id: str,
+        body: Changes,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> MosaicOut:
+        """Rename, describe, or make public/private (the owner or an admin)."""
+        record = change_mosaic(
+            catalog, settings, principal, mosaic_id, body, forget=AppCaches(request.app)
+        )
+        return _out(record, request)
+
+    @router.delete("/mosaics/{mosaic_id}", status_code=204, response_class=Response)
+    def remove_mosaic(
+        mosaic_id: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> Response:
+        """Delete the mosaic (the owner or an admin); its scenes stay."""
+        delete_mosaic(catalog, settings, principal, mosaic_id, forget=AppCaches(request.app))
+        return Response(status_code=204)
 
     return router

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from tileserver.cli_manage import add_manage_commands
 from tileserver.cli_users import users_app
 from tileserver.cli_worker import worker
 from tileserver.errors import CogsightError
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(users_app, name="user")
 app.command("worker")(worker)
+add_manage_commands(app)
 
 
 def _catalog(settings: Settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import rasterio
@@ -13,6 +13,7 @@ from rio_tiler.io import Reader
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput, InvalidRaster
+from tileserver.ingest.acquisition import detect_acquisition, read_tags
 from tileserver.ingest.cogify import is_cog, write_cog
 from tileserver.ingest.crs_check import crs_label, require_known_crs
 from tileserver.ingest.inspect import (
@@ -31,27 +32,6 @@ from tileserver.sources import check_remote_allowed, gdal_path, is_remote
 from tileserver.storage import scratch_dir
 
 Progress = Callable[[str], None]
-
-
-def _parse_datetime(value: str | datetime | None, tag: str | None) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = value or tag
-    if not text:
-        return None
-    for fmt in (None, "%Y:%m:%d %H:%M:%S"):
-        try:
-            parsed = (
-                datetime.fromisoformat(text.replace("Z", "+00:00"))
-                if fmt is None
-                else datetime.strptime(text, fmt)
-            )
-        except ValueError:
-            continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if value:
-        raise InvalidInput(f"Cannot parse datetime '{value}'; use ISO 8601.")
-    return None
 
 
 def _band_names(explicit: list[str] | None, descriptions: tuple[str | None, ...]) -> list[str]:
@@ -142,6 +122,9 @@ def register_raster(
         require_plausible_size(facts, Path(read_path).stat().st_size)
         require_known_crs(facts.crs)
     names = _band_names(band_names, facts.descriptions)
+    named = (properties or {}).get("source_filename") or Path(uri_in.rstrip("/")).name
+    local = None if untrusted or is_remote(uri_in) else Path(read_path)
+    acquired = detect_acquisition(datetime_, named, read_tags(read_path), sidecar_of=local)
     dataset_id = new_id()
 
     store = object_store(settings)
@@ -180,7 +163,9 @@ def register_raster(
             minzoom, maxzoom = reader.minzoom, reader.maxzoom
         say("band statistics")
         properties = {
+            **acquired.properties,
             **(properties or {}),
+            **({"acquisition_source": acquired.source} if acquired.source else {}),
             **ingest_render_properties(
                 serve_path,
                 names,
@@ -198,7 +183,7 @@ def register_raster(
             crs=crs_label(crs),
             bounds=geographic_bounds(serve_path),
             footprint=valid_footprint(serve_path),
-            datetime=_parse_datetime(datetime_, facts.datetime_tag),
+            datetime=acquired.datetime,
             sensor=preset.name,
             band_names=names,
             dtype=facts.dtype,

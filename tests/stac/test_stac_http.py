@@ -131,7 +131,7 @@ def test_item_under_the_wrong_collection_is_404(client, demo) -> None:
         {"limit": "ten"},
         {"sortby": "-title"},
         {"filter": "eo:cloud_cover <"},
-        {"filter": "gsd < 10"},
+        {"filter": "cloudiness < 10"},
         {"filter": "eo:cloud_cover < 'low'"},
         {"filter": "eo:cloud_cover < 10", "filter-lang": "cql2-json"},
         {"filter": "eo:cloud_cover < 10", "filter-lang": "sql"},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from tileserver.errors import InvalidInput
 from tileserver.stac.datetimes import format_rfc3339, parse_interval, parse_rfc3339
@@ -12,7 +14,11 @@ from tileserver.stac.filters import filter_clause, parse_filter
 from tileserver.stac.geometry import parse_bbox
 from tileserver.stac.paging import decode_token, encode_token
 from tileserver.stac.params import parse_search_query
+from tileserver.stac.queryables import FilterContext
 from tileserver.stac.render import default_render_query
+
+CTX = FilterContext(Session(create_engine("sqlite://")), [])
+"""Enough to compile filters that need no rows (no spatial, like or array predicates)."""
 
 UTC = dt.UTC
 
@@ -85,7 +91,7 @@ def test_bbox() -> None:
 def test_cql2_text_parses_to_cql2_json(text: str, tree: dict) -> None:
     parsed = parse_filter(text, None, "cql2-text")
     assert parsed == tree
-    filter_clause(parsed)  # compiles
+    filter_clause(parsed, CTX)  # compiles
 
 
 @pytest.mark.parametrize(
@@ -95,14 +101,14 @@ def test_cql2_text_parses_to_cql2_json(text: str, tree: dict) -> None:
 )  # fmt: skip
 def test_cql2_text_errors(text: str) -> None:
     with pytest.raises(InvalidInput):
-        filter_clause(parse_filter(text, None, "cql2-text"))
+        filter_clause(parse_filter(text, None, "cql2-text"), CTX)
 
 
 def test_cql2_json_from_a_get_string() -> None:
     tree = parse_filter('{"op":"<=","args":[{"property":"eo:cloud_cover"},5]}', "cql2-json", "")
     assert tree["op"] == "<="
     with pytest.raises(InvalidInput):
-        filter_clause({"op": "<", "args": [{"property": "eo:cloud_cover"}, True]})
+        filter_clause({"op": "<", "args": [{"property": "eo:cloud_cover"}, True]}, CTX)
 
 
 def test_tokens_round_trip_and_reject_forgeries() -> None:

@@ -112,7 +112,10 @@ def test_private_datasets_are_not_published(local, demo) -> None:
     assert "landsat-c2l2" not in {c.id for c in list_collections(catalog)}
 
 
-def test_a_dataset_without_datetime_is_dated_by_its_registration(local, demo) -> None:
+def test_a_dataset_without_datetime_is_not_dated_by_its_registration(local, demo) -> None:
+    """Unknown acquisition: datetime null, published as acquired between 1900 and its
+    registration (valid STAC), found by a window over that range and by ``datetime IS NULL``,
+    never dated by its registration alone; sorted after every dated item."""
     catalog, settings = local
     created = dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC)
     undated = catalog.get_dataset(demo["scene-2024-05-12"]).model_copy(
@@ -120,12 +123,26 @@ def test_a_dataset_without_datetime_is_dated_by_its_registration(local, demo) ->
     )
     catalog.add_dataset(undated)
     item = dataset_to_item(catalog.get_dataset("undated"), URLS)
-    assert item["properties"]["datetime"] == "2030-01-01T12:00:00Z"
-    assert item["properties"]["cogsight:datetime_estimated"] is True
-    window = SearchRequest(datetime="2029-12-31T00:00:00Z/2030-01-02T00:00:00Z")
-    assert [r.id for r in search_datasets(catalog, window, settings).records] == ["undated"]
-    newest = search_datasets(catalog, SearchRequest(limit=1), settings)  # default: -datetime
-    assert newest.records[0].id == "undated"
+    props = item["properties"]
+    assert props["datetime"] is None
+    assert (props["start_datetime"], props["end_datetime"]) == (
+        "1900-01-01T00:00:00Z",
+        "2030-01-01T12:00:00Z",
+    )
+    assert props["created"] == "2030-01-01T12:00:00Z"
+    assert "cogsight:datetime_estimated" not in props
+    pystac.Item.from_dict(item)
+
+    def ids(**kwargs) -> list[str]:
+        found = search_datasets(catalog, SearchRequest(limit=1000, **kwargs), settings).records
+        return [r.id for r in found]
+
+    assert "undated" in ids(datetime="2029-12-31T00:00:00Z/2030-01-02T00:00:00Z")
+    assert "undated" not in ids(datetime="2030-01-02T00:00:00Z/..")  # registered before
+    assert "undated" not in ids(datetime="../1899-12-31T00:00:00Z")
+    assert ids(filter="datetime IS NULL") == ["undated"]
+    assert "undated" not in ids(filter="datetime >= TIMESTAMP('2030-01-01T00:00:00Z')")
+    assert ids()[-1] == "undated"  # default sort: -datetime, unknown last
 
 
 def test_sort_by_cloud_cover_puts_unknown_cover_last(local, demo) -> None:

@@ -24,17 +24,22 @@ from tileserver.stac.collections import (
     get_collection,
     list_collections,
 )
-from tileserver.stac.filters import queryables_schema
 from tileserver.stac.items import dataset_to_item, item_collection
 from tileserver.stac.landing import conformance, landing_page
-from tileserver.stac.links import GEOJSON, JSON, StacUrls, link, with_query
+from tileserver.stac.links import GEOJSON, JSON, OPENAPI, SCHEMA, StacUrls, link, with_query
 from tileserver.stac.params import (
     SearchRequest,
     parse_search_body,
     parse_search_query,
 )
+from tileserver.stac.queryables import queryables_schema
 from tileserver.stac.search import SearchPage, search_datasets
 from tileserver.tiling.dependencies import get_catalog, get_settings
+
+FILTER_DOC = (
+    "CQL2 (cql2-text or, with filter-lang=cql2-json, JSON) over /stac/queryables, e.g. "
+    "\"eo:cloud_cover < 10 AND datetime >= TIMESTAMP('2020-01-01T00:00:00Z')\"."
+)
 
 
 def _urls(request: Request) -> StacUrls:
@@ -118,10 +123,24 @@ def build_stac_router() -> APIRouter:
     def conformance_classes() -> JSONResponse:
         return _json(conformance())
 
+    @router.get("/api", summary="This API's OpenAPI document (the STAC service-desc)")
+    def service_desc(request: Request) -> JSONResponse:
+        return _json(request.app.openapi(), OPENAPI)
+
     @router.get("/queryables", summary="What `filter` may name (JSON Schema)")
     def queryables(request: Request) -> JSONResponse:
         urls = _urls(request)
-        return _json(queryables_schema(urls.queryables), "application/schema+json")
+        return _json(queryables_schema(urls.queryables), SCHEMA)
+
+    @router.get("/collections/{cid}/queryables", summary="What `filter` may name in a collection")
+    def collection_queryables(
+        cid: str,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        viewer: Viewer = Depends(get_viewer),
+    ) -> JSONResponse:
+        get_collection(catalog, cid, viewer)
+        return _json(queryables_schema(_urls(request).collection_queryables(cid)), SCHEMA)
 
     @router.get("/collections", summary="Collections (one per sensor, plus vectors)")
     def collections(
@@ -158,6 +177,9 @@ def build_stac_router() -> APIRouter:
         bbox: str | None = Query(None, description="west,south,east,north (WGS84)."),
         datetime: str | None = Query(None, description="RFC 3339 instant or interval."),
         limit: str | None = Query(None, description="Items per page, 1-1000 (default 10)."),
+        filter_: str | None = Query(None, alias="filter", description=FILTER_DOC),
+        filter_lang: str | None = Query(None, alias="filter-lang"),
+        filter_crs: str | None = Query(None, alias="filter-crs"),
         token: str | None = Query(None, description="Paging token from a 'next' link."),
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
@@ -165,7 +187,15 @@ def build_stac_router() -> APIRouter:
     ) -> JSONResponse:
         get_collection(catalog, cid, viewer)
         search = parse_search_query(
-            {"bbox": bbox, "datetime": datetime, "limit": limit, "token": token}
+            {
+                "bbox": bbox,
+                "datetime": datetime,
+                "limit": limit,
+                "filter": filter_,
+                "filter-lang": filter_lang,
+                "filter-crs": filter_crs,
+                "token": token,
+            }
         ).model_copy(update={"collections": [cid]})
         page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
@@ -208,7 +238,7 @@ def build_stac_router() -> APIRouter:
         collections: str | None = Query(None, description="Comma-separated collection ids."),
         limit: str | None = Query(None, description="Items per page, 1-1000 (default 10)."),
         sortby: str | None = Query(None, description="e.g. -datetime,+properties.eo:cloud_cover"),
-        filter_: str | None = Query(None, alias="filter", description="eo:cloud_cover < 10"),
+        filter_: str | None = Query(None, alias="filter", description=FILTER_DOC),
         filter_lang: str | None = Query(None, alias="filter-lang"),
         filter_crs: str | None = Query(None, alias="filter-crs"),
         token: str | None = Query(None, description="Paging token from a 'next' link."),

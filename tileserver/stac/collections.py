@@ -10,21 +10,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, DateTime, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select
 
 from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.tables import DatasetRow
+from tileserver.catalog.types import UTCDateTime
 from tileserver.errors import NotFoundError
 from tileserver.sensors import SENSORS
 from tileserver.stac.datetimes import format_rfc3339
-from tileserver.stac.links import GEOJSON, JSON, StacUrls, link
+from tileserver.stac.links import GEOJSON, JSON, SCHEMA, StacUrls, link
+from tileserver.stac.queryables import UNKNOWN_START
 
 VECTORS = "vectors"
 STAC_VERSION = "1.0.0"
 
-# What an item's ``properties.datetime`` is: its acquisition time, else its registration time.
-item_datetime = func.coalesce(DatasetRow.datetime, DatasetRow.created, type_=DateTime(True))
+# An item's time range: its acquisition instant, or (unknown) UNKNOWN_START to registration.
+item_start = func.coalesce(
+    DatasetRow.datetime, literal(UNKNOWN_START, UTCDateTime()), type_=UTCDateTime()
+)
+item_end = func.coalesce(DatasetRow.datetime, DatasetRow.created, type_=UTCDateTime())
 
 
 class CollectionNotFound(NotFoundError):
@@ -83,8 +88,8 @@ def list_collections(catalog: Catalog, viewer: Viewer | None = None) -> list[Col
             func.min(DatasetRow.south),
             func.max(DatasetRow.east),
             func.max(DatasetRow.north),
-            func.min(item_datetime),
-            func.max(item_datetime),
+            func.min(item_start),
+            func.max(item_end),
         )
         .where(published(viewer))
         .group_by(DatasetRow.kind, DatasetRow.sensor)
@@ -139,7 +144,11 @@ def collection_dict(summary: CollectionSummary, urls: StacUrls) -> dict:
             link("root", urls.root, JSON),
             link("parent", urls.root, JSON),
             link("items", urls.items(summary.id), GEOJSON),
-            link("http://www.opengis.net/def/rel/ogc/1.0/queryables", urls.queryables, JSON),
+            link(
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                urls.collection_queryables(summary.id),
+                SCHEMA,
+            ),
         ],
     }
 

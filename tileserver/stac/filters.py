@@ -1,72 +1,57 @@
-"""The ``filter`` parameter: a small, exact subset of CQL2 (basic CQL2) over ``eo:cloud_cover``.
+"""The ``filter`` parameter: CQL2 (text or JSON) parsed by the ``cql2`` library, then bounded.
 
-Supported: comparisons (``= <> < <= > >=``) between a queryable and a number, ``IS [NOT] NULL``,
-``AND`` / ``OR`` / ``NOT`` and parentheses, in cql2-text and cql2-json. Text is parsed into the
-cql2-json tree, so one compiler turns both into SQL. Anything else is a 400, never a silently
-ignored clause.
+``cql2`` (Rust) parses cql2-text and cql2-json into one cql2-json tree; ``cql2sql`` compiles
+that tree into SQL. Parsing is guarded first: the parser recurses natively, and thousands of
+nested parentheses would overflow its stack and take the process down, not raise.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_
-from sqlalchemy.orm import InstrumentedAttribute
+import cql2
+from sqlalchemy import ColumnElement
 
-from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import InvalidInput
+from tileserver.stac.cql2sql import Compiler
+from tileserver.stac.queryables import FilterContext, queryables_schema
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 MAX_DEPTH = 64
 MAX_NODES = 256
 """Deepest nesting and most operators of a filter: deeper would exhaust the stack, more would
-pass SQLite's expression depth limit (1000); both are far beyond a useful cloud-cover filter."""
+pass SQLite's expression depth limit (1000); both are far beyond a useful search."""
+LITERAL_DEPTH = 4
+"""Parentheses a cql2-text literal adds (``S_INTERSECTS(geometry, MULTIPOLYGON(((...))))``)."""
 
-# queryable name -> (column, JSON schema); ``properties.`` prefixes are accepted too.
-QUERYABLES: dict[str, tuple[InstrumentedAttribute[Any], dict[str, Any]]] = {
-    "eo:cloud_cover": (
-        DatasetRow.cloud_cover,
-        {
-            "description": "Estimate of cloud cover, percent.",
-            "type": "number",
-            "minimum": 0,
-            "maximum": 100,
-        },
-    ),
-}
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_:.]*")
 
-_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
-    "=": lambda c, v: c == v,
-    "<>": lambda c, v: c != v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-}
-_FLIPPED = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
-    r"|(?P<op><=|>=|<>|!=|=|<|>)"
-    r"|(?P<paren>[()])"
-    r"|(?P<quoted>\"[^\"]+\")"
-    r"|(?P<string>'(?:[^']|'')*')"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_:.\-]*))"
-)
+__all__ = ["FILTER_LANGS", "MAX_DEPTH", "MAX_NODES", "filter_clause", "parse_filter",
+           "queryables_schema"]  # fmt: skip
 
 
 def parse_filter(value: str | dict[str, Any], lang: str | None, default_lang: str) -> dict:
-    """A filter in either language as a cql2-json tree (validated later by the compiler)."""
+    """A filter in either language as a cql2-json tree within the depth and size limits."""
     lang = lang or default_lang
     if lang not in FILTER_LANGS:
         raise InvalidInput(f"filter-lang must be one of {', '.join(FILTER_LANGS)}.")
     if lang == "cql2-text":
         if not isinstance(value, str):
             raise InvalidInput("A cql2-text filter must be a string.")
-        return _TextParser(value).parse()
+        if not value.strip():
+            raise InvalidInput("filter must not be empty.")
+        _guard_text(value)
+        try:
+            tree = cql2.parse_text(value).to_json()
+        except cql2.ParseError as exc:
+            reason = _parse_message(exc)
+            raise InvalidInput(f"Cannot parse the cql2-text filter: {reason}") from None
+        except (ValueError, RecursionError):
+            raise InvalidInput("Cannot parse the cql2-text filter.") from None
+        check_limits(tree)
+        return tree
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -74,193 +59,72 @@ def parse_filter(value: str | dict[str, Any], lang: str | None, default_lang: st
             raise InvalidInput("A cql2-json filter must be a JSON object.") from None
     if not isinstance(value, dict):
         raise InvalidInput("A cql2-json filter must be a JSON object.")
-    return value
+    check_limits(value)
+    try:
+        tree = cql2.parse_json(json.dumps(value)).to_json()
+    except (cql2.ParseError, ValueError, RecursionError):
+        raise InvalidInput("The filter is not CQL2 JSON (op and args).") from None
+    return tree if isinstance(tree, dict) else value
 
 
-def filter_clause(expr: Any) -> ColumnElement[bool]:
-    """Compile a cql2-json tree into a SQL condition over the datasets table."""
-    nodes, stack = 0, [expr]
+def filter_clause(tree: Any, ctx: FilterContext) -> ColumnElement[bool]:
+    """A parsed filter as one SQL condition over the datasets table."""
+    return Compiler(ctx).clause(tree)
+
+
+def check_limits(tree: Any) -> None:
+    """At most ``MAX_NODES`` operators nested at most ``MAX_DEPTH`` deep (iteratively: a
+    hostile tree must not be walked by recursion)."""
+    nodes, stack = 0, [(tree, 0)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         if isinstance(node, dict) and isinstance(node.get("args"), list):
             nodes += 1
-            stack.extend(node["args"])
-        if nodes > MAX_NODES:
-            raise InvalidInput(f"The filter has more than {MAX_NODES} operators.")
-    return _clause(expr)
+            if nodes > MAX_NODES:
+                raise InvalidInput(f"The filter has more than {MAX_NODES} operators.")
+            if depth > MAX_DEPTH:
+                raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
+            stack.extend((arg, depth + 1) for arg in node["args"])
+        elif isinstance(node, list):
+            if depth > MAX_DEPTH + LITERAL_DEPTH:
+                raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
+            stack.extend((item, depth + 1) for item in node)
 
 
-def _clause(expr: Any, depth: int = 0) -> ColumnElement[bool]:
-    if depth > MAX_DEPTH:
+def _guard_text(text: str) -> None:
+    """Bound what the native parser will recurse into: parentheses (outside quotes) and
+    ``NOT``s, which nest without parentheses."""
+    depth = deepest = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    if deepest > MAX_DEPTH + LITERAL_DEPTH:
         raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
-    if not isinstance(expr, dict) or "op" not in expr or not isinstance(expr.get("args"), list):
-        raise InvalidInput(f"Unsupported filter expression: {json.dumps(expr)[:200]}.")
-    op, args = str(expr["op"]).lower(), expr["args"]
-    if op in ("and", "or"):
-        if len(args) < 2:
-            raise InvalidInput(f"'{op}' needs at least two arguments.")
-        parts = [_clause(a, depth + 1) for a in args]
-        return and_(*parts) if op == "and" else or_(*parts)
-    if op == "not":
-        if len(args) != 1:
-            raise InvalidInput("'not' takes one argument.")
-        return not_(_clause(args[0], depth + 1))
-    if op == "isnull":
-        if len(args) != 1:
-            raise InvalidInput("'isNull' takes one argument.")
-        return _column(args[0]).is_(None)
-    if op == "!=":
-        op = "<>"
-    if op in _COMPARE:
-        if len(args) != 2:
-            raise InvalidInput(f"'{op}' takes two arguments.")
-        left, right = args
-        if _is_property(right) and not _is_property(left):
-            left, right, op = right, left, _FLIPPED[op]
-        return _COMPARE[op](_column(left), _number(right))
-    raise InvalidInput(
-        f"Unsupported filter operator '{expr['op']}'; supported: =, <>, <, <=, >, >=, "
-        "isNull, and, or, not."
-    )
+    unquoted = re.sub(r"'(?:[^']|'')*'|\"[^\"]*\"", "''", text)
+    words = _WORD.findall(unquoted)
+    if sum(1 for w in words if w.upper() == "NOT") > MAX_DEPTH:
+        raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
+    if sum(1 for w in words if w.upper() in ("AND", "OR")) > MAX_NODES:
+        raise InvalidInput(f"The filter has more than {MAX_NODES} operators.")
 
 
-def queryables_schema(schema_id: str) -> dict[str, Any]:
-    """The JSON Schema of what ``filter`` may name (GET /stac/queryables)."""
-    return {
-        "$schema": "https://json-schema.org/draft/2019-09/schema",
-        "$id": schema_id,
-        "type": "object",
-        "title": "Queryables for cogsight item search",
-        "properties": {name: schema for name, (_col, schema) in QUERYABLES.items()},
-        "additionalProperties": False,
-    }
-
-
-def _is_property(arg: Any) -> bool:
-    return isinstance(arg, dict) and "property" in arg
-
-
-def _column(arg: Any) -> InstrumentedAttribute[Any]:
-    if not _is_property(arg):
-        raise InvalidInput("A filter comparison needs a property, e.g. eo:cloud_cover.")
-    name = str(arg["property"]).removeprefix("properties.")
-    if name not in QUERYABLES:
-        known = ", ".join(QUERYABLES)
-        raise InvalidInput(f"Cannot filter on '{arg['property']}'; queryables: {known}.")
-    return QUERYABLES[name][0]
-
-
-def _number(arg: Any) -> float:
-    if isinstance(arg, bool) or not isinstance(arg, int | float):
-        raise InvalidInput(f"eo:cloud_cover compares with a number, not {json.dumps(arg)}.")
-    return float(arg)
-
-
-class _TextParser:
-    """Recursive descent over cql2-text: or_expr := and_expr (OR and_expr)*, and so on."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = self._tokenize(text)
-        self.pos = 0
-        self.depth = 0
-
-    def parse(self) -> dict[str, Any]:
-        if not self.tokens:
-            raise InvalidInput("filter must not be empty.")
-        expr = self._or()
-        if self.pos != len(self.tokens):
-            raise InvalidInput(f"Unexpected '{self.tokens[self.pos][1]}' in filter.")
-        return expr
-
-    @staticmethod
-    def _tokenize(text: str) -> list[tuple[str, str]]:
-        tokens, pos = [], 0
-        while pos < len(text):
-            if text[pos:].strip() == "":
-                break
-            match = _TOKEN.match(text, pos)
-            if match is None or match.lastgroup is None:
-                raise InvalidInput(f"Cannot parse filter near '{text[pos:].strip()[:20]}'.")
-            tokens.append((match.lastgroup, match.group(match.lastgroup)))
-            pos = match.end()
-        return tokens
-
-    def _peek_word(self, *words: str) -> bool:
-        if self.pos >= len(self.tokens):
-            return False
-        kind, value = self.tokens[self.pos]
-        return kind == "word" and value.upper() in words
-
-    def _take(self) -> tuple[str, str]:
-        if self.pos >= len(self.tokens):
-            raise InvalidInput("Filter ends unexpectedly.")
-        token = self.tokens[self.pos]
-        self.pos += 1
-        return token
-
-    def _or(self) -> dict[str, Any]:
-        args = [self._and()]
-        while self._peek_word("OR"):
-            self.pos += 1
-            args.append(self._and())
-        return args[0] if len(args) == 1 else {"op": "or", "args": args}
-
-    def _and(self) -> dict[str, Any]:
-        args = [self._not()]
-        while self._peek_word("AND"):
-            self.pos += 1
-            args.append(self._not())
-        return args[0] if len(args) == 1 else {"op": "and", "args": args}
-
-    def _nested(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise InvalidInput(f"The filter is nested more than {MAX_DEPTH} levels deep.")
-
-    def _not(self) -> dict[str, Any]:
-        if self._peek_word("NOT"):
-            self.pos += 1
-            self._nested()
-            inner = self._not()
-            self.depth -= 1
-            return {"op": "not", "args": [inner]}
-        return self._primary()
-
-    def _primary(self) -> dict[str, Any]:
-        if self.pos < len(self.tokens) and self.tokens[self.pos] == ("paren", "("):
-            self.pos += 1
-            self._nested()
-            inner = self._or()
-            self.depth -= 1
-            if self._take() != ("paren", ")"):
-                raise InvalidInput("Missing ')' in filter.")
-            return inner
-        left = self._operand()
-        if self._peek_word("IS"):
-            self.pos += 1
-            negate = self._peek_word("NOT")
-            self.pos += int(negate)
-            if not self._peek_word("NULL"):
-                raise InvalidInput("Expected NULL after IS in filter.")
-            self.pos += 1
-            is_null = {"op": "isNull", "args": [left]}
-            return {"op": "not", "args": [is_null]} if negate else is_null
-        kind, op = self._take()
-        if kind != "op":
-            raise InvalidInput(f"Expected a comparison operator, got '{op}'.")
-        return {"op": op, "args": [left, self._operand()]}
-
-    def _operand(self) -> Any:
-        kind, value = self._take()
-        if kind == "num":
-            return float(value)
-        if kind == "string":
-            return value[1:-1].replace("''", "'")
-        if kind == "quoted":
-            return {"property": value[1:-1]}
-        if kind == "word" and value.upper() not in ("AND", "OR", "NOT", "IS", "NULL"):
-            if value.upper() in ("TRUE", "FALSE"):
-                return value.upper() == "TRUE"
-            return {"property": value}
-        raise InvalidInput(f"Unexpected '{value}' in filter.")
+def _parse_message(exc: Exception) -> str:
+    """pest's multi-line report as one line: where, and what was expected."""
+    text = str(exc)
+    where = re.search(r"-->\s*(\d+):(\d+)", text)
+    expected = re.search(r"=\s*(.+)", text)
+    parts = []
+    if where:
+        parts.append(f"at character {where.group(2)}")
+    if expected:
+        parts.append(expected.group(1).strip()[:160])
+    return (", ".join(parts) or "syntax error") + "."

@@ -17,9 +17,10 @@ from tileserver.catalog import DatasetRecord
 from tileserver.stac.collections import STAC_VERSION, collection_id
 from tileserver.stac.datetimes import format_rfc3339
 from tileserver.stac.links import COG, GEOJSON, JSON, MVT, PNG, StacUrls, link
+from tileserver.stac.queryables import UNKNOWN_START, crs_facts
 
 EO = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
-PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+PROJECTION = "https://stac-extensions.github.io/projection/v1.2.0/schema.json"
 WEB_MAP_LINKS = "https://stac-extensions.github.io/web-map-links/v1.2.0/schema.json"
 
 EO_COMMON_NAMES = {
@@ -80,45 +81,49 @@ def _geometry(record: DatasetRecord) -> dict[str, Any]:
 
 
 def _properties(record: DatasetRecord) -> dict[str, Any]:
-    """STAC requires a datetime: an item without an acquisition time uses its registration
-    time, flagged ``cogsight:datetime_estimated`` so clients can tell."""
-    props: dict[str, Any] = {
-        "title": record.title,
-        "datetime": format_rfc3339(record.datetime or record.created),
-        "created": format_rfc3339(record.created),
-    }
-    if record.datetime is None:
-        props["cogsight:datetime_estimated"] = True
+    """STAC needs a ``datetime`` or a range. An item whose acquisition time is unknown says
+    so: ``datetime`` null, acquired between ``UNKNOWN_START`` and its registration; its
+    registration time is never passed off as its acquisition time."""
+    props: dict[str, Any] = {"title": record.title}
+    if record.datetime is not None:
+        props["datetime"] = format_rfc3339(record.datetime)
+    else:
+        props["datetime"] = None
+        props["start_datetime"] = format_rfc3339(UNKNOWN_START)
+        props["end_datetime"] = format_rfc3339(record.created)
+    props["created"] = format_rfc3339(record.created)
+    for key in ("platform", "constellation"):
+        if isinstance(record.properties.get(key), str):
+            props[key] = record.properties[key]
+    instruments = record.properties.get("instruments")
+    if isinstance(instruments, list) and instruments:
+        props["instruments"] = [str(i) for i in instruments]
     if record.cloud_cover is not None:
         props["eo:cloud_cover"] = record.cloud_cover
     if record.kind == "raster":
-        epsg, wkt2, metric = _crs_facts(record.crs)
+        epsg, metric = crs_facts(record.crs)
+        props["proj:epsg"] = epsg
         props["proj:code"] = f"EPSG:{epsg}" if epsg else None
-        if epsg:
-            props["proj:epsg"] = epsg
-        elif wkt2:
-            props["proj:wkt2"] = wkt2
+        if not epsg:
+            props["proj:wkt2"] = _wkt2(record.crs)
         props["proj:shape"] = [record.height, record.width]
         if metric:
             props["gsd"] = record.resolution
+        props["sensor"] = record.sensor
         props["cogsight:band_names"] = list(record.band_names)
         props["cogsight:dtype"] = record.dtype
+    if isinstance(record.properties.get("acquisition_source"), str):
+        props["cogsight:acquisition_source"] = record.properties["acquisition_source"]
     props["cogsight:kind"] = record.kind
     return props
 
 
 @lru_cache(maxsize=256)
-def _crs_facts(crs: str) -> tuple[int | None, str | None, bool]:
-    """EPSG code (or WKT2 when there is none) and whether pixels are metres (so gsd applies)."""
+def _wkt2(crs: str) -> str | None:
     try:
-        parsed = CRS.from_user_input(crs)
+        return CRS.from_user_input(crs).to_wkt()
     except CRSError:
-        return None, None, False
-    epsg = parsed.to_epsg()
-    metric = parsed.is_projected and all(
-        axis.unit_name in ("metre", "meter") for axis in parsed.axis_info
-    )
-    return epsg, None if epsg else parsed.to_wkt(), metric
+        return None
 
 
 def _eo_bands(record: DatasetRecord) -> list[dict[str, str]]:

@@ -72,11 +72,19 @@ class StacUrls:
         return f"{self.base}/openapi.json"
 
     @property
+    def service_desc(self) -> str:
+        """The OpenAPI document served as ``application/vnd.oai.openapi+json;version=3.0``."""
+        return f"{self.root}/api"
+
+    @property
     def docs(self) -> str:
         return f"{self.base}/docs"
 
     def collection(self, collection_id: str) -> str:
         return f"{self.collections}/{collection_id}"
+
+    def collection_queryables(self, collection_id: str) -> str:
+        return f"{self.collection(collection_id)}/queryables"
 
     def items(self, collection_id: str) -> str:
         return f"{self.collection(collection_id)}/items"

@@ -51,11 +51,18 @@ class SearchRequest(BaseModel):
     limit: int = Field(default=DEFAULT_LIMIT, description=f"1 to {MAX_LIMIT} (larger clamped).")
     sortby: list[SortField] | None = Field(default=None, max_length=MAX_SORT_FIELDS)
     filter: dict[str, Any] | str | None = Field(
-        default=None, description="CQL2 over eo:cloud_cover, e.g. 'eo:cloud_cover < 10'."
+        default=None, description='CQL2 over /stac/queryables, e.g. "eo:cloud_cover < 10".'
     )
     filter_lang: Literal["cql2-text", "cql2-json"] | None = Field(default=None, alias="filter-lang")
     filter_crs: str | None = Field(default=None, alias="filter-crs")
     token: str | None = Field(default=None, description="Paging token from a 'next' link.")
+
+    @field_validator("collections", mode="before")
+    @classmethod
+    def _collections(cls, value: Any) -> Any:
+        """One collection sent as a string (stac-api-validator's sort test does) is read as
+        the GET form, comma-separated; ids stay strict."""
+        return split_list(value) if isinstance(value, str) else value
 
     @field_validator("limit")
     @classmethod

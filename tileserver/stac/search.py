@@ -9,12 +9,13 @@ of thousands of scenes; a spatial index (PostGIS) is the step after that.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -25,7 +26,7 @@ from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import InvalidInput
 from tileserver.settings import Settings
 from tileserver.stac.aoi import vector_dataset_geometry
-from tileserver.stac.collections import in_collections, item_datetime, published
+from tileserver.stac.collections import in_collections, published
 from tileserver.stac.datetimes import parse_interval
 from tileserver.stac.filters import filter_clause, parse_filter
 from tileserver.stac.geometry import (
@@ -37,10 +38,11 @@ from tileserver.stac.geometry import (
 )
 from tileserver.stac.paging import decode_token, encode_token
 from tileserver.stac.params import SearchRequest, SortField
+from tileserver.stac.queryables import UNKNOWN_START, FilterContext
 
 # sortby field (``properties.`` prefix optional) -> (column, nullable)
 SORTABLE: dict[str, tuple[Any, bool]] = {
-    "datetime": (item_datetime, False),
+    "datetime": (DatasetRow.datetime, True),
     "id": (DatasetRow.id, False),
     "created": (DatasetRow.created, False),
     "eo:cloud_cover": (DatasetRow.cloud_cover, True),
@@ -66,12 +68,12 @@ def search_datasets(
     ``settings`` is only needed to read the file behind ``intersects_dataset``; ``viewer``
     limits the items to what the caller may see (public ones when None).
     """
-    conditions = search_conditions(request, viewer)
     spatial = spatial_filter(catalog, settings, request, viewer)
     order = sort_order(request.sortby)
     offset = decode_token(request.token) if request.token else 0
     limit = request.limit
     with catalog.session() as session:
+        conditions = search_conditions(request, viewer, session)
         if spatial is None:
             rows, matched = _page_in_sql(session, conditions, order, offset, limit)
         else:
@@ -119,25 +121,42 @@ def _page_in_area(
 
 
 def search_conditions(
-    request: SearchRequest, viewer: Viewer | None = None
+    request: SearchRequest, viewer: Viewer | None, session: Session
 ) -> list[ColumnElement[bool]]:
-    """The SQL conditions of everything but space (ids, collections, datetime, filter)."""
-    conditions: list[ColumnElement[bool]] = [published(viewer)]
+    """The SQL conditions of everything but space (ids, collections, datetime, filter).
+
+    ``session`` is where a filter's spatial, ``like`` and array predicates read the rows they
+    test. The filter is parsed before anything is read, so a malformed one costs nothing."""
+    visible = published(viewer)
+    conditions: list[ColumnElement[bool]] = [visible]
+    tree = None
+    if request.filter is not None:
+        default_lang = "cql2-text" if isinstance(request.filter, str) else "cql2-json"
+        tree = parse_filter(request.filter, request.filter_lang, default_lang)
     if request.ids:
         conditions.append(DatasetRow.id.in_(request.ids))
     if request.collections:
         conditions.append(in_collections(request.collections))
     if request.datetime:
-        start, end = parse_interval(request.datetime)
-        if start is not None:
-            conditions.append(item_datetime >= start)
-        if end is not None:
-            conditions.append(item_datetime <= end)
-    if request.filter is not None:
-        default_lang = "cql2-text" if isinstance(request.filter, str) else "cql2-json"
-        expr = parse_filter(request.filter, request.filter_lang, default_lang)
-        conditions.append(filter_clause(expr))
+        conditions.append(in_interval(*parse_interval(request.datetime)))
+    if tree is not None:
+        conditions.append(filter_clause(tree, FilterContext(session, [visible])))
     return conditions
+
+
+def in_interval(start: dt.datetime | None, end: dt.datetime | None) -> ColumnElement[bool]:
+    """Items whose time overlaps [start, end]: the acquisition instant when known, else the
+    range an item of unknown acquisition time publishes (``UNKNOWN_START`` to registration)."""
+    known: list[ColumnElement[bool]] = [DatasetRow.datetime.is_not(None)]
+    unknown: list[ColumnElement[bool]] = [DatasetRow.datetime.is_(None)]
+    if start is not None:
+        known.append(DatasetRow.datetime >= start)
+        unknown.append(DatasetRow.created >= start)
+    if end is not None:
+        known.append(DatasetRow.datetime <= end)
+        if end < UNKNOWN_START:
+            unknown.append(false())
+    return or_(and_(*known), and_(*unknown))
 
 
 def spatial_filter(

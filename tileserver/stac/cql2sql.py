@@ -107,6 +107,13 @@ class Compiler:
 
     # comparisons ------------------------------------------------------------------------------
     def _compare(self, op: str, left: Any, right: Any) -> ColumnElement[bool]:
+        for arg in (left, right):
+            if isinstance(arg, dict) and "op" in arg:
+                shown = _show(arg.get("op"))
+                raise InvalidInput(
+                    f"Unsupported filter operator {shown} in a comparison (no functions or "
+                    "arithmetic); compare a property with a value."
+                )
         if not _is_property(left):
             if not _is_property(right):
                 raise InvalidInput("A filter comparison needs a property, e.g. eo:cloud_cover.")
@@ -427,7 +434,11 @@ def _geometry_literal(value: Any, op: str) -> BaseGeometry:
     try:
         if isinstance(value, dict) and set(value) == {"bbox"}:
             return bbox_geometry(parse_bbox(value["bbox"]))
-        return parse_geometry(value)
+        geometry = parse_geometry(value)
+        west, south, east, north = shapely.bounds(geometry)
+        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            raise InvalidInput("coordinates must be longitude, latitude within the world.")
+        return geometry
     except InvalidInput as exc:
         raise InvalidInput(
             f"'{op}' needs a GeoJSON geometry, WKT or BBOX in WGS84: {exc}"

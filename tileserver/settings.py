@@ -4,10 +4,49 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Basemap(BaseModel):
+    """A base map the viewer offers beside its bundled offline one (``COGSIGHT_BASEMAPS``). The
+    ``key`` is configuration, not a secret: it is written into the URL every browser fetches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    title: str = Field(min_length=1, max_length=200)
+    type: Literal["xyz", "wmts"]
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="http(s):// or a path on this server; XYZ: {z}/{x}/{y} (and {s}); WMTS: "
+        "the service endpoint, or a RESTful template with {TileMatrix}/{TileRow}/{TileCol}.",
+    )
+    attribution: str = Field(default="", max_length=2000)
+    layer: str | None = Field(default=None, max_length=200, description="WMTS layer.")
+    tileMatrixSet: str | None = Field(default=None, max_length=200, description="WMTS.")
+    format: str | None = Field(default=None, max_length=100, description="WMTS image type.")
+    key: str | None = Field(default=None, max_length=500, description="Replaces {key} in url.")
+
+    @field_validator("url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "/")) or value.startswith("//"):
+            raise ValueError("url must start with http://, https:// or / (a path on this server)")
+        return value
+
+    @model_validator(mode="after")
+    def _wmts_layer(self) -> Basemap:
+        if self.type == "wmts" and not self.layer:
+            raise ValueError(f"base map {self.id!r}: a WMTS base map needs its layer")
+        return self
+
+    def resolved_url(self) -> str:
+        """The URL with ``{key}`` replaced (what the viewer fetches)."""
+        return self.url.replace("{key}", self.key) if self.key else self.url
 
 
 class Settings(BaseSettings):
@@ -134,6 +173,21 @@ class Settings(BaseSettings):
         default_factory=lambda: Path(__file__).resolve().parent.parent / "viewer",
         description="Folder of the CesiumJS viewer (index.html, src/, dist/cesium).",
     )
+    basemaps: list[Basemap] = Field(
+        default_factory=list,
+        description="Base maps the viewer offers beside the bundled offline Natural Earth II, "
+        "as a JSON list of {id, title, type: xyz|wmts, url, attribution, layer?, "
+        "tileMatrixSet?, format?, key?}.",
+    )
+
+    @field_validator("basemaps")
+    @classmethod
+    def _unique_basemaps(cls, value: list[Basemap]) -> list[Basemap]:
+        ids = [b.id for b in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"base map ids must be unique: {', '.join(twice)} given twice")
+        return value
 
     @field_validator("allowed_prefixes", "cors_origins", mode="before")
     @classmethod

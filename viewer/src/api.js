@@ -163,13 +163,29 @@ const enc = encodeURIComponent;
 export const api = {
   datasets: async () => itemsOf(await getJSON("/datasets")),
   dataset: (id) => getJSON(`/datasets/${enc(id)}`),
+  /** `patch`: {title?, description?, visibility?: "public"|"private"}; answers the dataset. */
+  updateDataset: (id, patch) => sendJSON("PATCH", `/datasets/${enc(id)}`, patch),
+  deleteDataset: (id) => sendJSON("DELETE", `/datasets/${enc(id)}`),
   mosaics: async () => itemsOf(await getJSON("/mosaics")),
+  updateMosaic: (id, patch) => sendJSON("PATCH", `/mosaics/${enc(id)}`, patch),
+  deleteMosaic: (id) => sendJSON("DELETE", `/mosaics/${enc(id)}`),
   indices: async () => itemsOf(await getJSON("/indices")),
   /** `query` is a ready-made query string, see layers.js statisticsQuery(). */
   statistics: (datasetId, query) =>
     getJSON(`/raster/${enc(datasetId)}/statistics`, query),
   colormapLegendUrl: (name, { width = 256, height = 20 } = {}) =>
     `/colorMaps/${enc(name)}?f=png&orientation=horizontal&width=${width}&height=${height}`,
+
+  // who is asking, and what the administrator configured for the viewer
+  me: () => getJSON("/me"),
+  viewerConfig: () => getJSON("/viewer/config.json"),
+
+  // projects: GET /projects answers a page {items (summaries), count, matched}
+  projects: (limit = 50, offset = 0) => getJSON("/projects", { limit, offset }),
+  project: (id) => getJSON(`/projects/${enc(id)}`),
+  createProject: (body) => sendJSON("POST", "/projects", body),
+  /** `patch`: {title?, description?, visibility?, layers?, add_jobs?}. */
+  updateProject: (id, patch) => sendJSON("PATCH", `/projects/${enc(id)}`, patch),
 
   // STAC search
   collections: async () => {

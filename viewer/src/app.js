@@ -1,10 +1,14 @@
-// cogsight workspace bootstrap: the Cesium globe (no ion, nothing off-host) and the panels
-// around it — search, upload, catalog, layers + render, swipe compare, time series, tools +
-// jobs, vector tiles with attribute cards and editing — wired together, plus window.cogsight.
+// cogsight workspace bootstrap: the Cesium globe (no ion, nothing off-host) opening on the
+// data, and the panels around it — search, upload, catalog (with renaming, visibility and
+// deletion), layers + render, base maps, swipe compare, time series, tools + jobs, vector tiles
+// with attribute cards and editing, projects saved as you work — wired together, plus
+// window.cogsight.
 import { api } from "./api.js";
-import { createCatalogPanel } from "./catalogPanel.js";
+import { BUNDLED, basemapLayer, createBasemapPicker } from "./basemaps.js";
+import { canManage, createCatalogPanel } from "./catalogPanel.js";
 import { DrawTool, createDrawHint, lonLatAt } from "./draw.js";
 import { VectorEditor } from "./editing.js";
+import { catalogExtent, entriesExtent, showExtent } from "./extent.js";
 import { createFeaturePopup } from "./featurePopup.js";
 import { createJobsPanel } from "./jobsPanel.js";
 import {
@@ -19,6 +23,8 @@ import {
   tileUrl,
 } from "./layers.js";
 import { createLayersPanel } from "./layersPanel.js";
+import { projectLayers } from "./projectState.js";
+import { createProjectsPanel } from "./projectsPanel.js";
 import { createRenderPicker } from "./renderPicker.js";
 import { createSearchPanel } from "./searchPanel.js";
 import { createStatusBar } from "./statusBar.js";
@@ -45,9 +51,7 @@ installGlobalErrorHandlers();
 // ---- Globe ------------------------------------------------------------------------------------
 
 const viewer = new Cesium.Viewer("globe", {
-  baseLayer: Cesium.ImageryLayer.fromProviderAsync(
-    Cesium.TileMapServiceImageryProvider.fromUrl(Cesium.buildModuleUrl("Assets/Textures/NaturalEarthII")),
-  ),
+  baseLayer: basemapLayer(BUNDLED), // offline; configured base maps are offered by the picker
   terrainProvider: new Cesium.EllipsoidTerrainProvider(),
   geocoder: false,
   baseLayerPicker: false,
@@ -69,6 +73,7 @@ const globeBox = document.getElementById("globe");
 // ---- State ------------------------------------------------------------------------------------
 
 const catalog = { datasets: [], mosaics: [], indices: [], loaded: false };
+let me = null; // GET /me: who the viewer acts for (decides what can be managed and saved)
 
 const manager = new LayerManager(viewer, {
   onChange: () => refreshPanels(),
@@ -149,6 +154,8 @@ async function loadCatalog() {
   refreshPanels();
   if (!catalog.loaded) throw datasets.reason;
   if (document.body.dataset.ready !== "1") {
+    // Open on the data (a project in the URL opens on its own layers, see start below).
+    if (!projectsPanel.fromHash()) showExtent(viewer, catalogExtent(catalog), { duration: 0 });
     document.body.dataset.ready = "1";
     if (window.cogsight) window.cogsight.ready = Promise.resolve(catalog); // recovered after a failed start
   }
@@ -232,6 +239,76 @@ function zoomTo(ref, options) {
   const vector = !manager.find(ref) && vectors.find(ref);
   if (vector) return flyToBounds(viewer, vector.dataset.bounds, options);
   return manager.zoomTo(ref, options);
+}
+
+// ---- Managing the catalog (what the caller owns) ----------------------------------------------
+
+const sameSource = (handle, source) => (handle.source === "mosaic") === (source === "mosaic");
+
+/** Rename / describe / change the visibility of a dataset or mosaic; the map follows. */
+async function updateEntry(entry, source, patch) {
+  const updated = source === "mosaic" ? await api.updateMosaic(entry.id, patch) : await api.updateDataset(entry.id, patch);
+  const merged = { ...entry, ...(updated && typeof updated === "object" ? updated : patch) };
+  const pool = source === "mosaic" ? catalog.mosaics : catalog.datasets;
+  const i = pool.findIndex((x) => x.id === entry.id);
+  if (i >= 0) pool[i] = merged;
+  for (const handle of [...manager.layers, ...vectors.layers]) {
+    if (handle.datasetId !== entry.id || !sameSource(handle, source)) continue;
+    handle.title = merged.title || merged.id;
+    handle.dataset = merged;
+  }
+  catalogPanel.update({ datasets: catalog.datasets, mosaics: catalog.mosaics });
+  refreshPanels();
+  return merged;
+}
+
+/** Delete a dataset or mosaic (the server refuses, with its reason, while something uses it);
+ * its layers leave the map (and the open project). */
+async function deleteEntry(entry, source) {
+  await (source === "mosaic" ? api.deleteMosaic(entry.id) : api.deleteDataset(entry.id));
+  for (const handle of [...manager.layers, ...vectors.layers]) {
+    if (handle.datasetId === entry.id && sameSource(handle, source)) removeLayer(handle);
+  }
+  projectsPanel.forget(entry.id);
+  const pool = source === "mosaic" ? catalog.mosaics : catalog.datasets;
+  const i = pool.findIndex((x) => x.id === entry.id);
+  if (i >= 0) pool.splice(i, 1);
+  catalogPanel.update({ datasets: catalog.datasets, mosaics: catalog.mosaics });
+  refreshPanels();
+  showInfo(`"${entry.title || entry.id}" deleted`, "Catalog");
+  loadCatalog().catch(() => {}); // what else changed with it (a mosaic's scenes, ...)
+}
+
+// ---- Projects and where the camera looks -----------------------------------------------------------
+
+/** Put a project layer back on the map (no flight). */
+async function restoreLayer(spec) {
+  const { entry, source } = await lookup(spec.id, spec.kind === "mosaic" ? "mosaic" : "raster");
+  const options = { flyTo: false, opacity: spec.opacity ?? 1, show: spec.visible !== false };
+  if (entry.kind === "vector") return addVector(entry.id, options);
+  const render = spec.render && Object.keys(spec.render).length ? spec.render : undefined;
+  return addDataset(entry.id, { ...options, source, render });
+}
+
+/** Remove every layer from the map (before a project's layers are restored). */
+function clearMap() {
+  swipe.disable();
+  for (const handle of [...vectors.layers]) removeLayer(handle);
+  for (const handle of [...manager.layers]) manager.remove(handle);
+}
+
+/** What Home and a project's opening show: the layers on the map while a project is open
+ * (else the catalog); the whole globe when there is nothing. */
+function homeExtent() {
+  const onMap = entriesExtent([...manager.layers, ...vectors.layers].map((h) => h.dataset));
+  return (projectsPanel.current && onMap) || catalogExtent(catalog);
+}
+
+/** Degrees [west, south, east, north] of what the camera sees, or null (sky). */
+function viewRectangle() {
+  const r = viewer.camera.computeViewRectangle(viewer.scene.globe.ellipsoid);
+  if (!r) return null;
+  return [r.west, r.south, r.east, r.north].map((v) => Cesium.Math.toDegrees(v));
 }
 
 /** Window (page) coordinates of a longitude/latitude on screen, or null behind the globe. */
@@ -350,6 +427,9 @@ const catalogPanel = createCatalogPanel({
   onAdd: (entry, source) =>
     (source === "vector" ? addVector(entry.id) : addDataset(entry.id, { source })).catch((err) => showError(err, `Could not add "${entry.title || entry.id}"`)),
   onRefresh: () => loadCatalog().catch(() => {}), // errors already shown by loadCatalog
+  onUpdate: (entry, source, patch) => updateEntry(entry, source, patch),
+  onDelete: (entry, source) => deleteEntry(entry, source),
+  onError: (err, title) => showError(err, title),
 });
 
 const layersPanel = createLayersPanel({
@@ -381,14 +461,11 @@ const jobsPanel = createJobsPanel({
 
 const submitted = (job) => {
   jobsPanel.track(job);
+  projectsPanel.jobSubmitted(job);
   showInfo(`Job ${job.jobID} queued; progress in the Jobs list`, `"${job.processID}" started`);
 };
 
-function viewBbox() {
-  const r = viewer.camera.computeViewRectangle(viewer.scene.globe.ellipsoid);
-  if (!r) return null;
-  return [r.west, r.south, r.east, r.north].map((v) => Cesium.Math.toDegrees(v));
-}
+const viewBbox = viewRectangle;
 
 const timeSeries = createTimeSeries({
   root: document.getElementById("timeseries"),
@@ -413,6 +490,36 @@ const toolsPanel = createToolsPanel({
   onError: (err, title) => showError(err, title),
 });
 
+const basemaps = createBasemapPicker({
+  root: document.getElementById("basemap"),
+  viewer,
+  onError: (err, title) => showWarning(err instanceof Error ? err.message : err, title),
+});
+
+const projectsPanel = createProjectsPanel({
+  root: document.getElementById("projects"),
+  badge: document.getElementById("project-badge"),
+  getLayers: () => projectLayers(manager.layers, vectors.layers),
+  clearMap,
+  restoreLayer,
+  showLayers: (specs, options) => {
+    const entries = specs.map((spec) => findEntry(spec.id, spec.kind === "mosaic" ? "mosaic" : "raster")).filter(Boolean);
+    return showExtent(viewer, entriesExtent(entries.map((f) => f.entry)) || catalogExtent(catalog), options);
+  },
+  showJobs: (ids) => jobsPanel.show(ids),
+  canWrite: (project) => Boolean(me) && (me.is_admin || (Boolean(me.id) && project.owner === me.id)),
+  onError: (err, title) => showError(err, title),
+  onInfo: (message, title) => showInfo(message, title),
+});
+document.getElementById("project-badge").addEventListener("click", () => tabs.select("projects"));
+// The opacity sliders change layers without a panel refresh: save when one is let go.
+document.getElementById("layers").addEventListener("change", () => projectsPanel.changed());
+
+viewer.homeButton.viewModel.command.beforeExecute.addEventListener((event) => {
+  event.cancel = true;
+  showExtent(viewer, homeExtent());
+});
+
 createStatusBar({ root: document.getElementById("statusbar"), viewer });
 
 let shownHandle = null;
@@ -429,6 +536,7 @@ function refreshPanels() {
   swipe.refresh();
   timeSeries.refresh();
   tabs.badge("layers", manager.layers.length + vectors.layers.length);
+  projectsPanel.changed();
 }
 
 // ---- Start -----------------------------------------------------------------------------------------
@@ -440,6 +548,37 @@ const firstLoad = loadCatalog().catch((err) => {
   throw err;
 });
 firstLoad.catch(() => {}); // already shown in the message area; awaiting callers still see the rejection
+
+api
+  .me()
+  .then((who) => {
+    me = who;
+    catalogPanel.update({ me });
+  })
+  .catch((err) => showWarning(`Who you are is unknown (${err.message}); nothing can be managed or saved.`, "Account"));
+
+api
+  .viewerConfig()
+  .then((config) => basemaps.load(config))
+  .catch((err) => showWarning(`Only the offline base map is available (${err.message}).`, "Base maps"));
+
+// A project named in the URL (#project=<id>) reopens on its layers; otherwise the view was set
+// on the catalog's data when it loaded. body[data-view] becomes "1" when the camera is there.
+const opened = firstLoad
+  .then(async () => {
+    const id = projectsPanel.fromHash();
+    if (!id) return null;
+    try {
+      return await projectsPanel.open(id, { duration: 0 });
+    } catch {
+      await showExtent(viewer, catalogExtent(catalog), { duration: 0 }); // error already shown
+      return null;
+    }
+  })
+  .catch(() => null)
+  .finally(() => {
+    document.body.dataset.view = "1";
+  });
 
 window.cogsight = {
   viewer,
@@ -468,6 +607,12 @@ window.cogsight = {
   swipe,
   timeseries: timeSeries,
   viewMode,
+  basemaps,
+  projects: projectsPanel,
+  opened, // resolves when the camera is on the data (or on the project of the URL, reopened)
+  viewRectangle,
+  homeExtent,
+  canManage: (entry) => canManage(entry, me),
   get catalog() {
     return catalog;
   },

@@ -1,5 +1,7 @@
-// Catalog list: datasets and mosaics with an "Add" button each.
-import { clear, el, formatDate } from "./ui.js";
+// Catalog list: datasets and mosaics with an "Add" button each; what the user owns can also be
+// renamed, described, made public or private, and deleted (PATCH / DELETE /datasets/{id} and
+// /mosaics/{id}; the server's reason is shown when it refuses, e.g. a job or mosaic uses it).
+import { clear, el, formatDate, icon } from "./ui.js";
 
 const SENSOR_LABELS = {
   generic: "generic",
@@ -32,11 +34,45 @@ function matches(entry, query) {
 }
 
 /**
- * @param {{root: HTMLElement, onAdd: (entry, source) => void, onRefresh: () => void}} opts
+ * True when the caller (GET /me) may change the entry: an administrator (single-user mode
+ * included) or its owner. Anonymous callers manage nothing.
  */
-export function createCatalogPanel({ root, onAdd, onRefresh }) {
-  let state = { datasets: [], mosaics: [], loading: true, failed: false };
+export function canManage(entry, me) {
+  if (!entry || !me) return false;
+  if (me.is_admin) return true;
+  return Boolean(me.id) && entry.owner === me.id;
+}
+
+/** A dataset's description (properties.description) or a mosaic's (description). */
+export function descriptionOf(entry) {
+  const text = (entry && (entry.description ?? (entry.properties && entry.properties.description))) || "";
+  return String(text);
+}
+
+/**
+ * The PATCH body for an edit form: only what changed ({title?, description?}); null when
+ * nothing did. Throws when the title is emptied (the server needs one).
+ */
+export function editPatch(entry, { title, description }) {
+  const patch = {};
+  const t = String(title ?? "").trim();
+  if (!t) throw new Error("The title must not be empty");
+  if (t !== (entry.title || entry.id)) patch.title = t;
+  const d = String(description ?? "").trim();
+  if (d !== descriptionOf(entry).trim()) patch.description = d;
+  return Object.keys(patch).length ? patch : null;
+}
+
+/**
+ * @param {{root: HTMLElement, onAdd: (entry, source) => void, onRefresh: () => void,
+ *          onUpdate?: (entry, source, patch) => Promise<object>,
+ *          onDelete?: (entry, source) => Promise<void>, onError?: (err, title?) => void}} opts
+ */
+export function createCatalogPanel({ root, onAdd, onRefresh, onUpdate, onDelete, onError = () => {} }) {
+  let state = { datasets: [], mosaics: [], loading: true, failed: false, me: null };
   let query = "";
+  // One entry at a time is being edited or asked about: {id, mode: "edit"|"delete", busy, error}.
+  let action = null;
 
   const filter = el("input", {
     type: "search",
@@ -62,28 +98,144 @@ export function createCatalogPanel({ root, onAdd, onRefresh }) {
     list,
   );
 
-  function item(entry, source) {
-    const vector = entry.kind === "vector";
+  const manageable = (entry) => Boolean(onUpdate && onDelete) && canManage(entry, state.me);
+
+  function setAction(next) {
+    action = next;
+    renderList();
+  }
+
+  /** Run a change; its failure (the server's detail) is shown in the item and as a message. */
+  async function perform(entry, mode, title, fn) {
+    setAction({ id: entry.id, mode, busy: true, error: null });
+    try {
+      await fn();
+      setAction(null);
+    } catch (err) {
+      onError(err, title);
+      setAction({ id: entry.id, mode, busy: false, error: err.message });
+    }
+  }
+
+  function toggleVisibility(entry, source) {
+    const visibility = entry.visibility === "public" ? "private" : "public";
+    perform(entry, "visibility", `Could not make "${entry.title || entry.id}" ${visibility}`, () => onUpdate(entry, source, { visibility }));
+  }
+
+  function editForm(entry, source) {
+    const busy = action.busy;
+    const title = el("input", { type: "text", class: "input", value: entry.title || entry.id, maxlength: "512", testid: `manage-title-${entry.id}`, disabled: busy });
+    const description = el("textarea", { class: "input", rows: "3", placeholder: "Description", testid: `manage-description-${entry.id}`, disabled: busy });
+    description.value = descriptionOf(entry);
+    if (!busy) setTimeout(() => title.isConnected && title.focus(), 0); // scrolls it into view
+    const save = () => {
+      let patch;
+      try {
+        patch = editPatch(entry, { title: title.value, description: description.value });
+      } catch (err) {
+        setAction({ ...action, error: err.message });
+        return;
+      }
+      if (!patch) return setAction(null);
+      perform(entry, "edit", `Could not save "${entry.title || entry.id}"`, () => onUpdate(entry, source, patch));
+    };
     return el(
       "div",
-      { class: "catalog-item", testid: `catalog-item-${entry.id}`, title: `${entry.title || entry.id}\nid: ${entry.id}` },
+      { class: "manage-form", testid: `manage-form-${entry.id}` },
+      title,
+      description,
       el(
         "div",
-        { class: "catalog-text" },
-        el("div", { class: "catalog-title" }, entry.title || entry.id),
-        el("div", { class: "catalog-meta" }, metaLine(entry, source)),
+        { class: "button-row" },
+        el("button", { type: "button", class: "btn btn-small", testid: `manage-save-${entry.id}`, disabled: busy, onclick: save }, busy ? "Saving…" : "Save"),
+        el("button", { type: "button", class: "btn btn-small btn-ghost", testid: `manage-cancel-${entry.id}`, disabled: busy, onclick: () => setAction(null) }, "Cancel"),
       ),
+    );
+  }
+
+  function deleteConfirm(entry, source) {
+    const busy = action.busy;
+    const what = source === "mosaic" ? "mosaic" : "dataset";
+    return el(
+      "div",
+      { class: "manage-form manage-confirm", testid: `delete-ask-${entry.id}` },
+      el("div", {}, `Delete the ${what} "${entry.title || entry.id}"? Its files are removed for everyone.`),
       el(
-        "button",
-        {
-          type: "button",
-          class: "btn btn-small",
-          testid: `add-${entry.id}`,
-          title: vector ? "Add as vector tiles and zoom to it" : "Add as a layer and zoom to it",
-          onclick: () => onAdd(entry, vector ? "vector" : source),
-        },
-        "Add",
+        "div",
+        { class: "button-row" },
+        el(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small btn-danger-solid",
+            testid: `delete-confirm-${entry.id}`,
+            disabled: busy,
+            onclick: () => perform(entry, "delete", `Could not delete "${entry.title || entry.id}"`, () => onDelete(entry, source)),
+          },
+          busy ? "Deleting…" : "Delete",
+        ),
+        el("button", { type: "button", class: "btn btn-small btn-ghost", testid: `delete-cancel-${entry.id}`, disabled: busy, onclick: () => setAction(null) }, "Cancel"),
       ),
+    );
+  }
+
+  function manageButtons(entry, source) {
+    if (!manageable(entry)) return null;
+    const busy = action && action.id === entry.id && action.busy;
+    const vis = entry.visibility;
+    return [
+      vis === "public" || vis === "private"
+        ? el(
+            "button",
+            {
+              type: "button",
+              class: `btn btn-small btn-ghost visibility-${vis}`,
+              testid: `visibility-${entry.id}`,
+              dataset: { visibility: vis },
+              title: vis === "public" ? "Public: everyone can see it. Click to make it private." : "Private: only you can see it. Click to make it public.",
+              disabled: busy,
+              onclick: () => toggleVisibility(entry, source),
+            },
+            vis === "public" ? "Public" : "Private",
+          )
+        : null,
+      el("button", { type: "button", class: "btn btn-icon", title: "Rename, describe", testid: `manage-${entry.id}`, disabled: busy, onclick: () => setAction({ id: entry.id, mode: "edit", busy: false, error: null }) }, icon("pencil")),
+      el("button", { type: "button", class: "btn btn-icon btn-danger", title: "Delete…", testid: `delete-${entry.id}`, disabled: busy, onclick: () => setAction({ id: entry.id, mode: "delete", busy: false, error: null }) }, "✕"),
+    ];
+  }
+
+  function item(entry, source) {
+    const vector = entry.kind === "vector";
+    const mine = action && action.id === entry.id ? action : null;
+    const description = descriptionOf(entry);
+    return el(
+      "div",
+      { class: "catalog-entry", testid: `catalog-entry-${entry.id}` },
+      el(
+        "div",
+        { class: "catalog-item", testid: `catalog-item-${entry.id}`, title: `${entry.title || entry.id}\nid: ${entry.id}${description ? `\n${description}` : ""}` },
+        el(
+          "div",
+          { class: "catalog-text" },
+          el("div", { class: "catalog-title", testid: `catalog-title-${entry.id}` }, entry.title || entry.id),
+          el("div", { class: "catalog-meta" }, metaLine(entry, source)),
+        ),
+        manageButtons(entry, source),
+        el(
+          "button",
+          {
+            type: "button",
+            class: "btn btn-small",
+            testid: `add-${entry.id}`,
+            title: vector ? "Add as vector tiles and zoom to it" : "Add as a layer and zoom to it",
+            onclick: () => onAdd(entry, vector ? "vector" : source),
+          },
+          "Add",
+        ),
+      ),
+      mine && mine.mode === "edit" ? editForm(entry, source) : null,
+      mine && mine.mode === "delete" ? deleteConfirm(entry, source) : null,
+      mine && mine.error ? el("div", { class: "hint error-text", testid: `manage-error-${entry.id}` }, mine.error) : null,
     );
   }
 

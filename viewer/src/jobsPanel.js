@@ -173,6 +173,21 @@ export function createJobsPanel({ root, onSucceeded, onAddDataset, onError }) {
       ensurePolling();
       if (FINAL.has(info.status)) finished(jobs.get(info.jobID));
     },
+    /** List jobs by id (a project's): fetched from the server, not tracked (their results
+     * are not added to the map again). Ids the server no longer knows are left out. */
+    async show(ids) {
+      const infos = await Promise.all(
+        (ids || []).filter((id) => !jobs.has(id)).map((id) => api.job(id).catch(() => null)),
+      );
+      for (const info of infos) {
+        if (!info || jobs.has(info.jobID)) continue;
+        const entry = { info, results: null, tracked: false };
+        jobs.set(info.jobID, entry);
+        if (info.status === "successful") finished(entry);
+      }
+      render();
+      ensurePolling();
+    },
     get jobs() {
       return [...jobs.values()].map((j) => ({ ...j.info, results: j.results }));
     },

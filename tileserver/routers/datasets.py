@@ -19,7 +19,7 @@ from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.build import parse_interval
 from tileserver.rendering import dataset_presets
 from tileserver.routers.bodies import bounded_route
-from tileserver.routers.links import raster_links, render_links
+from tileserver.routers.links import raster_links, render_links, vector_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
@@ -69,7 +69,11 @@ def dataset_out(record: DatasetRecord, request: Request) -> DatasetOut:
         **data,
         datetime=record.datetime.isoformat() if record.datetime else None,
         created=record.created.isoformat(),
-        links=raster_links(request, record.id),
+        links=(
+            raster_links(request, record.id)
+            if record.kind == "raster"
+            else vector_links(request, record.id)
+        ),
         renders=(
             render_links(request, record.id, dataset_presets(record))
             if record.kind == "raster"

@@ -67,3 +67,17 @@ def mosaic_links(request: Request, mosaic_id: str) -> dict[str, str]:
         "wmts": f"{root}/WMTSCapabilities.xml",
         "info": f"{root}/info",
     }
+
+
+def vector_links(request: Request, dataset_id: str) -> dict[str, str]:
+    """A vector dataset's endpoints (``/vectors/{id}/…``): vector tiles, TileJSON, PMTiles,
+    features and download; the raster tiler answers 400 for a vector."""
+    root = f"{_base(request)}/vectors/{dataset_id}"
+    return {
+        "self": f"{_base(request)}/datasets/{dataset_id}",
+        "tiles": f"{root}/tiles/{{z}}/{{x}}/{{y}}.mvt",
+        "tilejson": f"{root}/tilejson.json",
+        "pmtiles": f"{root}.pmtiles",
+        "features": f"{root}/features",
+        "download": f"{root}/download",
+    }

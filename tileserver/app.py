@@ -30,6 +30,7 @@ from tileserver.routers.stac import build_stac_router
 from tileserver.routers.uploads import build_uploads_router
 from tileserver.routers.vectors import build_vectors_router
 from tileserver.routers.viewer import mount_viewer
+from tileserver.routers.wms import build_wms_router
 from tileserver.settings import Settings
 from tileserver.sources import configure_gdal
 from tileserver.tiling.cache import TileCacheMiddleware
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_indices_router())
     app.include_router(build_mosaics_router())
     app.include_router(build_me_router())
+    app.include_router(build_wms_router())  # before the tilers: /raster/{id}/wms
     raster = build_raster_tiler()
     app.include_router(raster.router, prefix=raster.router_prefix, tags=["Raster tiles"])
     mosaic = build_mosaic_tiler()

@@ -227,3 +227,11 @@ def test_web_mercator_bounds_cover_the_footprint(client, world):
         image[SIZE // 2, SIZE // 4, 0] == RED_WEST
         and image[SIZE // 2, 3 * SIZE // 4, 0] == RED_EAST
     )
+
+
+def test_dataset_links_to_its_wms(client, world):
+    ident = world.ids["rgb"]
+    link = client.get(f"/datasets/{ident}").json()["links"]["wms"]
+    assert link.endswith(f"/raster/{ident}/wms?SERVICE=WMS&REQUEST=GetCapabilities")
+    caps = client.get(link)
+    assert caps.status_code == 200 and f"<Name>{ident}</Name>" in caps.text

@@ -32,6 +32,7 @@ def raster_links(request: Request, dataset_id: str) -> dict[str, str]:
         "tiles": f"{root}/tiles/{TMS}/{{z}}/{{x}}/{{y}}.png",
         "tilejson": f"{root}/{TMS}/tilejson.json",
         "wmts": f"{root}/WMTSCapabilities.xml",
+        "wms": f"{root}/wms?SERVICE=WMS&REQUEST=GetCapabilities",
         "info": f"{root}/info",
         "statistics": f"{root}/statistics",
         "preview": f"{root}/preview.png",

@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp-install
 CESIUM := viewer/dist/cesium/Cesium.js
+CLIENT_WEB := tests/clients/web/node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install viewer chromium postgresql serve demo test lint bench clean
+.PHONY: install viewer client-web chromium postgresql qgis serve demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ $(CESIUM): viewer/package.json viewer/package-lock.json
 
 viewer: $(CESIUM)
 
+$(CLIENT_WEB): tests/clients/web/package.json tests/clients/web/package-lock.json
+	cd tests/clients/web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+client-web: $(CLIENT_WEB)
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium (browser tests)"; \
@@ -36,13 +43,18 @@ postgresql:
 	  echo "installing Debian postgresql (scale-out tests)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+qgis:
+	@/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || { \
+	  echo "installing Debian QGIS (client tests; about 2.5 minutes)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-qgis qgis-providers >/dev/null; }
+
 serve: install viewer
 	$(VENV)/bin/cogsight serve --demo
 
 demo: install
 	$(VENV)/bin/cogsight demo
 
-test: install viewer chromium postgresql
+test: install viewer client-web chromium postgresql qgis
 	$(PY) -m pytest -q
 
 lint: install
@@ -58,4 +70,4 @@ bench: install
 	$(PY) bench/vector_tiles.py
 
 clean:
-	rm -rf $(VENV) viewer/node_modules viewer/dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) viewer/node_modules viewer/dist tests/clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache

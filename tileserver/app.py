@@ -125,6 +125,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Bbox", "Content-Crs"],
+        expose_headers=["ETag", "Content-Bbox", "Content-Crs", "X-Error-Code", "X-Error-Detail"],
     )
     return app

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from morecantile.errors import InvalidIdentifier, MorecantileError
 from rasterio.errors import RasterioIOError
 from rio_tiler.errors import (
@@ -203,40 +203,47 @@ def error_response(status: int, code: str, detail: object) -> JSONResponse:
     return JSONResponse(status_code=status, content={"code": code, "detail": redact_data(detail)})
 
 
+def _answer(request: Request, status: int, code: str, detail: object) -> Response:
+    """The JSON error, or an image of it where a map client asked an image route for one."""
+    from tileserver.tiling.error_images import answer  # here: tileserver.tiling imports this
+
+    return answer(request, status, code, detail, error_response(status, code, detail))
+
+
 def _rasterio_detail(exc: Exception) -> str:
     """rasterio's messages carry server paths; never echo them."""
     return "The dataset's file could not be read."
 
 
-async def _handle_known(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_known(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if isinstance(exc, RasterioIOError):
         logger.error("source unreadable on %s: %s", request.url.path, exc)
     elif status >= 500:
         return await _handle_unexpected(request, exc)
     detail = _rasterio_detail(exc) if isinstance(exc, RasterioIOError) else str(exc)
-    return error_response(status, code_for(exc), detail)
+    return _answer(request, status, code_for(exc), detail)
 
 
-async def _handle_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _handle_http(request: Request, exc: StarletteHTTPException) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    response = error_response(exc.status_code, code, exc.detail)
+    response = _answer(request, exc.status_code, code, exc.detail)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
 
 
-async def _handle_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _handle_validation(request: Request, exc: RequestValidationError) -> Response:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
         problems.append(f"{where}: {err.get('msg')}")
-    return error_response(422, "validation_error", "; ".join(problems) or "Invalid request.")
+    return _answer(request, 422, "validation_error", "; ".join(problems) or "Invalid request.")
 
 
-async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "Internal server error.")
+    return _answer(request, 500, "internal_error", "Internal server error.")
 
 
 def install_error_handlers(app: FastAPI) -> None:

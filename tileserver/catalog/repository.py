@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -123,9 +124,11 @@ class Catalog:
         title: str | None = None,
         visibility: str | None = None,
         description: str | None = None,
+        saved_renders: dict[str, Any] | None = None,
     ) -> DatasetRecord:
         """Change what is given (None: unchanged). The description lives in
-        ``properties["description"]``; an empty one removes it."""
+        ``properties["description"]`` (an empty one removes it), saved renderings in
+        ``properties["saved_renders"]`` (replaced whole; empty removes them)."""
         with self.write_session() as s:
             row = s.get(DatasetRow, dataset_id, with_for_update=True)
             if row is None:
@@ -139,6 +142,14 @@ class Catalog:
                 row.properties = {
                     **properties,
                     **({"description": description} if description else {}),
+                }
+            if saved_renders is not None:
+                properties = {
+                    k: v for k, v in (row.properties or {}).items() if k != "saved_renders"
+                }
+                row.properties = {
+                    **properties,
+                    **({"saved_renders": saved_renders} if saved_renders else {}),
                 }
             s.flush()
             return _dataset_from_row(row)

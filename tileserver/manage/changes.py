@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from tileserver.auth.access import require_owner
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
+from tileserver.errors import InvalidInput
 from tileserver.manage.caches import Forget
+from tileserver.rendering.model import RGBA, Render
+from tileserver.rendering.saved import MAX_SAVED, NAME_PATTERN, merged_saved
 from tileserver.settings import Settings
 
 TITLE_MAX = 200
@@ -30,18 +33,35 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
 
 
+class SavedRender(Render):
+    """A rendering a user saves: titiler's render parameters, bounded, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Annotated[str, StringConstraints(max_length=TITLE_MAX)] = ""
+    bidx: list[int] | None = Field(default=None, max_length=4)
+    rescale: list[tuple[float, float]] | None = Field(default=None, max_length=16)
+    colormap: dict[str, RGBA] | None = Field(default=None, max_length=256)
+
+
+RenderName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+
+
 class Changes(BaseModel):
-    """The body of ``PATCH /datasets/{id}`` and ``PATCH /mosaics/{id}``: any of the three;
+    """The body of ``PATCH /datasets/{id}`` and ``PATCH /mosaics/{id}``: any of these;
     other fields are refused. An empty description removes it; ``null`` is refused (omit a
-    field to leave it as it is)."""
+    field to leave it as it is). ``renders`` (datasets only) saves named presets — a
+    ``null`` value removes one, and one named ``default`` is what clients get with no
+    parameters."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
     description: Description | None = None
     visibility: Literal["public", "private"] | None = None
+    renders: dict[RenderName, SavedRender | None] | None = Field(default=None, max_length=MAX_SAVED)
 
-    @field_validator("title", "description", "visibility", mode="before")
+    @field_validator("title", "description", "visibility", "renders", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -75,11 +95,19 @@ def change_dataset(
     """Apply ``changes`` to a dataset the caller owns (or any, for an admin)."""
     record = catalog.get_dataset(dataset_id)
     require_owner(principal, record, settings.anonymous_read)
+    renders = None
+    if changes.renders is not None:
+        if record.kind != "raster":
+            raise InvalidInput(
+                f"Dataset '{record.id}' is a {record.kind}; renders are for rasters."
+            )
+        renders = merged_saved(record, changes.renders)
     updated = catalog.update_dataset(
         record.id,
         title=changes.title,
         visibility=changes.visibility,
         description=changes.description,
+        saved_renders=renders,
     )
     if forget is not None:
         forget("dataset", record.id)
@@ -97,6 +125,8 @@ def change_mosaic(
     """Apply ``changes`` to a mosaic the caller owns (or any, for an admin)."""
     record = catalog.get_mosaic(mosaic_id)
     require_owner(principal, record, settings.anonymous_read, what="Mosaic")
+    if changes.renders is not None:
+        raise InvalidInput("Mosaics draw like their first scene; save renders on a dataset.")
     updated = catalog.update_mosaic(
         record.id,
         title=changes.title,

@@ -12,6 +12,7 @@ from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.rendering.choose import Traits, default_render, presets
 from tileserver.rendering.model import Render
+from tileserver.rendering.saved import saved_renders
 from tileserver.rendering.statistics import band_statistics
 
 DEFAULT = "default"
@@ -42,14 +43,18 @@ def _stored(properties: Mapping[str, Any]) -> Render | None:
 
 
 def dataset_render(record: DatasetRecord) -> Render:
-    """The dataset's default rendering: the one stored at registration, else decided now from
-    the record (datasets registered before renderings were stored)."""
-    return _stored(record.properties) or default_render(traits_of(record))
+    """The dataset's default rendering: one its owner saved as ``default``, else the one
+    stored at registration, else decided now from the record (datasets registered before
+    renderings were stored)."""
+    saved = saved_renders(record.properties).get(DEFAULT)
+    return saved or _stored(record.properties) or default_render(traits_of(record))
 
 
 def dataset_presets(record: DatasetRecord) -> dict[str, Render]:
-    """``default`` first, then the presets its bands allow."""
-    return {DEFAULT: dataset_render(record), **presets(traits_of(record))}
+    """``default`` first, then the presets its bands allow, then those its owner saved (a
+    saved preset of a computed preset's name replaces it)."""
+    saved = {k: v for k, v in saved_renders(record.properties).items() if k != DEFAULT}
+    return {DEFAULT: dataset_render(record), **presets(traits_of(record)), **saved}
 
 
 def find_render(renders: Mapping[str, Render], name: str) -> Render:

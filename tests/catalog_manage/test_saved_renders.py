@@ -30,7 +30,7 @@ def test_a_saved_render_is_listed_and_drawn(w: World) -> None:
     out = w.patch("alice", f"/datasets/{record['id']}", json=body)
     assert out.status_code == 200, out.text
     renders = out.json()["renders"]
-    assert "nir-grey" in renders and "true-color" in renders and list(renders)[0] == "default"
+    assert "nir-grey" in renders and "true-color" in renders and next(iter(renders)) == "default"
     tile = w.tile_url(record)
     grey = _pixels(w.get("alice", tile.replace(".png", ".png?render=nir-grey")))
     seen = grey[..., 3] > 0

@@ -75,9 +75,10 @@ def test_a_render_that_cannot_draw_is_refused(w: World, renders: dict, needle: s
     r = w.patch("alice", f"/datasets/{record['id']}", json={"renders": renders})
     assert r.status_code in (400, 422), r.text
     assert needle in r.json()["detail"]
-    assert w.get("alice", f"/datasets/{record['id']}").json()["properties"].get(
-        "saved_renders"
-    ) is None
+    assert (
+        w.get("alice", f"/datasets/{record['id']}").json()["properties"].get("saved_renders")
+        is None
+    )
 
 
 def test_only_the_owner_saves_renders_and_not_on_vectors_or_mosaics(w: World) -> None:

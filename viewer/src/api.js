@@ -1,5 +1,7 @@
 // JSON API client. Every failure becomes an Error whose message is fit to show to a person:
-// the server's `detail` for JSON error bodies ({"code": "...", "detail": "..."}).
+// the server's `detail` for JSON error bodies ({"code": "...", "detail": "..."}). Every request
+// to this server carries the signed-in API token (auth.js) as `Authorization: Bearer`.
+import { authHeaders, withToken } from "./auth.js";
 
 export class ApiError extends Error {
   constructor(message, { status = 0, code = null, url = "" } = {}) {
@@ -43,14 +45,15 @@ async function parseBody(response) {
  * GET a JSON document. `params` is an object (arrays become repeated keys) or a query string.
  * Throws ApiError with the server's detail message on HTTP errors.
  */
-export async function getJSON(path, params, { signal } = {}) {
+export async function getJSON(path, params, { signal, token } = {}) {
   let url = path;
   const query = typeof params === "string" ? params : toQuery(params);
   if (query) url += (url.includes("?") ? "&" : "?") + query;
 
   let response;
   try {
-    response = await fetch(url, { headers: { Accept: "application/json" }, signal });
+    const auth = token === undefined ? authHeaders(url) : authHeaders(url, token);
+    response = await fetch(url, { headers: { Accept: "application/json", ...auth }, signal });
   } catch (err) {
     if (err && err.name === "AbortError") throw err;
     throw new ApiError(`Cannot reach the server (${path}): ${err && err.message ? err.message : err}`, { url });
@@ -75,7 +78,7 @@ export async function getJSON(path, params, { signal } = {}) {
  */
 export async function sendJSON(method, path, body, { signal } = {}) {
   let response;
-  const init = { method, headers: { Accept: "application/json" }, signal };
+  const init = { method, headers: { Accept: "application/json", ...authHeaders(path) }, signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -113,6 +116,7 @@ export function uploadFile(path, file, { fields = {}, onProgress = () => {} } = 
     form.append("file", file, file.name);
     xhr.open("POST", path);
     xhr.setRequestHeader("Accept", "application/json");
+    for (const [name, value] of Object.entries(authHeaders(path))) xhr.setRequestHeader(name, value);
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) onProgress(e.total ? e.loaded / e.total : 0, e.loaded, e.total);
     });
@@ -174,10 +178,11 @@ export const api = {
   statistics: (datasetId, query) =>
     getJSON(`/raster/${enc(datasetId)}/statistics`, query),
   colormapLegendUrl: (name, { width = 256, height = 20 } = {}) =>
-    `/colorMaps/${enc(name)}?f=png&orientation=horizontal&width=${width}&height=${height}`,
+    withToken(`/colorMaps/${enc(name)}?f=png&orientation=horizontal&width=${width}&height=${height}`),
 
   // who is asking, and what the administrator configured for the viewer
-  me: () => getJSON("/me"),
+  /** `token` (optional): ask for that token instead of the stored one (checking a sign-in). */
+  me: (token) => getJSON("/me", undefined, token === undefined ? {} : { token }),
   viewerConfig: () => getJSON("/viewer/config.json"),
 
   // projects: GET /projects answers a page {items (summaries), count, matched}

@@ -3,7 +3,9 @@
 // deletion), layers + render, base maps, swipe compare, time series, tools + jobs, vector tiles
 // with attribute cards and editing, projects saved as you work — wired together, plus
 // window.cogsight.
+import { createAccountPanel } from "./accountPanel.js";
 import { api } from "./api.js";
+import { adoptTokenFromAddress, clearToken, getToken } from "./auth.js";
 import { BUNDLED, basemapLayer, createBasemapPicker } from "./basemaps.js";
 import { canManage, createCatalogPanel } from "./catalogPanel.js";
 import { DrawTool, createDrawHint, lonLatAt } from "./draw.js";
@@ -36,6 +38,11 @@ import { installGlobalErrorHandlers, el, showError, showInfo, showWarning } from
 import { createUploadPanel } from "./uploadPanel.js";
 import { VectorLayerManager } from "./vectorLayers.js";
 import { createViewMode } from "./viewMode.js";
+
+// A token in the page address (#access_token= or ?access_token=) is kept and taken out of the
+// address at once, before anything reads the hash or asks the server.
+adoptTokenFromAddress();
+const NOTICE_KEY = "cogsight.account-notice"; // a message to show after the reload of a sign-in change
 
 const Cesium = window.Cesium;
 
@@ -549,13 +556,48 @@ const firstLoad = loadCatalog().catch((err) => {
 });
 firstLoad.catch(() => {}); // already shown in the message area; awaiting callers still see the rejection
 
+/** After a sign-in or sign-out everything the server answers differs (the catalog, projects,
+ * jobs, the layers' tile URLs): the page starts again as the new caller. */
+function restartAs(message) {
+  try {
+    window.sessionStorage.setItem(NOTICE_KEY, message);
+  } catch {
+    // the notice is only a courtesy
+  }
+  window.location.reload();
+}
+
+const account = createAccountPanel({
+  root: document.getElementById("account"),
+  onChange: (who) => restartAs(who ? `Signed in as ${who.name}` : "Signed out"),
+  onError: (err, title) => showError(err, title),
+});
+try {
+  const notice = window.sessionStorage.getItem(NOTICE_KEY);
+  if (notice) {
+    window.sessionStorage.removeItem(NOTICE_KEY);
+    (notice.startsWith("Signed") ? showInfo : showWarning)(notice, "Account");
+  }
+} catch {
+  // no session storage
+}
+
 api
   .me()
   .then((who) => {
     me = who;
     catalogPanel.update({ me });
+    account.update(who);
   })
-  .catch((err) => showWarning(`Who you are is unknown (${err.message}); nothing can be managed or saved.`, "Account"));
+  .catch((err) => {
+    if (err.status === 401 && getToken()) {
+      // The kept token is unknown or revoked: every request would be refused. Sign out.
+      clearToken();
+      restartAs(`Your API token was refused (${err.message}); you are signed out.`);
+      return;
+    }
+    showWarning(`Who you are is unknown (${err.message}); nothing can be managed or saved.`, "Account");
+  });
 
 api
   .viewerConfig()
@@ -613,6 +655,7 @@ window.cogsight = {
   viewRectangle,
   homeExtent,
   canManage: (entry) => canManage(entry, me),
+  account, // the sign-in control: me, signIn(token), signOut()
   get catalog() {
     return catalog;
   },

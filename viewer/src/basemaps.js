@@ -2,6 +2,7 @@
 // ones an administrator configured (COGSIGHT_BASEMAPS, served at /viewer/config.json), with a
 // picker in the Layers tab. The attribution is the imagery provider's credit (Cesium shows it
 // on the map) and is repeated under the picker. The pure helpers run under Node.
+import { withToken } from "./auth.js";
 import { tileErrorMessage } from "./layers.js";
 import { el } from "./ui.js";
 
@@ -92,7 +93,9 @@ export function basemapLayer(basemap, { onError = () => {} } = {}) {
       Cesium.TileMapServiceImageryProvider.fromUrl(Cesium.buildModuleUrl("Assets/Textures/NaturalEarthII"), { credit }),
     );
   }
+  // A base map served by this server (a path) may be a private dataset's tiles: it gets the token.
   const options = { ...providerOptions(basemap), credit };
+  options.url = withToken(options.url);
   const provider =
     basemap.type === "xyz"
       ? new Cesium.UrlTemplateImageryProvider({ ...options, tilingScheme: new Cesium.WebMercatorTilingScheme() })

@@ -218,7 +218,14 @@ export function createCatalogPanel({ root, onAdd, onRefresh, onUpdate, onDelete,
           "div",
           { class: "catalog-text" },
           el("div", { class: "catalog-title", testid: `catalog-title-${entry.id}` }, entry.title || entry.id),
-          el("div", { class: "catalog-meta" }, metaLine(entry, source)),
+          el(
+            "div",
+            { class: "catalog-meta" },
+            entry.visibility === "private"
+              ? el("span", { class: "private-badge", testid: `private-${entry.id}`, title: "Private: only its owner and administrators see it" }, icon("lock"), "private")
+              : null,
+            metaLine(entry, source),
+          ),
         ),
         manageButtons(entry, source),
         el(

@@ -3,6 +3,7 @@
 // results (GET /jobs/{id}/results). When a job this page started succeeds, `onSucceeded`
 // receives its results (the app adds the result datasets to the map).
 import { api } from "./api.js";
+import { withToken } from "./auth.js";
 import { clear, el, formatDate } from "./ui.js";
 
 const FINAL = new Set(["successful", "failed", "dismissed"]);
@@ -104,7 +105,7 @@ export function createJobsPanel({ root, onSucceeded, onAddDataset, onError }) {
     }
     for (const [key, value] of Object.entries(results.values || {})) {
       if (typeof value === "string" && /^https?:\/\//.test(value)) {
-        links.push(el("a", { class: "btn btn-small btn-ghost", href: value, target: "_blank", rel: "noopener", testid: `job-file-${key}` }, key.toUpperCase()));
+        links.push(el("a", { class: "btn btn-small btn-ghost", href: withToken(value), target: "_blank", rel: "noopener", testid: `job-file-${key}` }, key.toUpperCase()));
       }
     }
     const metrics = results.values && results.values.metrics;

@@ -1,6 +1,7 @@
 // Layer model: pure render/URL helpers (no Cesium, no DOM at import time, so they can be
 // unit-tested under Node) and the LayerManager that owns the Cesium imagery layers.
 
+import { withToken } from "./auth.js";
 import { findHandle, hidden, requireHandle } from "./handles.js";
 
 export const TILE_SIZE = 256;
@@ -433,7 +434,7 @@ export class LayerManager {
     const generation = handle.generation;
 
     const provider = new Cesium.UrlTemplateImageryProvider({
-      url: handle.url,
+      url: withToken(handle.url), // handle.url stays token-free (shown, saved, compared)
       tilingScheme: new Cesium.WebMercatorTilingScheme(),
       rectangle,
       minimumLevel,

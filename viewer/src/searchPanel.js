@@ -2,6 +2,7 @@
 // dataset), a date range, a cloud-cover limit and sensors (STAC collections) -> POST /stac/search.
 // Results show thumbnails and can be added to the map, downloaded (the COG asset) or inspected.
 import { api, getJSON, sendJSON } from "./api.js";
+import { withToken } from "./auth.js";
 import { DrawCancelled, polygonFromBbox } from "./draw.js";
 import { clear, el, formatDate } from "./ui.js";
 
@@ -212,7 +213,7 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
         "div",
         { class: "result-row" },
         assets.thumbnail
-          ? el("img", { class: "thumb", loading: "lazy", alt: "", src: assets.thumbnail.href, onerror: (e) => e.target.classList.add("broken") })
+          ? el("img", { class: "thumb", loading: "lazy", alt: "", src: withToken(assets.thumbnail.href), onerror: (e) => e.target.classList.add("broken") })
           : el("div", { class: "thumb thumb-none" }, vector ? "vector" : "—"),
         el(
           "div",
@@ -237,7 +238,7 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
               "Add",
             ),
             assets.data
-              ? el("a", { class: "btn btn-small btn-ghost", href: assets.data.href, download: "", testid: `search-download-${item.id}`, title: assets.data.type || "Download" }, "Download")
+              ? el("a", { class: "btn btn-small btn-ghost", href: withToken(assets.data.href), download: "", testid: `search-download-${item.id}`, title: assets.data.type || "Download" }, "Download")
               : null,
             el(
               "button",

@@ -42,6 +42,8 @@ const ICONS = {
   // Play / pause.
   play: "M5 3l8 5-8 5z",
   pause: "M5 3v10M11 3v10",
+  // Padlock: "private".
+  lock: "M4 7.5h8v6.5H4zM5.75 7.5V5a2.25 2.25 0 0 1 4.5 0v2.5",
 };
 
 /** A small stroked SVG icon (14px) that does not depend on the fonts installed. */

@@ -9,6 +9,7 @@
 // Height: on the plain WGS84 ellipsoid (this viewer has no terrain) features at height 0 lie on
 // the globe. With a terrain provider set they are draped (HeightReference.CLAMP_TO_GROUND).
 
+import { withToken } from "./auth.js";
 import { findHandle, hidden, requireHandle } from "./handles.js";
 
 const DEFAULT_COLOR = "#f2b84b";
@@ -99,7 +100,7 @@ export class VectorLayerManager {
       extent: Cesium.Rectangle.fromDegrees(w, s, e, n),
     };
     if (!flat) Object.assign(options, { heightReference: Cesium.HeightReference.CLAMP_TO_GROUND, scene: this.viewer.scene });
-    const provider = await Cesium.MVTDataProvider.fromUrl(vectorTileUrl(handle.datasetId, handle.version), options);
+    const provider = await Cesium.MVTDataProvider.fromUrl(withToken(vectorTileUrl(handle.datasetId, handle.version)), options);
     provider.tileset.style = new Cesium.Cesium3DTileStyle(classStyle(handle.classes, handle.opacity));
     provider.tileset.tileFailed.addEventListener((event) => {
       this.onError(new Error(event.message || "a tile failed to load"), `Vector tiles of "${handle.title}"`);

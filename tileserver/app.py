@@ -38,16 +38,6 @@ from tileserver.tiling.dependencies import RecordCache, request_limits
 from tileserver.tiling.encoding import configure_png
 from tileserver.tiling.grids import supported_tms
 
-
-def _recover_jobs(runner: JobRunner) -> None:
-    try:
-        requeued = runner.recover()
-        if requeued:
-            logger.info("re-queued %d unfinished job(s)", len(requeued))
-    except Exception:
-        logger.exception("job recovery failed")
-
-
 logger = logging.getLogger("cogsight")
 
 
@@ -73,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Tiles, previews and statistics run in anyio's thread pool, and each of its threads
         # keeps its own dataset handles and block caches: the pool's size bounds that memory.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        threading.Thread(target=_recover_jobs, args=(runner,), daemon=True).start()
+        # re-queues (or fails) jobs whose heartbeat stopped, now and while the server runs
+        runner.start_watchdog()
         # finish deletes a crash interrupted (their datasets are already whole or gone)
         threading.Thread(target=sweep_trash, args=(catalog, settings), daemon=True).start()
         yield

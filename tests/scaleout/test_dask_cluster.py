@@ -82,7 +82,7 @@ def test_a_killed_worker_does_not_fail_the_job(
             assert job["status"] in ("accepted", "running"), job
             assert time.time() < deadline, f"no progress: {job}\n{dask_cluster.logs()}"
             time.sleep(0.05)
-        coordinator = job_coordinator(dask_cluster, f"job-{job_id}")
+        coordinator = job_coordinator(dask_cluster, f"job-{job_id}-0")  # its first run
         assert coordinator in pids, dask_cluster.logs()
         os.kill(pids[coordinator], signal.SIGKILL)  # mid-job, the worker that runs the job
 

@@ -3,11 +3,18 @@
 It reads everything it needs from the catalog database by job id, so it can run on any worker
 and be re-run after a worker dies: outputs are written to scratch space and published only on
 success, so a repeat never finds a half-written dataset.
+
+While it runs, a heartbeat thread refreshes the job's heartbeat every quarter of
+``COGSIGHT_JOB_STALE_SECONDS`` (long single steps such as a COG build included), so only a
+run whose process stopped goes quiet long enough for the watchdog (``runner.py``) to take it
+over. Every write names the run's attempt: a run that was taken over stops at its next
+progress report and cannot publish or finish.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,8 +34,10 @@ def execute_job(
     job_id: str,
     settings_data: dict[str, Any],
     on_progress: Callable[[float, str], None] | None = None,
+    submitted: int | None = None,
 ) -> str:
-    """Run job ``job_id``; returns its final status. Never raises for a job's own failure."""
+    """Run job ``job_id``; returns its final status. Never raises for a job's own failure.
+    ``submitted``: the job's attempts when this run was queued (its claim; now when None)."""
     from tileserver.processing import PROCESSES
     from tileserver.processing.context import JobContext
     from tileserver.processing.models import sync_model_processes
@@ -39,26 +48,34 @@ def execute_job(
     sync_model_processes(settings)  # models trained since this worker started
     catalog = Catalog(settings.resolved_database_url)
     store = JobStore(catalog)
-    if not store.start(job_id):
+    attempt = store.start(job_id, submitted)
+    if attempt is None:
         return store.get(job_id).status
     job = store.get(job_id)
+    stop = threading.Event()
+    interval = heartbeat_interval(settings)
+    threading.Thread(
+        target=_beat, args=(store, job_id, attempt, stop, interval), daemon=True
+    ).start()
 
     def progress(percent: float, message: str) -> None:
-        store.progress(job_id, percent, message)
+        store.progress(job_id, percent, message, attempt)
         if on_progress:
             on_progress(percent, message)
 
-    ctx = JobContext(catalog, settings, job_id=job_id, on_progress=progress, owner=job.owner)
+    ctx = JobContext(
+        catalog, settings, job_id=job_id, on_progress=progress, owner=job.owner, attempt=attempt
+    )
 
     def fail(reason: str) -> None:
-        store.fail(job_id, without_server_paths(reason, settings))
+        store.fail(job_id, without_server_paths(reason, settings), attempt)
 
     try:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", settings.job_gdal_cache_mb * 2**20)
         process = PROCESSES.get(job.process)
         params = process.inputs.model_validate(job.inputs)
         result = process.run(params, ctx)
-        store.succeed(job_id, result.model_dump())
+        store.succeed(job_id, result.model_dump(), attempt)
     except JobDismissed:
         logger.info("job %s dismissed", job_id)
     except ValidationError as exc:
@@ -69,5 +86,22 @@ def execute_job(
         logger.exception("job %s failed", job_id)
         fail(f"The job failed unexpectedly ({type(exc).__name__}); see the log.")
     finally:
+        stop.set()
         ctx.cleanup()
     return store.get(job_id).status
+
+
+def heartbeat_interval(settings: Settings) -> float:
+    """A quarter of the stale threshold: three beats may be lost before a run looks dead."""
+    return max(0.2, min(15.0, settings.job_stale_seconds / 4))
+
+
+def _beat(store: JobStore, job_id: str, attempt: int, stop: threading.Event, every: float) -> None:
+    """Keep run ``attempt``'s heartbeat fresh until ``stop``, or until it is no longer the
+    job's run (cancelled, finished or taken over: its own writes then refuse it)."""
+    while not stop.wait(every):
+        try:
+            if not store.beat(job_id, attempt):
+                return
+        except Exception:  # a database hiccup: the next beat tries again
+            logger.warning("job %s: heartbeat failed", job_id, exc_info=True)

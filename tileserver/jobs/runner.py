@@ -1,8 +1,13 @@
 """Send jobs to Dask: an embedded LocalCluster by default, or ``COGSIGHT_DASK_SCHEDULER``.
 
-The runner only submits and cancels; job state is in the database, so an API restart loses
-nothing: ``recover()`` re-queues jobs whose heartbeat went quiet and fails those that already
-used their attempts, with the reason in the job's message.
+The runner submits and cancels; job state is in the database, so an API restart loses
+nothing. A watchdog thread in every API process (``start_watchdog``, from the app's lifespan)
+looks every few seconds for unfinished jobs whose heartbeat is older than
+``COGSIGHT_JOB_STALE_SECONDS`` and claims each with one conditional UPDATE
+(``JobStore.claim_stale``): whichever replica's UPDATE changes the row re-submits the job (or
+fails it with the reason once ``COGSIGHT_JOB_MAX_ATTEMPTS`` runs were interrupted), the others
+change nothing. A job's Dask key names its attempt (``job-<id>-<attempts>``), so a re-queued
+job is a new task while a re-submitted, never-started one shares its old task.
 """
 
 from __future__ import annotations
@@ -13,22 +18,25 @@ import threading
 from typing import Any
 
 from tileserver.catalog import Catalog
+from tileserver.jobs.cancel import cancel_job
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.paths import without_server_paths
-from tileserver.jobs.store import JobStatus, JobStore
+from tileserver.jobs.store import JobStore
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.jobs")
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, client: Any = None) -> None:
         self.settings = settings
         self.store = JobStore(catalog)
-        self._client: Any = None
+        self._client: Any = client
         self._cluster: Any = None
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
 
     @property
     def client(self) -> Any:
@@ -50,15 +58,27 @@ class JobRunner:
                     self._client = Client(self._cluster)
             return self._client
 
-    def submit(self, job_id: str) -> None:
+    def submit(self, job_id: str) -> Any:
+        """Queue the job's next run on Dask; the future (keyed by the job's attempts)."""
         settings = self.settings.model_dump(mode="json")
-        future = self.client.submit(execute_job, job_id, settings, key=f"job-{job_id}", pure=False)
+        submitted = self.store.get(job_id).attempts
+        future = self.client.submit(
+            execute_job,
+            job_id,
+            settings,
+            submitted=submitted,
+            key=f"job-{job_id}-{submitted}",
+            pure=False,
+        )
         self._futures[job_id] = future
-        future.add_done_callback(lambda f: self._done(job_id, f))
+        future.add_done_callback(lambda f: self._done(job_id, submitted, f))
+        return future
 
-    def _done(self, job_id: str, future: Any) -> None:
-        """A task that died outside the job's own error handling still ends the job, with why."""
-        self._futures.pop(job_id, None)
+    def _done(self, job_id: str, submitted: int, future: Any) -> None:
+        """A task that died outside the job's own error handling still ends the job, with why
+        (unless another run has taken the job over since)."""
+        if self._futures.get(job_id) is future:
+            self._futures.pop(job_id, None)
         if future.status == "error":
             try:
                 reason = repr(future.exception())
@@ -66,35 +86,67 @@ class JobRunner:
                 reason = "unknown error"
             logger.error("job %s: task error %s", job_id, reason)
             reason = without_server_paths(reason, self.settings)
-            self.store.fail(job_id, f"The job's worker failed: {reason[:300]}")
+            self.store.fail_submitted(job_id, f"The job's worker failed: {reason[:300]}", submitted)
 
     def cancel(self, job_id: str) -> None:
-        self.store.dismiss(job_id)
+        cancel_job(self.store, self.settings, job_id)
         future = self._futures.pop(job_id, None)
         if future is not None:
             future.cancel()
 
     def recover(self) -> list[str]:
-        """Re-queue unfinished jobs nobody is working on; returns the ids re-queued."""
-        now = dt.datetime.now(dt.UTC)
-        stale = dt.timedelta(seconds=self.settings.job_stale_seconds)
-        requeued: list[str] = []
+        """Claim and re-submit every unfinished job whose heartbeat is older than the stale
+        threshold (failing those whose attempts are used); the ids re-submitted."""
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.job_stale_seconds)
+        resubmitted: list[str] = []
         for job in self.store.unfinished():
             beat = job.heartbeat or job.created
-            if job.status == JobStatus.running and now - beat < stale:
-                continue  # another replica's worker is on it
-            if job.attempts >= self.settings.job_max_attempts:
-                self.store.fail(
-                    job.id,
-                    f"Interrupted {job.attempts} times (server restart or lost worker); giving up.",
-                )
+            if beat >= cutoff:
+                continue  # a worker is on it, or it was queued a moment ago
+            outcome = self.store.claim_stale(job, cutoff, self.settings.job_max_attempts)
+            if outcome is None:
+                continue  # it beat meanwhile, or another replica claimed it
+            if outcome == "failed":
+                logger.warning("job %s failed: interrupted %d times", job.id, job.attempts)
                 continue
-            self.store.requeue(job.id, "re-queued after a server restart")
+            logger.info("job %s %s: its heartbeat stopped", job.id, outcome)
             self.submit(job.id)
-            requeued.append(job.id)
-        return requeued
+            resubmitted.append(job.id)
+        return resubmitted
+
+    def watchdog_interval(self) -> float:
+        """How often the watchdog looks: a quarter of the stale threshold, 0.5 to 10 s."""
+        return max(0.5, min(10.0, self.settings.job_stale_seconds / 4))
+
+    def start_watchdog(self) -> None:
+        """Recover stale jobs now and then every ``watchdog_interval`` s, until ``close``."""
+        with self._lock:
+            if self._watchdog is not None:
+                return
+            self._stop.clear()
+            self._watchdog = threading.Thread(
+                target=self._watch, name="cogsight-job-watchdog", daemon=True
+            )
+            self._watchdog.start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                self.recover()
+            except Exception:  # a database or scheduler hiccup: try again next round
+                logger.exception("job watchdog: recovery failed")
+            if self._stop.wait(self.watchdog_interval()):
+                return
+
+    def stop_watchdog(self) -> None:
+        with self._lock:
+            thread, self._watchdog = self._watchdog, None
+        self._stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
 
     def close(self) -> None:
+        self.stop_watchdog()
         with self._lock:
             if self._client is not None:
                 self._client.close()

@@ -1,4 +1,11 @@
-"""Job state transitions, stored in the catalog database (never only in memory)."""
+"""Job state transitions, stored in the catalog database (never only in memory).
+
+Every transition is one conditional UPDATE whose row count says whether it happened, so API
+replicas and workers never need a lock of their own. ``attempts`` is the claim token: a run
+starts as attempt N+1 only from the state it was submitted in, and its heartbeat, progress,
+outputs and final state count only while the row still names that attempt, so a run that the
+watchdog replaced (its worker looked dead but was not) can neither publish nor finish.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,13 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, and_, cast, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from tileserver.auth.redact import redact, redact_data
-from tileserver.catalog import Catalog
-from tileserver.catalog.repository import new_id, utcnow
+from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.catalog.repository import _dataset_from_row, new_id, utcnow
+from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import CogsightError, NotFoundError
 from tileserver.jobs.tables import JobRow
 
@@ -107,34 +116,70 @@ class JobStore:
         with self.catalog.session() as s:
             return [_record(r) for r in s.scalars(stmt)]
 
-    def _set(self, job_id: str, only_if: set[JobStatus] | None = None, **values: Any) -> bool:
+    def _set(
+        self,
+        job_id: str,
+        only_if: set[JobStatus] | None = None,
+        attempt: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """Apply ``values`` when the job is in ``only_if`` (and is run ``attempt``)."""
         if "message" in values:  # an error message may quote a URL with its token
             values["message"] = redact(values["message"])
         stmt = update(JobRow).where(JobRow.id == job_id).values(**values)
         if only_if:
             stmt = stmt.where(JobRow.status.in_([s.value for s in only_if]))
+        if attempt is not None:
+            stmt = stmt.where(JobRow.attempts == attempt)
         with self.catalog.session() as s:
             return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
-    def start(self, job_id: str) -> bool:
-        """accepted → running; False when the job was dismissed (or finished) meanwhile."""
-        job = self.get(job_id)
+    def start(self, job_id: str, submitted: int | None = None) -> int | None:
+        """accepted → running as attempt ``submitted + 1``; returns that attempt, or None when
+        the job was dismissed, finished or claimed by another run meanwhile. ``submitted`` is
+        ``attempts`` when the run was queued (now, when not given); a run Dask repeats after
+        losing its worker takes over its own attempt (running, ``submitted + 1``)."""
+        if submitted is None:
+            submitted = self.get(job_id).attempts
         now = utcnow()
-        return self._set(
-            job_id,
-            {JobStatus.accepted, JobStatus.running},
-            status=JobStatus.running,
-            started=now,
-            heartbeat=now,
-            attempts=job.attempts + 1,
-            message="running",
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .where(
+                or_(
+                    and_(JobRow.status == JobStatus.accepted.value, JobRow.attempts == submitted),
+                    and_(
+                        JobRow.status == JobStatus.running.value,
+                        JobRow.attempts == submitted + 1,
+                    ),
+                )
+            )
+            .values(
+                status=JobStatus.running,
+                started=now,
+                heartbeat=now,
+                attempts=JobRow.attempts + 1,
+                message="running",
+            )
         )
+        with self.catalog.session() as s:
+            if not s.execute(stmt).rowcount:  # type: ignore[attr-defined]
+                return None
+            return int(s.execute(select(JobRow.attempts).where(JobRow.id == job_id)).scalar_one())
 
-    def progress(self, job_id: str, percent: float, message: str) -> None:
-        """Record progress; raise JobDismissed when the job was cancelled meanwhile."""
+    def beat(self, job_id: str, attempt: int) -> bool:
+        """Refresh the heartbeat of run ``attempt``; False once it is no longer the job's run."""
+        return self._set(job_id, {JobStatus.running}, attempt, heartbeat=utcnow())
+
+    def progress(
+        self, job_id: str, percent: float, message: str, attempt: int | None = None
+    ) -> None:
+        """Record progress; raise JobDismissed when the job was cancelled (or handed to another
+        run) meanwhile."""
         done = self._set(
             job_id,
             {JobStatus.running},
+            attempt,
             progress=max(0.0, min(100.0, percent)),
             message=message,
             heartbeat=utcnow(),
@@ -142,10 +187,25 @@ class JobStore:
         if not done:
             raise JobDismissed("The job was cancelled.")
 
-    def succeed(self, job_id: str, results: dict[str, Any]) -> None:
+    @staticmethod
+    def may_publish(session: Session, job_id: str, attempt: int) -> bool:
+        """In the caller's transaction (the one that inserts an output): True when the job is
+        still running as ``attempt``. The UPDATE takes the job row's lock (SQLite: the write
+        lock), so a cancel or re-queue commits either wholly before it or wholly after."""
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .where(JobRow.status == JobStatus.running.value)
+            .where(JobRow.attempts == attempt)
+            .values(heartbeat=utcnow())
+        )
+        return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def succeed(self, job_id: str, results: dict[str, Any], attempt: int | None = None) -> None:
         self._set(
             job_id,
             {JobStatus.running},
+            attempt,
             status=JobStatus.successful,
             progress=100.0,
             message="done",
@@ -153,26 +213,103 @@ class JobStore:
             finished=utcnow(),
         )
 
-    def fail(self, job_id: str, reason: str) -> None:
+    def fail(self, job_id: str, reason: str, attempt: int | None = None) -> None:
         self._set(
             job_id,
-            {JobStatus.accepted, JobStatus.running},
+            {JobStatus.accepted, JobStatus.running} if attempt is None else {JobStatus.running},
+            attempt,
             status=JobStatus.failed,
             message=reason[:2000],
             finished=utcnow(),
         )
 
     def dismiss(self, job_id: str) -> JobRecord:
-        job = self.get(job_id)
-        if job.status not in FINAL:
-            self._set(
-                job_id,
-                {JobStatus.accepted, JobStatus.running},
-                status=JobStatus.dismissed,
-                message="cancelled",
-                finished=utcnow(),
+        return self.dismiss_with_outputs(job_id)[0]
+
+    def dismiss_with_outputs(self, job_id: str) -> tuple[JobRecord, list[DatasetRecord]]:
+        """Cancel an unfinished job; the cancel always wins over publishing: in the same
+        transaction the datasets it already published (their lineage names it) leave the
+        catalog, and are returned so the caller removes their files. Publishing checks the
+        job in the transaction that inserts its row (``may_publish``), so no output appears
+        after this commits."""
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .where(JobRow.status.in_([JobStatus.accepted.value, JobStatus.running.value]))
+            .values(status=JobStatus.dismissed, message="cancelled", finished=utcnow())
+        )
+        removed: list[DatasetRecord] = []
+        with self.catalog.session() as s:
+            if s.execute(stmt).rowcount:  # type: ignore[attr-defined]
+                candidates = select(DatasetRow).where(
+                    cast(DatasetRow.properties, Text).like(f"%{job_id}%")
+                )
+                for row in s.scalars(candidates):
+                    lineage = (row.properties or {}).get("lineage") or {}
+                    if isinstance(lineage, dict) and lineage.get("job") == job_id:
+                        removed.append(_dataset_from_row(row))
+                        s.delete(row)
+        return self.get(job_id), removed
+
+    def fail_submitted(self, job_id: str, reason: str, submitted: int) -> None:
+        """Fail the job if it is still the run queued at ``submitted`` attempts (not started,
+        or started as ``submitted + 1``): a replaced run's task error leaves its successor be."""
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id == job_id)
+            .where(
+                or_(
+                    and_(JobRow.status == JobStatus.accepted.value, JobRow.attempts == submitted),
+                    and_(
+                        JobRow.status == JobStatus.running.value,
+                        JobRow.attempts == submitted + 1,
+                    ),
+                )
             )
-        return self.get(job_id)
+            .values(status=JobStatus.failed, message=redact(reason)[:2000], finished=utcnow())
+        )
+        with self.catalog.session() as s:
+            s.execute(stmt)
+
+    def claim_stale(self, job: JobRecord, cutoff: dt.datetime, max_attempts: int) -> str | None:
+        """Take over ``job`` (as read) if its heartbeat is still older than ``cutoff``: a
+        running job goes back to ``accepted`` (``"requeued"``), or to ``failed`` with the
+        reason once its attempts are used (``"failed"``); an accepted job nobody started gets
+        a fresh heartbeat so it is re-submitted once (``"resubmit"``). One conditional UPDATE:
+        of two replicas that see the same stale job, exactly one claims it (None for the
+        other, and for a job that beat, moved or finished meanwhile)."""
+        beat = func.coalesce(JobRow.heartbeat, JobRow.created)
+        stmt = (
+            update(JobRow)
+            .where(JobRow.id == job.id)
+            .where(JobRow.status == job.status.value)
+            .where(JobRow.attempts == job.attempts)
+            .where(beat < cutoff)
+        )
+        now = utcnow()
+        if job.attempts >= max_attempts:
+            outcome = "failed"
+            stmt = stmt.values(
+                status=JobStatus.failed,
+                message=(f"Interrupted: its worker stopped responding; {job.attempts} attempts."),
+                finished=now,
+            )
+        elif job.status == JobStatus.running:
+            outcome = "requeued"
+            stmt = stmt.values(
+                status=JobStatus.accepted,
+                progress=0.0,
+                heartbeat=now,
+                message=(
+                    f"re-queued: its worker stopped responding (attempt {job.attempts} of "
+                    f"{max_attempts})"
+                ),
+            )
+        else:
+            outcome = "resubmit"
+            stmt = stmt.values(heartbeat=now)
+        with self.catalog.session() as s:
+            return outcome if s.execute(stmt).rowcount else None  # type: ignore[attr-defined]
 
     def requeue(self, job_id: str, reason: str) -> None:
         self._set(

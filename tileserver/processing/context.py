@@ -3,6 +3,12 @@
 Inside a Dask worker, ``map_blocks`` fans block tasks out to every worker of the cluster
 (via ``worker_client``) and collects them with a bounded number in flight, so memory does not
 grow with the raster. Outside a cluster (the CLI, sync calls, tests) the same code runs locally.
+
+A job's context hands tools a catalog (``JobCatalog``) whose ``add_dataset`` checks, in the
+transaction that inserts the dataset row, that the job is still running as this context's
+attempt: every output (rasters through ``publish_raster``, vectors through
+``register_vector``) is refused after a cancel or a take-over, and its writer then removes
+the files it stored, so a dismissed or replaced run never leaves a dataset.
 """
 
 from __future__ import annotations
@@ -33,7 +39,11 @@ class JobContext:
         job_id: str | None = None,
         on_progress: ProgressFn | None = None,
         owner: str | None = None,
+        attempt: int | None = None,
     ) -> None:
+        self.attempt = attempt
+        if job_id is not None and attempt is not None:
+            catalog = JobCatalog(catalog, job_id, attempt)
         self.catalog = catalog
         self.settings = settings
         self.job_id = job_id
@@ -118,6 +128,28 @@ class JobContext:
 
     def scratch(self, name: str) -> Path:
         return self.workdir / name
+
+
+class JobCatalog(Catalog):
+    """The job's catalog (same engine and sessions) whose new datasets are inserted only while
+    the job is still running as ``attempt``; otherwise ``JobDismissed`` and nothing is added."""
+
+    def __init__(self, base: Catalog, job_id: str, attempt: int) -> None:
+        self.__dict__.update(base.__dict__)  # no second engine, no second migration check
+        self.job_id = job_id
+        self.attempt = attempt
+
+    def add_dataset(self, record: DatasetRecord) -> DatasetRecord:
+        from tileserver.catalog.tables import DatasetRow
+        from tileserver.jobs.store import JobDismissed, JobStore
+
+        values = record.model_dump(exclude={"bounds"})
+        west, south, east, north = record.bounds
+        with self.session() as s:
+            if not JobStore.may_publish(s, self.job_id, self.attempt):
+                raise JobDismissed("The job was cancelled.")
+            s.add(DatasetRow(**values, west=west, south=south, east=east, north=north))
+        return record
 
 
 def current_worker_client() -> Any:

@@ -205,15 +205,18 @@ def _run_process(process: str, values: dict, submit: bool) -> None:
     except CogsightError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    if submit:
+        from tileserver.jobs.submit import submit_detached
+
+        try:
+            queued = submit_detached(settings, catalog, process, checked)
+        except CogsightError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(json.dumps({"job": queued.id, "status": queued.status.value}))
+        return
     store = JobStore(catalog)
     job = store.create(process, checked)
-    if submit:
-        from tileserver.jobs.runner import JobRunner
-
-        runner = JobRunner(settings, catalog)
-        runner.submit(job.id)
-        typer.echo(json.dumps({"job": job.id, "status": "accepted"}))
-        return
     with tqdm(
         total=100, desc=process, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}"
     ) as bar:

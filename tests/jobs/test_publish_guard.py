@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.jobs.conftest import write_scene
+from tileserver.app import create_app
 from tileserver.auth.quotas import storage_reserved, storage_used
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
@@ -114,3 +116,18 @@ def test_a_vector_output_after_a_cancel_is_refused(owned, tmp_path):
     with pytest.raises(JobDismissed):
         register_vector(ctx.catalog, settings, polygons, owner=user_id, visibility="private")
     nothing_of(catalog, settings, user_id, before)
+
+
+def test_delete_job_after_publishing_answers_dismissed_and_removes_the_output(owned):
+    settings, catalog, store, job_id, user_id, ctx, cog = owned
+    before = stored_files(settings)
+    out = publish(ctx, cog)
+    token = UserStore(catalog, settings).create_token("ana")
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        answer = client.delete(f"/jobs/{job_id}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "dismissed"
+        assert client.get(f"/datasets/{out.id}", headers=headers).status_code == 404
+    nothing_of(catalog, settings, user_id, before)
+    assert store.get(job_id).status == JobStatus.dismissed

@@ -118,7 +118,7 @@ def web_origin() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (make test installs it)")
@@ -130,7 +130,7 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pages(browser: Any, web_origin: str) -> Iterator[dict[str, Any]]:
     """One page per library, reused for every dataset; each records its script errors
     (``errors``) and the console's error lines (``console``: failed loads among them)."""

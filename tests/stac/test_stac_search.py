@@ -114,8 +114,8 @@ def test_private_datasets_are_not_published(local, demo) -> None:
 
 def test_a_dataset_without_datetime_is_not_dated_by_its_registration(local, demo) -> None:
     """Unknown acquisition: datetime null, published as acquired between 1900 and its
-    registration (valid STAC), found by a window over that range and by ``datetime IS NULL``,
-    never dated by its registration alone; sorted after every dated item."""
+    registration (valid STAC), found by ``datetime IS NULL`` and by searches without a time,
+    never by a time range (nor dated by its registration); sorted after every dated item."""
     catalog, settings = local
     created = dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC)
     undated = catalog.get_dataset(demo["scene-2024-05-12"]).model_copy(
@@ -137,7 +137,9 @@ def test_a_dataset_without_datetime_is_not_dated_by_its_registration(local, demo
         found = search_datasets(catalog, SearchRequest(limit=1000, **kwargs), settings).records
         return [r.id for r in found]
 
-    assert "undated" in ids(datetime="2029-12-31T00:00:00Z/2030-01-02T00:00:00Z")
+    assert "undated" not in ids(datetime="2029-12-31T00:00:00Z/2030-01-02T00:00:00Z")
+    assert "undated" not in ids(datetime="1900-01-01T00:00:00Z/..")
+    assert "undated" in ids()
     assert "undated" not in ids(datetime="2030-01-02T00:00:00Z/..")  # registered before
     assert "undated" not in ids(datetime="../1899-12-31T00:00:00Z")
     assert ids(filter="datetime IS NULL") == ["undated"]

@@ -10,26 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 
 from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.tables import DatasetRow
-from tileserver.catalog.types import UTCDateTime
 from tileserver.errors import NotFoundError
 from tileserver.sensors import SENSORS
 from tileserver.stac.datetimes import format_rfc3339
 from tileserver.stac.links import GEOJSON, JSON, SCHEMA, StacUrls, link
-from tileserver.stac.queryables import UNKNOWN_START
 
 VECTORS = "vectors"
 STAC_VERSION = "1.0.0"
 
-# An item's time range: its acquisition instant, or (unknown) UNKNOWN_START to registration.
-item_start = func.coalesce(
-    DatasetRow.datetime, literal(UNKNOWN_START, UTCDateTime()), type_=UTCDateTime()
-)
-item_end = func.coalesce(DatasetRow.datetime, DatasetRow.created, type_=UTCDateTime())
+# A collection's temporal extent spans the acquisition times that are known (an item of
+# unknown time widens nothing: its published 1900-to-registration range is a placeholder).
+item_start = DatasetRow.datetime
+item_end = DatasetRow.datetime
 
 
 class CollectionNotFound(NotFoundError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -38,7 +38,7 @@ from tileserver.stac.geometry import (
 )
 from tileserver.stac.paging import decode_token, encode_token
 from tileserver.stac.params import SearchRequest, SortField
-from tileserver.stac.queryables import UNKNOWN_START, FilterContext
+from tileserver.stac.queryables import FilterContext
 
 # sortby field (``properties.`` prefix optional) -> (column, nullable)
 SORTABLE: dict[str, tuple[Any, bool]] = {
@@ -145,18 +145,15 @@ def search_conditions(
 
 
 def in_interval(start: dt.datetime | None, end: dt.datetime | None) -> ColumnElement[bool]:
-    """Items whose time overlaps [start, end]: the acquisition instant when known, else the
-    range an item of unknown acquisition time publishes (``UNKNOWN_START`` to registration)."""
+    """Items acquired within [start, end]. Items of unknown acquisition time match no time
+    range (their published 1900-to-registration range says only "some time before this"): a
+    search for 2020 lists what was taken in 2020; ``filter=datetime IS NULL`` finds the rest."""
     known: list[ColumnElement[bool]] = [DatasetRow.datetime.is_not(None)]
-    unknown: list[ColumnElement[bool]] = [DatasetRow.datetime.is_(None)]
     if start is not None:
         known.append(DatasetRow.datetime >= start)
-        unknown.append(DatasetRow.created >= start)
     if end is not None:
         known.append(DatasetRow.datetime <= end)
-        if end < UNKNOWN_START:
-            unknown.append(false())
-    return or_(and_(*known), and_(*unknown))
+    return and_(*known)
 
 
 def spatial_filter(

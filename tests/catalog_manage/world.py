@@ -130,12 +130,10 @@ class World:
 
 
 def started(timeout: float = 30.0) -> None:
-    """Wait for the start-up threads (job recovery, trash sweep) of the apps made so far."""
-    from tileserver.app import _recover_jobs
-
+    """Wait for the start-up trash sweeps of the apps made so far."""
     deadline = time.monotonic() + timeout
     for thread in threading.enumerate():
-        if getattr(thread, "_target", None) in (_recover_jobs, sweep_trash):
+        if getattr(thread, "_target", None) is sweep_trash:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.servers import ROOT, uvicorn_server
 from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 REALDATA = Path(os.environ.get("COGSIGHT_REALDATA_DIR", ROOT.parent / "shared" / "data"))
 
 
@@ -63,51 +58,11 @@ def client(app) -> Iterator[TestClient]:
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_server(data_dir: Path, demo: dict[str, str]) -> Iterator[str]:
     """The real server in its own process on loopback (uvicorn, as `cogsight serve` runs it)."""
-    port = free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(data_dir), "COGSIGHT_PORT": str(port)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "tileserver.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with uvicorn_server(data_dir) as url:
+        yield url
 
 
 def realdata(*parts: str) -> Path:

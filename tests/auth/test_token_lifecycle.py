@@ -194,7 +194,7 @@ def test_error_bodies_and_job_records_never_show_a_token(deployed):
 
 def test_cogsight_serve_logs_no_token(tmp_path):
     """The real server: uvicorn's access and error logs, as `cogsight serve` sets them up."""
-    from tests.conftest import free_port
+    from tests.servers import free_port
     from tileserver.catalog import Catalog
     from tileserver.settings import Settings
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,41 +14,9 @@ import httpx
 import pytest
 
 from tests.clients.served import DATASETS, RESULTS, SIZE, Dataset, populate
-from tests.conftest import ROOT, free_port
 from tests.e2e.browser import ARGS, CHROMIUM
+from tests.servers import uvicorn_server
 from tileserver.settings import Settings
-
-
-def _start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "tileserver.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 @pytest.fixture(scope="session")
@@ -64,19 +28,12 @@ def clients_server(
     data_dir = tmp_path_factory.mktemp("clients-data")
     scratch = tmp_path_factory.mktemp("clients-scratch")
     ids = populate(data_dir, settings.data_dir / "demo-source", scratch)
-    proc, url = _start(data_dir)
-    try:
+    with uvicorn_server(data_dir) as url:
         datasets = {}
         for name, (ident, mosaic) in ids.items():
             meta = httpx.get(f"{url}/{'mosaics' if mosaic else 'datasets'}/{ident}").json()
             datasets[name] = Dataset(name, meta, mosaic)
         yield url, datasets
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from tests.e2e.browser import screen, settle, shot, viewer_page
+from tests.servers import uvicorn_server
 from tileserver.app import create_app
 from tileserver.settings import Basemap, Settings
 
@@ -135,45 +132,9 @@ def copy_demo_catalog(source: Path, target: Path, keep: set[str]) -> None:
 def server(tmp_path_factory, data_dir: Path, demo: dict[str, str]) -> Iterator[str]:
     target = tmp_path_factory.mktemp("cogsight-projects")
     copy_demo_catalog(data_dir, target, set(demo.values()))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "COGSIGHT_DATA_DIR": str(target),
-        "COGSIGHT_BASEMAPS": json.dumps([local_basemap(demo["scene-2024-05-12"])]),
-    }
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.3)
+    basemaps = json.dumps([local_basemap(demo["scene-2024-05-12"])])
+    with uvicorn_server(target, {"COGSIGHT_BASEMAPS": basemaps}) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,6 @@ starts). Nothing leaves the server and no script error is raised.
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +22,7 @@ import rasterio
 from rasterio.transform import from_origin
 
 from tests.e2e.browser import settle, shot, viewer_page
+from tests.servers import uvicorn_server
 from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.settings import Settings
@@ -57,12 +53,6 @@ def _rgb_tif(colour: tuple[int, int, int], easting: float, size: int = 128) -> b
     return buffer.getvalue()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class World:
     def __init__(self, url: str, tokens: dict[str, str], ids: dict[str, str]) -> None:
         self.url, self.tokens, self.ids = url, tokens, ids
@@ -82,29 +72,7 @@ def world(tmp_path_factory) -> Iterator[World]:
         store.add(name)
         tokens[name] = store.create_token(name)
 
-    port = _free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(data)}
-    env.pop("COGSIGHT_BASEMAPS", None)
-    proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.3)
+    with uvicorn_server(data, {"COGSIGHT_BASEMAPS": None}) as url:
 
         def upload(who: str, name: str, body: bytes, visibility: str) -> str:
             r = httpx.post(
@@ -122,12 +90,6 @@ def world(tmp_path_factory) -> Iterator[World]:
             "public": upload("bob", "bob-public.tif", _rgb_tif((20, 200, 20), 254000), "public"),
         }
         yield World(url, tokens, ids)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _ready(page: Any) -> None:

@@ -12,11 +12,7 @@ the user owns, and no reservation, upload folder or partial file is left behind.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +24,7 @@ import rasterio
 from rasterio.transform import from_origin
 from sqlalchemy import func, select
 
-from tests.conftest import free_port
+from tests.servers import uvicorn_server
 from tileserver.auth.quotas import storage_used
 from tileserver.auth.store import UserStore
 from tileserver.auth.tables import StorageReservationRow
@@ -112,30 +108,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     catalog = Catalog(settings.resolved_database_url)
     store = UserStore(catalog, settings)
     store.add("admin", is_admin=True)  # users exist: not single-user mode
-    port = free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(data)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"]
-    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    cmd += ["--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("server did not start")
+    with uvicorn_server(data, workers=2, start_timeout=90) as url:
         yield Server(url, settings, catalog, store)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _bodies(race: Race) -> list[tuple[bytes, bool]]:

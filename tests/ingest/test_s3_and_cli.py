@@ -16,7 +16,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from tests.conftest import ROOT, free_port
+from tests.servers import ROOT, free_port
 from tests.tiling.helpers import decode
 
 

@@ -28,7 +28,7 @@ from rasterio.transform import Affine, from_bounds, from_origin
 from rasterio.warp import transform as warp_points
 from rio_cogeo.cogeo import cog_validate
 
-from tests.conftest import ROOT, free_port
+from tests.servers import ROOT, free_port
 from tests.tiling.helpers import decode
 from tileserver.app import create_app
 from tileserver.catalog import Catalog, DatasetRecord

@@ -4,21 +4,16 @@ same path as ``POST /datasets``; an app, a TestClient and a live uvicorn server 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import rasterio
 from fastapi.testclient import TestClient
 from rasterio.transform import from_bounds
 
-from tests.conftest import ROOT, free_port
+from tests.servers import uvicorn_server
 from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.ingest.upload import ingest_file
@@ -98,27 +93,5 @@ def products_client(products) -> Iterator[TestClient]:
 def products_server(products) -> Iterator[str]:
     """``cogsight``'s app under uvicorn on loopback, over the product catalog."""
     settings, _ids = products
-    port = free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(settings.data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with uvicorn_server(settings.data_dir) as url:
+        yield url

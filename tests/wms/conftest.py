@@ -8,22 +8,17 @@ single-user); the demo scene tests use the session's ``live_server`` and ``demo`
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT, free_port
+from tests.servers import uvicorn_server
 from tests.wms.helpers import BLUE, CLASSES, CRS, GREEN, PIXEL, RED_EAST, RED_WEST, SIZE, X0, Y0
 from tileserver.app import create_app
 from tileserver.auth.store import UserStore
@@ -128,28 +123,5 @@ def client(world: World) -> Iterator[TestClient]:
 @pytest.fixture(scope="package")
 def server(world: World) -> Iterator[str]:
     """``cogsight serve`` of this world: uvicorn in its own process on loopback."""
-    port = free_port()
-    env = {**os.environ, "COGSIGHT_DATA_DIR": str(world.settings.data_dir)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"]
-    proc = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with uvicorn_server(world.settings.data_dir) as url:
+        yield url

@@ -116,21 +116,11 @@ def storage_reserved(session: Session, user_id: str, *, besides: str | None = No
 @contextmanager
 def _quota_lock(catalog: Catalog, user_id: str) -> Iterator[Session]:
     """A transaction no other process enters for the same user (on SQLite: for any user)
-    until it commits, so a check of the quota and the reservation it allows are one step."""
-    with Session(catalog.engine, expire_on_commit=False) as session:
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            # pysqlite opens transactions lazily (DEFERRED): two checks could both read before
-            # either writes. IMMEDIATE takes the write lock now; others wait (busy timeout).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        elif connection.dialect.name == "postgresql":
-            session.execute(select(UserRow.id).where(UserRow.id == user_id).with_for_update())
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    until it commits, so a check of the quota and the reservation it allows are one step:
+    the catalog's write transaction, with the user's row locked on PostgreSQL."""
+    with catalog.write_session() as session:
+        session.execute(select(UserRow.id).where(UserRow.id == user_id).with_for_update())
+        yield session
 
 
 def _size(n: float) -> str:

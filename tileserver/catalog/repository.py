@@ -23,6 +23,15 @@ def new_id() -> str:
     return secrets.token_hex(6)
 
 
+def _with_key(mapping: dict[str, Any] | None, key: str, value: Any) -> dict[str, Any]:
+    """A copy of ``mapping`` with ``key`` set to ``value``, or without it when ``value`` is
+    empty (a new dict, so SQLAlchemy sees the JSON column change)."""
+    out = {k: v for k, v in (mapping or {}).items() if k != key}
+    if value:
+        out[key] = value
+    return out
+
+
 def _dataset_from_row(row: DatasetRow) -> DatasetRecord:
     data = {c: getattr(row, c) for c in DatasetRecord.model_fields if hasattr(row, c)}
     data["bounds"] = (row.west, row.south, row.east, row.north)
@@ -138,19 +147,9 @@ class Catalog:
             if visibility is not None:
                 row.visibility = visibility
             if description is not None:
-                properties = {k: v for k, v in (row.properties or {}).items() if k != "description"}
-                row.properties = {
-                    **properties,
-                    **({"description": description} if description else {}),
-                }
+                row.properties = _with_key(row.properties, "description", description)
             if saved_renders is not None:
-                properties = {
-                    k: v for k, v in (row.properties or {}).items() if k != "saved_renders"
-                }
-                row.properties = {
-                    **properties,
-                    **({"saved_renders": saved_renders} if saved_renders else {}),
-                }
+                row.properties = _with_key(row.properties, "saved_renders", saved_renders)
             s.flush()
             return _dataset_from_row(row)
 
@@ -204,11 +203,7 @@ class Catalog:
             if visibility is not None:
                 row.visibility = visibility
             if description is not None:
-                document = {k: v for k, v in (row.mosaicjson or {}).items() if k != "description"}
-                row.mosaicjson = {
-                    **document,
-                    **({"description": description} if description else {}),
-                }
+                row.mosaicjson = _with_key(row.mosaicjson, "description", description)
             s.flush()
             return _mosaic_from_row(row)
 

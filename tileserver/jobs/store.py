@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Text, and_, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tileserver.auth.redact import redact, redact_data
@@ -73,6 +73,15 @@ def _record(row: JobRow) -> JobRecord:
     for key in ("created", "started", "finished", "heartbeat"):
         setattr(record, key, _aware(getattr(record, key)))
     return record
+
+
+def _run_of(submitted: int) -> ColumnElement[bool]:
+    """The job is still the run queued at ``submitted`` attempts: not started yet, or started
+    by that run (attempts ``submitted + 1``)."""
+    return or_(
+        and_(JobRow.status == JobStatus.accepted.value, JobRow.attempts == submitted),
+        and_(JobRow.status == JobStatus.running.value, JobRow.attempts == submitted + 1),
+    )
 
 
 class JobStore:
@@ -145,15 +154,7 @@ class JobStore:
         stmt = (
             update(JobRow)
             .where(JobRow.id == job_id)
-            .where(
-                or_(
-                    and_(JobRow.status == JobStatus.accepted.value, JobRow.attempts == submitted),
-                    and_(
-                        JobRow.status == JobStatus.running.value,
-                        JobRow.attempts == submitted + 1,
-                    ),
-                )
-            )
+            .where(_run_of(submitted))
             .values(
                 status=JobStatus.running,
                 started=now,
@@ -257,15 +258,7 @@ class JobStore:
         stmt = (
             update(JobRow)
             .where(JobRow.id == job_id)
-            .where(
-                or_(
-                    and_(JobRow.status == JobStatus.accepted.value, JobRow.attempts == submitted),
-                    and_(
-                        JobRow.status == JobStatus.running.value,
-                        JobRow.attempts == submitted + 1,
-                    ),
-                )
-            )
+            .where(_run_of(submitted))
             .values(status=JobStatus.failed, message=redact(reason)[:2000], finished=utcnow())
         )
         with self.catalog.session() as s:

@@ -6,7 +6,6 @@ which the shared session app must keep.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,9 @@ from pathlib import Path
 import morecantile
 import numpy as np
 import pytest
-import rasterio
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 
+from tests.rasters import utm_geotiff
 from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.settings import Settings
@@ -26,23 +24,8 @@ TIFF = "image/tiff"
 
 
 def _tif_bytes(seed: int, size: int = 64) -> bytes:
-    rng = np.random.default_rng(seed)
-    data = rng.integers(100, 3000, (4, size, size)).astype("uint16")
-    buffer = io.BytesIO()
-    with rasterio.MemoryFile() as memfile:
-        with memfile.open(
-            driver="GTiff",
-            width=size,
-            height=size,
-            count=4,
-            dtype="uint16",
-            crs="EPSG:32650",
-            transform=from_origin(250000 + 1000 * seed, 3385000, 10, 10),
-        ) as dst:
-            dst.write(data)
-            dst.descriptions = ("blue", "green", "red", "nir")
-        buffer.write(memfile.read())
-    return buffer.getvalue()
+    data = np.random.default_rng(seed).integers(100, 3000, (4, size, size)).astype("uint16")
+    return utm_geotiff(data, 250000 + 1000 * seed, ("blue", "green", "red", "nir"))
 
 
 GEOJSON = json.dumps(

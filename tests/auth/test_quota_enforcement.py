@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 from sqlalchemy import func, select
 
+from tests.rasters import utm_geotiff
 from tileserver.app import create_app
 from tileserver.auth.metering import requested_length
 from tileserver.auth.quotas import StorageReservation, reserve_storage, storage_used
@@ -59,25 +60,8 @@ GEOJSON = json.dumps(
 
 def noise_tif(seed: int, size: int = 256, bands: int = 1) -> bytes:
     """Incompressible pixels: the stored COG is about as large as the upload."""
-    rng = np.random.default_rng(seed)
-    data = rng.integers(0, 65535, (bands, size, size)).astype("uint16")
-    buffer = io.BytesIO()
-    with rasterio.MemoryFile() as memfile:
-        with memfile.open(
-            driver="GTiff",
-            width=size,
-            height=size,
-            count=bands,
-            dtype="uint16",
-            crs="EPSG:32650",
-            transform=from_origin(250000 + 3000 * seed, 3385000, 10, 10),
-            tiled=True,
-            blockxsize=256,
-            blockysize=256,
-        ) as dst:
-            dst.write(data)
-        buffer.write(memfile.read())
-    return buffer.getvalue()
+    data = np.random.default_rng(seed).integers(0, 65535, (bands, size, size)).astype("uint16")
+    return utm_geotiff(data, 250000 + 3000 * seed, tiled=True, blockxsize=256, blockysize=256)
 
 
 def multipart(filename: str, body: bytes, ctype: str = TIFF) -> bytes:

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import morecantile
 import numpy as np
-import rasterio
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 from sqlalchemy import delete, update
 
+from tests.rasters import utm_geotiff
 from tileserver.app import create_app
 from tileserver.auth.principal import PrincipalResolver
 from tileserver.auth.store import UserStore
@@ -36,18 +35,7 @@ AUTH_MODES = ("bearer", "query", "encoded-query")
 
 def tif_bytes(seed: int, size: int = 64) -> bytes:
     data = np.random.default_rng(seed).integers(100, 3000, (3, size, size)).astype("uint16")
-    with rasterio.MemoryFile() as memfile:
-        with memfile.open(
-            driver="GTiff",
-            width=size,
-            height=size,
-            count=3,
-            dtype="uint16",
-            crs="EPSG:32650",
-            transform=from_origin(250000 + 1000 * seed, 3385000, 10, 10),
-        ) as dst:
-            dst.write(data)
-        return bytes(memfile.read())
+    return utm_geotiff(data, 250000 + 1000 * seed)
 
 
 def geojson_bytes(seed: int) -> bytes:

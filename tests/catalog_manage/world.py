@@ -15,10 +15,9 @@ from typing import Any
 
 import morecantile
 import numpy as np
-import rasterio
 from fastapi.testclient import TestClient
-from rasterio.transform import from_origin
 
+from tests.rasters import utm_geotiff
 from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
@@ -31,21 +30,8 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 
 def tif_bytes(seed: int, size: int = 64) -> bytes:
     """A small 4-band (blue, green, red, nir) uint16 GeoTIFF in UTM 50N."""
-    rng = np.random.default_rng(seed)
-    data = rng.integers(100, 3000, (4, size, size)).astype("uint16")
-    with rasterio.MemoryFile() as memfile:
-        with memfile.open(
-            driver="GTiff",
-            width=size,
-            height=size,
-            count=4,
-            dtype="uint16",
-            crs="EPSG:32650",
-            transform=from_origin(250000 + 1000 * seed, 3385000, 10, 10),
-        ) as dst:
-            dst.write(data)
-            dst.descriptions = ("blue", "green", "red", "nir")
-        return bytes(memfile.read())
+    data = np.random.default_rng(seed).integers(100, 3000, (4, size, size)).astype("uint16")
+    return utm_geotiff(data, 250000 + 1000 * seed, ("blue", "green", "red", "nir"))
 
 
 def geojson_bytes() -> bytes:

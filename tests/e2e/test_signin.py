@@ -10,7 +10,6 @@ starts). Nothing leaves the server and no script error is raised.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import from_origin
 
 from tests.e2e.browser import settle, shot, viewer_page
+from tests.rasters import utm_geotiff
 from tests.servers import uvicorn_server
 from tileserver.app import create_app
 from tileserver.auth.store import UserStore
@@ -36,21 +34,7 @@ def _rgb_tif(colour: tuple[int, int, int], easting: float, size: int = 128) -> b
     data = np.empty((3, size, size), dtype="uint8")
     for band, value in enumerate(colour):
         data[band] = value
-    buffer = io.BytesIO()
-    with rasterio.MemoryFile() as memfile:
-        with memfile.open(
-            driver="GTiff",
-            width=size,
-            height=size,
-            count=3,
-            dtype="uint8",
-            crs="EPSG:32650",
-            transform=from_origin(easting, 3385000, 10, 10),
-        ) as dst:
-            dst.write(data)
-            dst.descriptions = ("red", "green", "blue")
-        buffer.write(memfile.read())
-    return buffer.getvalue()
+    return utm_geotiff(data, easting, ("red", "green", "blue"))
 
 
 class World:

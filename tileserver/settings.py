@@ -49,6 +49,49 @@ class Basemap(BaseModel):
         return self.url.replace("{key}", self.key) if self.key else self.url
 
 
+class StacSource(BaseModel):
+    """A remote STAC archive an admin configures (``COGSIGHT_STAC_SOURCES``): harvested with
+    ``cogsight harvest SOURCE_ID``, searched beside the local catalog when ``federated``.
+    Its assets are read in place, still only under ``COGSIGHT_ALLOWED_PREFIXES``; ``signing``
+    says how their hrefs are made readable, and ``headers`` / the S3 keys are credentials that
+    never appear in a URL, a response or a log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    title: str = Field(default="", max_length=200)
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="STAC API root (https://...), or a static catalog.json / items file.",
+    )
+    collections: list[str] = Field(
+        default_factory=list, description="Collections offered; empty: all the source has."
+    )
+    federated: bool = Field(
+        default=True, description="List the source in /stac/search and the viewer's search."
+    )
+    signing: Literal["none", "planetary-computer", "requester-pays"] = Field(
+        default="none",
+        description="planetary-computer: SAS tokens from the planetary-computer package; "
+        "requester-pays: S3 reads send AWS_REQUEST_PAYER=requester.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Sent to the STAC API (e.g. an API key); secret."
+    )
+    s3_access_key_id: str | None = Field(
+        default=None, description="For this source's s3:// assets."
+    )
+    s3_secret_access_key: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _web_or_file(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "file://", "/")):
+            raise ValueError("url must be http(s)://, file:// or an absolute path")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a deployment can tune. Defaults run on one machine with no setup."""
 
@@ -179,6 +222,26 @@ class Settings(BaseSettings):
         "as a JSON list of {id, title, type: xyz|wmts, url, attribution, layer?, "
         "tileMatrixSet?, format?, key?}.",
     )
+
+    stac_sources: list[StacSource] = Field(
+        default_factory=list,
+        description="Remote STAC archives, as a JSON list of {id, title, url, collections?, "
+        "federated?, signing?: none|planetary-computer|requester-pays, headers?, "
+        "s3_access_key_id?, s3_secret_access_key?}.",
+    )
+
+    def stac_source(self, source_id: str) -> StacSource | None:
+        """The configured source with this id, or None."""
+        return next((s for s in self.stac_sources if s.id == source_id), None)
+
+    @field_validator("stac_sources")
+    @classmethod
+    def _unique_sources(cls, value: list[StacSource]) -> list[StacSource]:
+        ids = [s.id for s in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"STAC source ids must be unique: {', '.join(twice)} given twice")
+        return value
 
     @field_validator("basemaps")
     @classmethod

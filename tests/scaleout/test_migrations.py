@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, Table, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from tileserver.catalog import Catalog
@@ -29,6 +29,11 @@ from tileserver.catalog.migrate import (
 from tileserver.catalog.tables import DatasetRow, MosaicRow
 from tileserver.jobs.store import JobStore
 
+V1 = {
+    *"id title kind uri crs west south east north footprint datetime sensor band_names".split(),
+    *"dtype nodata width height resolution minzoom maxzoom reflectance_scale".split(),
+    *"reflectance_offset cloud_cover owner visibility properties created".split(),
+}
 TABLES = {"datasets", "mosaics", "jobs", "users", "tokens", "downloads", "projects"}
 
 
@@ -78,7 +83,10 @@ def test_a_data_dir_from_before_migrations_is_adopted(tmp_path) -> None:
     """A SQLite catalog made by ``create_all`` when cogsight had only datasets and mosaics."""
     path = tmp_path / "catalog.db"
     old = create_engine(f"sqlite:///{path}")
-    DatasetRow.metadata.create_all(old, tables=[DatasetRow.__table__, MosaicRow.__table__])  # type: ignore[list-item]
+    before = MetaData()  # the two tables as they were then: no columns added by revisions
+    Table("datasets", before, *(c.copy() for c in DatasetRow.__table__.columns if c.name in V1))
+    MosaicRow.__table__.to_metadata(before)
+    before.create_all(old)
     with old.begin() as conn:
         conn.execute(
             text(

@@ -39,6 +39,16 @@ class DatasetRecord(BaseModel):
     visibility: Literal["public", "private"] = "public"
     properties: dict[str, Any] = Field(default_factory=dict)
     created: dt.datetime
+    collection: str | None = Field(
+        default=None, description="STAC collection of a scene registered from a STAC item."
+    )
+    source: str | None = Field(
+        default=None, description="Archive source (COGSIGHT_STAC_SOURCES id) it came from."
+    )
+    external_id: str | None = Field(
+        default=None, description="'collection/item id' of the item at its source."
+    )
+    source_hash: str | None = Field(default=None, description="Hash of the item as last seen.")
 
 
 class MosaicRecord(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Float, Integer, String, Text
+from sqlalchemy import JSON, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tileserver.catalog.types import NaNAsNull, UTCDateTime
@@ -50,6 +50,17 @@ class DatasetRow(Base):
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Scenes registered from a STAC item (harvested, or added from a remote search): the STAC
+    # collection, the archive source they came from, the source's "collection/item" key and a
+    # hash of the item as last seen (a re-harvest updates only what changed).
+    collection: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index("ux_datasets_source_external_id", "source", "external_id", unique=True),
+    )
 
 
 class MosaicRow(Base):

@@ -15,13 +15,14 @@ from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
 from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import _dataset_from_row
+from tileserver.catalog.spatial import bounds_overlap
 from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import InvalidInput
 from tileserver.settings import Settings
@@ -183,11 +184,7 @@ def spatial_filter(
 
 def bbox_overlaps(bbox: BBox | list[float]) -> ColumnElement[bool]:
     """Datasets whose bounds overlap the box; west > east means it crosses the antimeridian."""
-    west, south, east, north = bbox
-    lat = and_(DatasetRow.south <= north, DatasetRow.north >= south)
-    if west <= east:
-        return and_(lat, DatasetRow.west <= east, DatasetRow.east >= west)
-    return and_(lat, or_(DatasetRow.west <= east, DatasetRow.east >= west))
+    return bounds_overlap(bbox)
 
 
 def sort_order(sortby: list[SortField] | None) -> list[UnaryExpression[Any]]:

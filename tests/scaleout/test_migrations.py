@@ -30,9 +30,33 @@ from tileserver.catalog.tables import DatasetRow, MosaicRow
 from tileserver.jobs.store import JobStore
 
 V1 = {
-    *"id title kind uri crs west south east north footprint datetime sensor band_names".split(),
-    *"dtype nodata width height resolution minzoom maxzoom reflectance_scale".split(),
-    *"reflectance_offset cloud_cover owner visibility properties created".split(),
+    "id",
+    "title",
+    "kind",
+    "uri",
+    "crs",
+    "west",
+    "south",
+    "east",
+    "north",
+    "footprint",
+    "datetime",
+    "sensor",
+    "band_names",
+    "dtype",
+    "nodata",
+    "width",
+    "height",
+    "resolution",
+    "minzoom",
+    "maxzoom",
+    "reflectance_scale",
+    "reflectance_offset",
+    "cloud_cover",
+    "owner",
+    "visibility",
+    "properties",
+    "created",
 }
 TABLES = {"datasets", "mosaics", "jobs", "users", "tokens", "downloads", "projects"}
 
@@ -85,7 +109,7 @@ def test_a_data_dir_from_before_migrations_is_adopted(tmp_path) -> None:
     old = create_engine(f"sqlite:///{path}")
     before = MetaData()  # the two tables as they were then: no columns added by revisions
     Table("datasets", before, *(c.copy() for c in DatasetRow.__table__.columns if c.name in V1))
-    MosaicRow.__table__.to_metadata(before)
+    MosaicRow.__table__.to_metadata(before)  # type: ignore[attr-defined]
     before.create_all(old)
     with old.begin() as conn:
         conn.execute(

@@ -23,6 +23,7 @@ from tileserver.catalog.migrate import (
     alembic_config,
     current_revisions,
     head_revisions,
+    include_name,
     target_metadata,
     upgrade,
 )
@@ -87,7 +88,8 @@ def test_revisions_create_exactly_the_tables_in_code(database_url: str) -> None:
     engine = catalog_engine(database_url)
     upgrade(engine)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_name}
+        context = MigrationContext.configure(conn, opts=opts)
         assert compare_metadata(context, target_metadata()) == []
         assert current_revisions(conn) == head_revisions()
     assert set(inspect(engine).get_table_names()) >= TABLES

@@ -84,3 +84,22 @@ class MosaicRow(Base):
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     visibility: Mapped[str] = mapped_column(String(16), default="public")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class CollectionSummaryRow(Base):
+    """Per (STAC collection, owner, visibility): how many datasets and what they cover, kept
+    by triggers on ``datasets`` (revision 0004), so listing collections reads a few rows
+    instead of grouping the whole catalog. ``owner`` is '' for datasets without one."""
+
+    __tablename__ = "collection_summaries"
+
+    collection: Mapped[str] = mapped_column(String(128), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    visibility: Mapped[str] = mapped_column(String(16), primary_key=True)
+    item_count: Mapped[int] = mapped_column(Integer)
+    west: Mapped[float | None] = mapped_column(Float, nullable=True)
+    south: Mapped[float | None] = mapped_column(Float, nullable=True)
+    east: Mapped[float | None] = mapped_column(Float, nullable=True)
+    north: Mapped[float | None] = mapped_column(Float, nullable=True)
+    start_datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_datetime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

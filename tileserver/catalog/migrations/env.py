@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from tileserver.catalog.migrate import render_item, target_metadata
+from tileserver.catalog.migrate import include_name, render_item, target_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -23,6 +23,7 @@ context.configure(
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
     render_item=render_item,
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -5,12 +5,19 @@ cogeo-mosaic answers a tile above the quadkey zoom by enumerating every child qu
 its own quadkey, so scanning the document's populated quadkeys for that prefix gives the same
 assets in O(populated quadkeys), at any zoom. Assets are stored as catalog URIs and turned
 into GDAL paths at read time, so documents survive a moved data root or a new storage mount.
+
+A query mosaic (``query`` set, see ``tileserver.mosaics.query``) has no scene lists: each tile,
+map or point asks the catalog for the scenes under it, in the mosaic's order, and
+``mosaic_reader`` reads them first valid pixel on top, stopping once the tile is filled, or
+composites them (``mean``, ``median``). At most ``max_scenes_per_tile`` are read; a tile that
+would need more is a 400 that says so, never a silently partial image.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attr
 from cogeo_mosaic.backends.base import MosaicJSONBackend
@@ -18,11 +25,39 @@ from cogeo_mosaic.mosaic import MosaicJSON
 from morecantile import Tile
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
-from rio_tiler.constants import WEB_MERCATOR_TMS
+from rio_tiler.constants import WEB_MERCATOR_TMS, WGS84_CRS
+from rio_tiler.errors import NoAssetFoundError
+from rio_tiler.models import ImageData
+from rio_tiler.mosaic.methods import PixelSelectionMethod
+from rio_tiler.mosaic.methods.base import MosaicMethodBase
+from rio_tiler.mosaic.methods.defaults import FirstMethod
+from rio_tiler.mosaic.reader import mosaic_reader
+from rio_tiler.utils import inherit_rasterio_env
 
+from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.errors import InvalidInput
+from tileserver.mosaics.query import (
+    MosaicQuery,
+    Scene,
+    SceneAccess,
+    access_of,
+    catalog_version,
+    scenes_for_area,
+    stored_query,
+)
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
+from tileserver.tiling.cache import register_freshness
+from tileserver.tiling.reader import CatalogReader
+
+if TYPE_CHECKING:
+    from tileserver.tiling.dependencies import RecordCache
+
+
+FIRST_CHUNK = 2
+"""Scenes read at a time (in parallel) for first-valid-pixel mosaics, before checking whether
+the tile is filled: the newest scene usually fills it, so reading ten at once (titiler's thread
+count) would cost a tile under 5,000 scenes several times a tile under 50."""
 
 
 @attr.s
@@ -31,6 +66,10 @@ class CatalogMosaicBackend(MosaicJSONBackend):
 
     mosaic_def: MosaicJSON = attr.ib(default=None)
     settings: Settings | None = attr.ib(default=None)
+    query: MosaicQuery | None = attr.ib(default=None)
+    catalog: Catalog | None = attr.ib(default=None)
+    access: SceneAccess | None = attr.ib(default=None)
+    band_count: int | None = attr.ib(default=None)
 
     _backend_name = "cogsight"
 
@@ -53,6 +92,9 @@ class CatalogMosaicBackend(MosaicJSONBackend):
     def get_assets(  # type: ignore[override]
         self, x: int, y: int, z: int, reverse: bool = False
     ) -> list[str]:
+        if self.query is not None:
+            assets = self._paths(self._scenes(self.tms.bounds(Tile(x, y, z))))
+            return list(reversed(assets)) if reverse else assets
         quadkeys = self.find_quadkeys(Tile(x=x, y=y, z=z), self.quadkey_zoom)
         uris = dict.fromkeys(
             itertools.chain.from_iterable(self.mosaic_def.tiles.get(qk, []) for qk in quadkeys)
@@ -76,6 +118,8 @@ class CatalogMosaicBackend(MosaicJSONBackend):
             xmin, ymin, xmax, ymax = transform_bounds(
                 coord_crs, tms.rasterio_geographic_crs, xmin, ymin, xmax, ymax
             )
+        if self.query is not None:
+            return self._paths(self._scenes((xmin, ymin, xmax, ymax)))
         hits = []
         for qk in self.mosaic_def.tiles:
             w, s, e, n = tms.bounds(tms.quadkey_to_tile(qk))
@@ -88,3 +132,161 @@ class CatalogMosaicBackend(MosaicJSONBackend):
 
     def _to_path(self, uri: str) -> str:
         return gdal_path(uri, self.settings) if self.settings else uri
+
+    # query mosaics ------------------------------------------------------------------------------
+    def _scenes(self, bounds: Sequence[float], extra: int = 1) -> list[Scene]:
+        """The query's scenes under ``bounds`` (WGS84), in order: up to the per-tile cap plus
+        ``extra`` (to tell "exactly the cap" from "more than the cap"), of the mosaic's band
+        count (a scene of other bands registered later is left out, not an error)."""
+        assert self.query is not None and self.catalog is not None and self.access is not None
+        scenes = scenes_for_area(
+            self.catalog, self.query, self.access, bounds, self.query.max_scenes_per_tile + extra
+        )
+        if self.band_count is not None:
+            scenes = [s for s in scenes if s.bands == self.band_count]
+        return scenes
+
+    def _paths(self, scenes: Sequence[Scene]) -> list[str]:
+        return [self._to_path(s.uri) for s in scenes]
+
+    def _method(self, given: Any) -> Any:
+        """The request's pixel selection, or the mosaic's own when the request gave none
+        (titiler's default, ``first``)."""
+        assert self.query is not None
+        default = given is None or given is FirstMethod or isinstance(given, FirstMethod)
+        if default and self.query.method != "first":
+            return PixelSelectionMethod[self.query.method].value()
+        return given if given is not None else FirstMethod()
+
+    def _mosaic(
+        self,
+        where: str,
+        bounds: Sequence[float],
+        read: Callable[..., ImageData],
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[ImageData, list[str]]:
+        """Read the scenes under ``bounds`` with ``mosaic_reader``: first valid pixel on top,
+        stopping when the image is filled (the scenes under it are never opened)."""
+        assert self.query is not None
+        cap = self.query.max_scenes_per_tile
+        scenes = self._scenes(bounds)
+        if not scenes:
+            raise NoAssetFoundError(f"No scenes of this mosaic's query cover {where}.")
+        method: MosaicMethodBase = self._method(kwargs.pop("pixel_selection", None))
+        more = len(scenes) > cap
+        if more and not method.exit_when_filled:
+            raise InvalidInput(
+                f"{where} lies under more than {cap} scenes of this mosaic's query, the most "
+                f"one tile composites ('max_scenes_per_tile'); zoom in or narrow the query."
+            )
+        threads = int(kwargs.pop("threads", 0) or 0)
+        image, used = mosaic_reader(
+            self._paths(scenes[:cap]),
+            read,
+            *args,
+            pixel_selection=method,
+            threads=threads,
+            chunk_size=FIRST_CHUNK if method.exit_when_filled else None,
+            **kwargs,
+        )
+        if more and not _filled(image):
+            raise InvalidInput(
+                f"{where} is not filled by the first {cap} scenes of this mosaic's query and "
+                f"more lie under it ('max_scenes_per_tile' is {cap}); zoom in or narrow the "
+                "query."
+            )
+        return image, used
+
+    def tile(  # type: ignore[override]
+        self, x: int, y: int, z: int, search_options: dict | None = None, **kwargs: Any
+    ) -> tuple[ImageData, list[str]]:
+        if self.query is None:
+            return super().tile(x, y, z, search_options=search_options, **kwargs)  # type: ignore[no-any-return]
+        self._watch()
+        bbox = self.tms.bounds(Tile(x, y, z))
+        if self.tms.rasterio_geographic_crs != WGS84_CRS:
+            bbox = transform_bounds(self.tms.rasterio_geographic_crs, WGS84_CRS, *bbox)
+
+        @inherit_rasterio_env
+        def _reader(asset: str, x: int, y: int, z: int, **options: Any) -> ImageData:
+            with self.reader(asset, tms=self.tms, **self.reader_options) as src:
+                return src.tile(x, y, z, **options)  # type: ignore[no-any-return]
+
+        return self._mosaic(f"Tile {z}/{x}/{y}", bbox, _reader, x, y, z, **kwargs)
+
+    def part(  # type: ignore[override]
+        self,
+        bbox: tuple[float, float, float, float],
+        bounds_crs: CRS = WGS84_CRS,
+        search_options: dict | None = None,
+        **kwargs: Any,
+    ) -> tuple[ImageData, list[str]]:
+        if self.query is None:
+            return super().part(
+                bbox, bounds_crs=bounds_crs, search_options=search_options, **kwargs
+            )  # type: ignore[no-any-return]
+        self._watch()
+        geo = (
+            tuple(transform_bounds(bounds_crs, WGS84_CRS, *bbox))
+            if bounds_crs != WGS84_CRS
+            else tuple(bbox)
+        )
+
+        @inherit_rasterio_env
+        def _reader(asset: str, bbox: Any, bounds_crs: CRS, **options: Any) -> ImageData:
+            with self.reader(asset, **self.reader_options) as src:
+                return src.part(bbox, bounds_crs=bounds_crs, **options)  # type: ignore[no-any-return]
+
+        return self._mosaic("The requested area", geo, _reader, bbox, bounds_crs, **kwargs)
+
+    def assets_for_point(
+        self, lng: float, lat: float, coord_crs: CRS | None = None, **kwargs: Any
+    ) -> list[str]:
+        if self.query is None:
+            return super().assets_for_point(lng, lat, coord_crs=coord_crs, **kwargs)  # type: ignore[no-any-return]
+        coord_crs = coord_crs or WGS84_CRS
+        if coord_crs != WGS84_CRS:
+            lng, lat, *_ = transform_bounds(coord_crs, WGS84_CRS, lng, lat, lng, lat)
+        return self._paths(self._scenes((lng, lat, lng, lat), extra=0))
+
+    def _watch(self) -> None:
+        """Cached tiles of this mosaic are stamped with the catalog's version (a new scene
+        shows at once in this process, within seconds elsewhere)."""
+        register_freshness(f"/mosaics/{self.input}/", catalog_version)
+
+
+def _filled(image: ImageData) -> bool:
+    return not bool(image.array.mask.any())
+
+
+def open_mosaic(
+    record: MosaicRecord, records: RecordCache, settings: Settings, **options: Any
+) -> CatalogMosaicBackend:
+    """The backend for a catalog mosaic, listed scenes or query alike (WMS, featureinfo)."""
+    return CatalogMosaicBackend(
+        record.id,
+        reader=CatalogReader,
+        **backend_options(record, records, settings),
+        **options,
+    )
+
+
+def backend_options(
+    record: MosaicRecord, records: RecordCache, settings: Settings
+) -> dict[str, Any]:
+    """What the backend takes besides the id: the parsed document, and a query mosaic's query,
+    catalog and scene access."""
+    query = stored_query(record)
+    options: dict[str, Any] = {
+        "mosaic_def": records.mosaic_document(record.id),
+        "settings": settings,
+    }
+    if query is not None:
+        options.update(
+            query=query,
+            catalog=records.catalog,
+            access=access_of(record),
+            band_count=len(record.band_names),
+        )
+    return options

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Literal
+
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from titiler.mosaic.extensions.wmts import wmtsExtension
 from titiler.mosaic.factory import MosaicTilerFactory
 
@@ -13,19 +17,22 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.manage import Changes, change_mosaic, delete_mosaic
 from tileserver.manage.caches import AppCaches
-from tileserver.mosaics.backend import CatalogMosaicBackend
+from tileserver.mosaics.backend import CatalogMosaicBackend, backend_options
 from tileserver.mosaics.build import MosaicRequest, build_mosaic
+from tileserver.mosaics.query import MATCHED_KEY, QUERY_KEY, MosaicQuery, SceneAccess
 from tileserver.routers.bodies import bounded_route
 from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
+    MosaicBackendParams,
+    RecordCache,
     checked_factory_options,
     get_catalog,
+    get_records,
     get_settings,
     index_rendering,
     layer_identifier,
-    mosaic_backend_params,
     mosaic_layer,
     mosaic_path,
     mosaic_record,
@@ -39,7 +46,19 @@ PREFIX = "/mosaics/{mosaic_id}"
 class MosaicOut(BaseModel):
     id: str
     title: str
-    dataset_ids: list[str]
+    kind: Literal["scenes", "query"] = Field(
+        default="scenes", description="Listed scenes, or a query read per tile."
+    )
+    query: dict[str, Any] | None = Field(
+        default=None, description="A query mosaic's stored query, order and method."
+    )
+    matched: int | None = Field(
+        default=None, description="Scenes a query mosaic matched when it was created."
+    )
+    dataset_ids: list[str] = Field(
+        description="The scenes, first on top; for a query mosaic, the scene on top when it "
+        "was created (its rendering is the mosaic's)."
+    )
     band_names: list[str]
     bounds: tuple[float, float, float, float]
     minzoom: int
@@ -63,12 +82,36 @@ class MosaicList(BaseModel):
 def _out(record: MosaicRecord, request: Request) -> MosaicOut:
     data = record.model_dump(exclude={"mosaicjson", "created"})
     description = record.mosaicjson.get("description")
+    query = record.mosaicjson.get(QUERY_KEY)
+    matched = record.mosaicjson.get(MATCHED_KEY)
     return MosaicOut(
         **data,
+        kind="query" if isinstance(query, dict) else "scenes",
+        query=query if isinstance(query, dict) else None,
+        matched=matched if isinstance(matched, int) else None,
         created=record.created.isoformat(),
         description=description if isinstance(description, str) else None,
         links=mosaic_links(request, record.id),
     )
+
+
+@dataclass
+class CatalogBackendParams(MosaicBackendParams):
+    """The backend's options: a query mosaic adds its query, the catalog and scene access."""
+
+    query: MosaicQuery | None = None
+    catalog: Catalog | None = None
+    access: SceneAccess | None = None
+    band_count: int | None = None
+
+
+async def catalog_backend_params(
+    record: MosaicRecord = Depends(mosaic_record),
+    records: RecordCache = Depends(get_records),
+    settings: Settings = Depends(get_settings),
+) -> CatalogBackendParams:
+    options = await run_in_threadpool(backend_options, record, records, settings)
+    return CatalogBackendParams(**options)
 
 
 def build_mosaic_tiler() -> MosaicTilerFactory:
@@ -76,7 +119,7 @@ def build_mosaic_tiler() -> MosaicTilerFactory:
         **checked_factory_options(),
         router_prefix=PREFIX,
         backend=CatalogMosaicBackend,
-        backend_dependency=mosaic_backend_params,  # type: ignore[arg-type]
+        backend_dependency=catalog_backend_params,  # type: ignore[arg-type]
         dataset_reader=CatalogReader,
         path_dependency=mosaic_path,
         layer_dependency=mosaic_layer,  # type: ignore[arg-type]
@@ -103,7 +146,8 @@ def build_mosaics_router() -> APIRouter:
         settings: Settings = Depends(get_settings),
         principal: Principal = Depends(get_principal),
     ) -> MosaicOut:
-        """Build a MosaicJSON from catalog scenes (ids, or bbox + datetime + sensor)."""
+        """Build a mosaic: a MosaicJSON of catalog scenes (ids, or bbox + datetime + sensor),
+        or ("kind": "query") a stored query whose tiles read the scenes under them."""
         require_writer(principal)
         record = build_mosaic(
             catalog,

@@ -23,7 +23,7 @@ from rio_tiler.errors import NoAssetFoundError, PointOutsideBounds
 from rio_tiler.models import PointData
 
 from tileserver.catalog import DatasetRecord
-from tileserver.mosaics.backend import CatalogMosaicBackend
+from tileserver.mosaics.backend import open_mosaic
 from tileserver.sources import gdal_path
 from tileserver.tiling.reader import CatalogReader
 from tileserver.wms.capabilities import xml_text
@@ -72,10 +72,7 @@ def _point(
         if isinstance(layer.source, DatasetRecord):
             with CatalogReader(gdal_path(layer.source.uri, sources.settings)) as src:
                 return src.point(x, y, coord_crs=crs)
-        document = sources.records.mosaic_document(layer.source.id)
-        with CatalogMosaicBackend(
-            layer.source.id, mosaic_def=document, settings=sources.settings, reader=CatalogReader
-        ) as mosaic:
+        with open_mosaic(layer.source, sources.records, sources.settings) as mosaic:
             for _asset, point in mosaic.point(x, y, coord_crs=crs):
                 if not point.array.mask.all():
                     return point  # the scene the map shows: the first with data

@@ -27,7 +27,7 @@ from rio_tiler.utils import linear_rescale
 from rio_tiler.utils import render as encode_array
 
 from tileserver.catalog import DatasetRecord
-from tileserver.mosaics.backend import CatalogMosaicBackend
+from tileserver.mosaics.backend import open_mosaic
 from tileserver.rendering import Render
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
@@ -63,10 +63,7 @@ def read_layer(layer: Layer, render: Render, query: MapQuery, sources: Sources) 
         if isinstance(layer.source, DatasetRecord):
             with CatalogReader(gdal_path(layer.source.uri, sources.settings)) as src:
                 return src.part(query.bbox, **options)
-        document = sources.records.mosaic_document(layer.source.id)
-        with CatalogMosaicBackend(
-            layer.source.id, mosaic_def=document, settings=sources.settings, reader=CatalogReader
-        ) as mosaic:
+        with open_mosaic(layer.source, sources.records, sources.settings) as mosaic:
             image, _ = mosaic.part(query.bbox, **options)
             return image
     except OUTSIDE:

@@ -21,6 +21,7 @@ from tileserver.jobs.runner import JobRunner
 from tileserver.manage.trash import sweep_trash
 from tileserver.memory import tune_malloc
 from tileserver.routers.datasets import build_datasets_router
+from tileserver.routers.harvests import build_harvests_router
 from tileserver.routers.indices import build_indices_router
 from tileserver.routers.me import build_me_router
 from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_indices_router())
     app.include_router(build_mosaics_router())
     app.include_router(build_me_router())
+    app.include_router(build_harvests_router())
     app.include_router(build_wms_router())  # before the tilers: /raster/{id}/wms
     raster = build_raster_tiler()
     app.include_router(raster.router, prefix=raster.router_prefix, tags=["Raster tiles"])

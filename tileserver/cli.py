@@ -305,7 +305,14 @@ def _register_ingest() -> None:
     app.command("ingest")(ingest)
 
 
+def _register_harvest() -> None:
+    from tileserver.cli_harvest import harvest
+
+    app.command("harvest")(harvest)
+
+
 _register_ingest()
+_register_harvest()
 
 
 def main() -> None:  # pragma: no cover

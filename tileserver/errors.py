@@ -131,6 +131,14 @@ class OutsideBounds(CogsightError):
     code = "outside_bounds"
 
 
+class SourceUnavailable(CogsightError):
+    """A remote STAC source (API, catalog, items file) could not be read: unreachable, an
+    HTTP error, a timeout or a malformed answer. The message names the source, never its
+    credentials."""
+
+    code = "source_unavailable"
+
+
 def name_few(items: Sequence[object], shown: int = 5) -> str:
     """``a, b, c``, or the first ``shown`` and ``… and 99,995 more``: a message about a
     client's list names a few entries (each clipped to 64 characters), never echoes it whole."""
@@ -151,6 +159,7 @@ STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
     MonthlyQuotaExceeded: 429,
     AlreadyExists: 409,
     OutsideBounds: 404,
+    SourceUnavailable: 502,
     TileOutsideBounds: 404,
     PointOutsideBounds: 404,
     NoAssetFoundError: 404,

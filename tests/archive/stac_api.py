@@ -11,7 +11,8 @@ It serves whatever item dicts it is given (``tests/archive/items.py``'s Earth Se
 or items a test builds). Failure switches for tests: ``fail`` = ``"500"`` / ``"hang"`` /
 ``"malformed"`` answers every matching request that way (``fail_paths`` limits it to path
 prefixes; ``fail_after`` lets that many matching requests through first), and
-``required_headers`` answers 401 to requests without them (a credential check). Every request's
+``required_headers`` answers 401 to requests without them (a credential check);
+``page_delay`` slows every search page (to stop a harvest half way). Every request's
 path, query and headers are kept in ``requests`` for assertions.
 
     with serve_stac_api(items) as api:
@@ -67,6 +68,7 @@ class FakeStacApi:
     fail_paths: tuple[str, ...] = ()
     fail_after: int = 0
     hang_seconds: float = 30.0
+    page_delay: float = 0.0  # seconds before each search page (a slow archive)
     required_headers: dict[str, str] = field(default_factory=dict)
     max_limit: int = MAX_LIMIT
     requests: list[Seen] = field(default_factory=list)
@@ -255,11 +257,14 @@ class _Handler(BaseHTTPRequestHandler):
     # plumbing
     def _send(self, status: int, body: Any, content_type: str = "application/json") -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            self.close_connection = True
 
     def _base(self) -> str:
         return self.api.url
@@ -446,6 +451,8 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, KeyError):
             return self._send(400, {"code": "BadRequest", "description": "bad parameters"})
         page = matched[offset : offset + limit]
+        if self.api.page_delay:
+            time.sleep(self.api.page_delay)
         links: list[dict[str, Any]] = [
             {"rel": "root", "href": f"{self._base()}/", "type": "application/json"}
         ]

@@ -43,6 +43,7 @@ def target_metadata() -> MetaData:
     """All of cogsight's tables, wherever their modules live."""
     from tileserver.auth import tables as _auth_tables  # noqa: F401  (users, tokens ...)
     from tileserver.catalog.tables import Base
+    from tileserver.harvest import tables as _harvest_tables  # noqa: F401  (harvest runs)
     from tileserver.jobs import tables as _job_tables  # noqa: F401  (jobs)
 
     return Base.metadata

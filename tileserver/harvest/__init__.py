@@ -1,0 +1,1 @@
+"""Harvesting STAC archives into the catalog: ``cogsight harvest SOURCE`` and ``/harvests``."""

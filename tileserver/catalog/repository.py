@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tileserver.catalog import migrate
 from tileserver.catalog.engine import catalog_engine
 from tileserver.catalog.schemas import DatasetQuery, DatasetRecord, MosaicRecord
+from tileserver.catalog.spatial import bounds_overlap, detect_index
 from tileserver.catalog.tables import DatasetRow, MosaicRow
 from tileserver.errors import DatasetNotFound, MosaicNotFound
 
@@ -58,6 +59,7 @@ class Catalog:
         self.engine = catalog_engine(database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         migrate.upgrade(self.engine)
+        detect_index(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -88,6 +90,19 @@ class Catalog:
             s.add(DatasetRow(**values, west=west, south=south, east=east, north=north))
         return record
 
+    def add_datasets(self, records: Iterable[DatasetRecord]) -> int:
+        """Insert a batch in one transaction (one multi-row statement per chunk; the spatial
+        index and collection summaries follow by trigger); how many rows were added."""
+        rows = []
+        for record in records:
+            values = record.model_dump(exclude={"bounds"})
+            values["west"], values["south"], values["east"], values["north"] = record.bounds
+            rows.append(values)
+        if rows:
+            with self.session() as s:
+                s.execute(insert(DatasetRow), rows)
+        return len(rows)
+
     def get_dataset(self, dataset_id: str) -> DatasetRecord:
         with self.session() as s:
             row = s.get(DatasetRow, dataset_id)
@@ -105,13 +120,7 @@ class Catalog:
         if query.sensor:
             stmt = stmt.where(DatasetRow.sensor == query.sensor)
         if query.bbox:
-            w, s_, e, n = query.bbox
-            stmt = stmt.where(
-                DatasetRow.west <= e,
-                DatasetRow.east >= w,
-                DatasetRow.south <= n,
-                DatasetRow.north >= s_,
-            )
+            stmt = stmt.where(bounds_overlap(query.bbox))
         if query.datetime_start:
             stmt = stmt.where(DatasetRow.datetime >= query.datetime_start)
         if query.datetime_end:

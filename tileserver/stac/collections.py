@@ -1,20 +1,26 @@
-"""STAC collections derived from the catalog: one per raster sensor, plus ``vectors``.
+"""STAC collections derived from the catalog: a dataset's own ``collection`` when it has one
+(scenes registered from STAC items), else its raster sensor, else ``vectors``.
 
-Collections are not stored: they are grouped out of the datasets table on every request, so
-extents are always the union of what is there and a collection exists exactly while it has
-datasets. Only public datasets are published.
+Collections are not stored as such: triggers on the datasets table keep a summary per
+(collection, owner, visibility) (revision 0004: count, bounds, time span), and a listing adds up
+the summaries the viewer may see (public ones, plus their own). So extents are always the union
+of what is there, a collection exists exactly while it has visible datasets, and listing costs
+a few rows however large the catalog.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import Column, ColumnElement, and_, case, false, func, or_, select
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from tileserver.auth.access import Viewer
 from tileserver.catalog import Catalog, DatasetRecord
-from tileserver.catalog.tables import DatasetRow
+from tileserver.catalog.tables import CollectionSummaryRow, DatasetRow
 from tileserver.errors import NotFoundError
 from tileserver.sensors import SENSORS
 from tileserver.stac.datetimes import format_rfc3339
@@ -23,18 +29,24 @@ from tileserver.stac.links import GEOJSON, JSON, SCHEMA, StacUrls, link
 VECTORS = "vectors"
 STAC_VERSION = "1.0.0"
 
-# A collection's temporal extent spans the acquisition times that are known (an item of
-# unknown time widens nothing: its published 1900-to-registration range is a placeholder).
-item_start = DatasetRow.datetime
-item_end = DatasetRow.datetime
-
 
 class CollectionNotFound(NotFoundError):
     code = "collection_not_found"
 
 
 def collection_id(record: DatasetRecord) -> str:
+    if record.collection:
+        return record.collection
     return VECTORS if record.kind == "vector" else record.sensor
+
+
+def collection_key() -> ColumnElement[str]:
+    """``collection_id`` in SQL (the same expression revision 0004's triggers group by)."""
+    return case(
+        (DatasetRow.collection.is_not(None), DatasetRow.collection),
+        (DatasetRow.kind == "vector", VECTORS),
+        else_=DatasetRow.sensor,
+    )
 
 
 def published(viewer: Viewer | None = None) -> ColumnElement[bool]:
@@ -45,19 +57,39 @@ def published(viewer: Viewer | None = None) -> ColumnElement[bool]:
 
 
 def in_collections(ids: list[str]) -> ColumnElement[bool]:
-    """SQL condition: the dataset belongs to one of these collections."""
-    clauses: list[ColumnElement[bool]] = []
+    """SQL condition: the dataset belongs to one of these collections (spelled per column,
+    so the collection and sensor indexes serve it)."""
+    if not ids:
+        return false()
+    unset = DatasetRow.collection.is_(None)
+    clauses: list[ColumnElement[bool]] = [DatasetRow.collection.in_(ids)]
     sensors = [i for i in ids if i != VECTORS]
     if VECTORS in ids:
-        clauses.append(DatasetRow.kind == "vector")
+        clauses.append(and_(unset, DatasetRow.kind == "vector"))
     if sensors:
-        clauses.append(and_(DatasetRow.kind == "raster", DatasetRow.sensor.in_(sensors)))
-    return or_(*clauses) if clauses else false()
+        clauses.append(and_(unset, DatasetRow.kind == "raster", DatasetRow.sensor.in_(sensors)))
+    return or_(*clauses)
+
+
+def _on_summaries(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A visibility rule written over datasets columns (``owner``, ``visibility``), read on
+    the summaries instead: the rule stays the one in ``auth/access.py``."""
+    summaries = CollectionSummaryRow.__table__.c
+
+    def swap(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, Column) and element.table is DatasetRow.__table__:
+            return summaries[element.name]
+        return None
+
+    no_options: dict[str, Any] = {}
+    return replacement_traverse(clause, no_options, swap)
 
 
 @dataclass
 class CollectionSummary:
-    """A collection's id and what its datasets cover."""
+    """A collection's id and what its datasets cover. The temporal extent spans the known
+    acquisition times (an item of unknown time widens nothing: its published
+    1900-to-registration range is a placeholder)."""
 
     id: str
     count: int
@@ -65,53 +97,45 @@ class CollectionSummary:
     start: dt.datetime | None
     end: dt.datetime | None
 
-    def merge(self, other: CollectionSummary) -> None:
-        w, s, e, n = self.bbox
-        ow, os_, oe, on = other.bbox
-        self.bbox = (min(w, ow), min(s, os_), max(e, oe), max(n, on))
-        self.count += other.count
-        self.start = min((d for d in (self.start, other.start) if d), default=None)
-        self.end = max((d for d in (self.end, other.end) if d), default=None)
 
-
-def list_collections(catalog: Catalog, viewer: Viewer | None = None) -> list[CollectionSummary]:
-    """Every collection that has at least one published dataset, sorted by id."""
+def list_collections(
+    catalog: Catalog, viewer: Viewer | None = None, only: str | None = None
+) -> list[CollectionSummary]:
+    """Every collection that has at least one published dataset (or just ``only``), by id."""
+    summary = CollectionSummaryRow
     stmt = (
         select(
-            DatasetRow.kind,
-            DatasetRow.sensor,
-            func.count(),
-            func.min(DatasetRow.west),
-            func.min(DatasetRow.south),
-            func.max(DatasetRow.east),
-            func.max(DatasetRow.north),
-            func.min(item_start),
-            func.max(item_end),
+            summary.collection,
+            func.sum(summary.item_count),
+            func.min(summary.west),
+            func.min(summary.south),
+            func.max(summary.east),
+            func.max(summary.north),
+            func.min(summary.start_datetime),
+            func.max(summary.end_datetime),
         )
-        .where(published(viewer))
-        .group_by(DatasetRow.kind, DatasetRow.sensor)
+        .where(_on_summaries(published(viewer)), summary.item_count > 0)
+        .group_by(summary.collection)
+        .order_by(summary.collection)
     )
-    found: dict[str, CollectionSummary] = {}
+    if only is not None:
+        stmt = stmt.where(summary.collection == only)
     with catalog.session() as session:
-        for kind, sensor, count, w, s, e, n, start, end in session.execute(stmt):
-            summary = CollectionSummary(
-                id=VECTORS if kind == "vector" else sensor,
-                count=count,
-                bbox=(w, s, e, n),
+        return [
+            CollectionSummary(
+                id=cid,
+                count=int(count),
+                bbox=_bbox(w, s, e, n),
                 start=_utc(start),
                 end=_utc(end),
             )
-            if summary.id in found:
-                found[summary.id].merge(summary)
-            else:
-                found[summary.id] = summary
-    return [found[k] for k in sorted(found)]
+            for cid, count, w, s, e, n, start, end in session.execute(stmt)
+        ]
 
 
 def get_collection(catalog: Catalog, cid: str, viewer: Viewer | None = None) -> CollectionSummary:
-    for summary in list_collections(catalog, viewer):
-        if summary.id == cid:
-            return summary
+    for summary in list_collections(catalog, viewer, only=cid):
+        return summary
     raise CollectionNotFound(f"No collection '{cid}'.")
 
 
@@ -157,6 +181,12 @@ def _describe(cid: str) -> tuple[str, str]:
         return "Generic rasters", "Rasters without a sensor preset, served as dynamic tiles."
     title = SENSORS.get(cid).title if cid in SENSORS else cid
     return title, f"{title} rasters, served as dynamic tiles."
+
+
+def _bbox(*edges: float | None) -> tuple[float, float, float, float]:
+    """Summaries always have bounds (datasets' are required); NaN should one be missing."""
+    west, south, east, north = (math.nan if v is None else float(v) for v in edges)
+    return west, south, east, north
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -22,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import ColumnElement, and_, bindparam, case, false, literal, not_, null, or_, select
 from sqlalchemy import true as sql_true
 
+from tileserver.catalog.spatial import bounds_overlap
 from tileserver.catalog.tables import DatasetRow
 from tileserver.catalog.types import UTCDateTime
 from tileserver.errors import InvalidInput
@@ -206,11 +207,7 @@ class Compiler:
         west, south, east, north = (float(v) for v in shapely.bounds(area))
         bounds = (DatasetRow.west, DatasetRow.south, DatasetRow.east, DatasetRow.north)
         stmt = select(DatasetRow.id, DatasetRow.footprint, *bounds).where(
-            *self.ctx.base,
-            DatasetRow.south <= north,
-            DatasetRow.north >= south,
-            DatasetRow.west <= east,
-            DatasetRow.east >= west,
+            *self.ctx.base, bounds_overlap((west, south, east, north))
         )
         hits = [
             row.id

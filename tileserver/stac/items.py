@@ -59,16 +59,23 @@ def dataset_to_item(record: DatasetRecord, urls: StacUrls) -> dict[str, Any]:
 
 
 def item_collection(
-    records: list[DatasetRecord], urls: StacUrls, matched: int, links: list[dict[str, Any]]
+    records: list[DatasetRecord],
+    urls: StacUrls,
+    matched: int | None,
+    links: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """A page of search results (GeoJSON FeatureCollection with STAC API counts)."""
-    return {
+    """A page of search results (GeoJSON FeatureCollection with STAC API counts;
+    ``numberMatched`` left out when the search did not count that far)."""
+    page: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": [dataset_to_item(r, urls) for r in records],
         "links": links,
         "numberMatched": matched,
         "numberReturned": len(records),
     }
+    if matched is None:
+        del page["numberMatched"]
+    return page
 
 
 def _geometry(record: DatasetRecord) -> dict[str, Any]:

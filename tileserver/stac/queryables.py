@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tileserver.catalog.tables import DatasetRow
 from tileserver.catalog.types import UTCDateTime
 from tileserver.ingest.acquisition import EARLIEST
+from tileserver.stac.collections import collection_key
 
 Kind = Literal["string", "number", "timestamp", "geometry", "array"]
 GEOJSON_GEOMETRY = "https://geojson.org/schema/Geometry.json"
@@ -99,7 +100,7 @@ def _gsd(ctx: FilterContext) -> ColumnElement[Any]:
 
 
 def _collection(_ctx: FilterContext) -> ColumnElement[Any]:
-    return case((DatasetRow.kind == "vector", literal("vectors")), else_=DatasetRow.sensor)
+    return collection_key()
 
 
 def _start(_ctx: FilterContext) -> ColumnElement[Any]:

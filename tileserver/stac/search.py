@@ -1,21 +1,24 @@
 """Item search over the catalog: the one function both STAC endpoints and Python callers use.
 
 Everything SQL can answer (ids, collections, datetime, ``filter``, sort, paging) is answered in
-SQL. Space is exact, as STAC defines it (the item *geometry* intersects the area): SQL keeps the
-datasets whose bounds overlap the area's bounds, shapely tests each footprint, and paging runs
-over what is left. That loads the candidates' footprints per page, which is fine for catalogs
-of thousands of scenes; a spatial index (PostGIS) is the step after that.
+SQL. Space is exact, as STAC defines it (the item *geometry* intersects the area): the spatial
+index (``catalog/spatial.py``: SQLite's R*Tree, a PostgreSQL GiST index) picks the datasets whose
+bounds overlap the area's bounds, GEOS tests their footprints in bulk, and paging runs over what
+is left. ``numberMatched`` is exact up to ``EXACT_COUNT_LIMIT`` matches and omitted beyond.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Text, and_, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -52,12 +55,20 @@ DEFAULT_SORT = [SortField(field="datetime", direction="desc")]
 BOUNDS = (DatasetRow.west, DatasetRow.south, DatasetRow.east, DatasetRow.north)
 
 
+EXACT_COUNT_LIMIT = 10_000
+"""``numberMatched`` is exact up to this many matches and omitted beyond (STAC lets a search
+leave it out): counting a huge match set, and testing every footprint in it, would cost more
+than the page itself. Paging does not need it (one row past the page says there is more)."""
+CHUNK = 512
+
+
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of matches, in order; ``next_token`` is None on the last page."""
+    """One page of matches, in order; ``matched`` is None when more than
+    ``EXACT_COUNT_LIMIT`` match; ``next_token`` is None on the last page."""
 
     records: list[DatasetRecord]
-    matched: int
+    matched: int | None
     next_token: str | None
 
 
@@ -76,15 +87,23 @@ def search_datasets(
     with catalog.session() as session:
         conditions = search_conditions(request, viewer, session)
         if spatial is None:
-            rows, matched = _page_in_sql(session, conditions, order, offset, limit)
+            rows, matched, more = _page_in_sql(session, conditions, order, offset, limit)
         else:
             prefilter, area = spatial
-            rows, matched = _page_in_area(
+            rows, matched, more = _page_in_area(
                 session, [*conditions, prefilter], order, area, offset, limit
             )
         records = [_dataset_from_row(r) for r in rows]
-    next_token = encode_token(offset + limit) if offset + limit < matched else None
+    next_token = encode_token(offset + limit) if more else None
     return SearchPage(records=records, matched=matched, next_token=next_token)
+
+
+def _bounded_count(session: Session, conditions: list[ColumnElement[bool]]) -> int | None:
+    """How many rows match, when at most ``EXACT_COUNT_LIMIT`` do (else None): the count
+    stops there instead of walking the whole match set."""
+    some = select(DatasetRow.id).where(*conditions).limit(EXACT_COUNT_LIMIT + 1).subquery()
+    count = session.scalar(select(func.count()).select_from(some)) or 0
+    return count if count <= EXACT_COUNT_LIMIT else None
 
 
 def _page_in_sql(
@@ -93,10 +112,12 @@ def _page_in_sql(
     order: list[UnaryExpression[Any]],
     offset: int,
     limit: int,
-) -> tuple[list[DatasetRow], int]:
-    matched = session.scalar(select(func.count()).select_from(DatasetRow).where(*conditions))
-    page = select(DatasetRow).where(*conditions).order_by(*order).offset(offset).limit(limit)
-    return list(session.scalars(page)), matched or 0
+) -> tuple[list[DatasetRow], int | None, bool]:
+    """The page (one row more, to know whether another follows), the bounded count."""
+    matched = _bounded_count(session, conditions)
+    page = select(DatasetRow).where(*conditions).order_by(*order).offset(offset).limit(limit + 1)
+    rows = list(session.scalars(page))
+    return rows[:limit], matched, len(rows) > limit
 
 
 def _page_in_area(
@@ -106,19 +127,46 @@ def _page_in_area(
     area: BaseGeometry,
     offset: int,
     limit: int,
-) -> tuple[list[DatasetRow], int]:
-    """Test the footprints of the bounds-filtered candidates (ids and footprints only), then
-    load the full rows of the requested page."""
-    columns = (DatasetRow.id, DatasetRow.footprint, *BOUNDS)
-    candidates = session.execute(select(*columns).where(*conditions).order_by(*order))
-    hits = [
-        c.id
-        for c in candidates
-        if area.intersects(footprint_geometry(c.footprint, (c.west, c.south, c.east, c.north)))
-    ]
+) -> tuple[list[DatasetRow], int | None, bool]:
+    """Test the footprints of the index-selected candidates (ids and footprints only, in
+    order, a chunk at a time), then load the full rows of the requested page. All candidates
+    are tested when there are at most ``EXACT_COUNT_LIMIT`` (an exact ``numberMatched``);
+    beyond, only until the page and one more hit are found."""
+    exact = _bounded_count(session, conditions) is not None
+    columns = (DatasetRow.id, cast(DatasetRow.footprint, Text).label("footprint"), *BOUNDS)
+    stmt = select(*columns).where(*conditions).order_by(*order)
+    shapely.prepare(area)
+    hits: list[str] = []
+    for chunk in session.execute(stmt.execution_options(yield_per=CHUNK)).partitions():
+        hits.extend(intersecting(area, chunk))
+        if not exact and len(hits) > offset + limit:
+            break
     wanted = hits[offset : offset + limit]
     rows = {r.id: r for r in session.scalars(select(DatasetRow).where(DatasetRow.id.in_(wanted)))}
-    return [rows[i] for i in wanted if i in rows], len(hits)
+    matched = len(hits) if exact else None
+    return [rows[i] for i in wanted if i in rows], matched, len(hits) > offset + limit
+
+
+def intersecting(area: BaseGeometry, candidates: Sequence[Any]) -> list[str]:
+    """Ids of the candidates (id, footprint as GeoJSON text, west, south, east, north) whose
+    footprint intersects ``area``, in their order: the footprints are read and tested in bulk
+    (GEOS), with ``footprint_geometry``'s rules for missing, broken or invalid ones."""
+    if not candidates:
+        return []
+    texts = [c.footprint if c.footprint and c.footprint != "{}" else None for c in candidates]
+    try:
+        shapes = shapely.from_geojson(texts, on_invalid="ignore")
+    except (shapely.errors.ShapelyError, ValueError, TypeError):
+        shapes = np.array([None] * len(candidates), dtype=object)
+    # Missing (unparseable) or invalid footprints take the slow path below; empty ones too.
+    good = ~shapely.is_missing(shapes) & ~shapely.is_empty(shapes) & shapely.is_valid(shapes)
+    hit = np.zeros(len(candidates), dtype=bool)
+    hit[good] = shapely.intersects(area, shapes[good])
+    for i in np.flatnonzero(~good):
+        c = candidates[int(i)]
+        footprint = json.loads(c.footprint) if c.footprint else {}
+        hit[i] = area.intersects(footprint_geometry(footprint, (c.west, c.south, c.east, c.north)))
+    return [c.id for c, h in zip(candidates, hit, strict=True) if h]
 
 
 def search_conditions(

@@ -1,0 +1,303 @@
+"""The catalog at scale: STAC search, collections and queryables as the catalog grows, on
+SQLite and PostgreSQL, and the harvest-like insert rate.
+
+Usage: python bench/catalog.py [--sizes 10000 100000 1000000] [--pg-sizes 10000 100000 1000000]
+                               [--backends sqlite postgresql] [--queries 100]
+
+The catalog is filled with Sentinel-2-like metadata rows (a 1 degree tile grid over 20,000
+land-sized cells, one scene per tile every 5 days, footprints that are whole or clipped tiles,
+cloud cover, a collection): straight bulk inserts (executemany on SQLite, COPY on PostgreSQL)
+through the same triggers that keep the spatial index and the collection summaries. At each size
+it measures, through the real app (TestClient on ``create_app``): a 0.2 degree bbox + one month
+datetime search (limit 10), ``GET /stac/collections``, ``GET /stac/queryables`` and a
+collection's queryables; then the insert rate of ``Catalog.add_datasets`` (batches of 500, as
+harvest registers items). PostgreSQL is a throwaway cluster (``tests/scaleout/pg.py``; PostGIS
+when installed). Each size grows the previous catalog, so the curve costs one fill.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tileserver.app import create_app
+from tileserver.catalog import Catalog
+from tileserver.catalog.schemas import DatasetRecord
+from tileserver.settings import Settings
+
+COLUMNS = [
+    "id",
+    "title",
+    "kind",
+    "uri",
+    "crs",
+    "west",
+    "south",
+    "east",
+    "north",
+    "footprint",
+    "datetime",
+    "sensor",
+    "band_names",
+    "dtype",
+    "nodata",
+    "width",
+    "height",
+    "resolution",
+    "minzoom",
+    "maxzoom",
+    "reflectance_scale",
+    "reflectance_offset",
+    "cloud_cover",
+    "owner",
+    "visibility",
+    "properties",
+    "created",
+    "collection",
+    "source",
+    "external_id",
+    "source_hash",
+]
+TILES = 20_000
+REVISIT_DAYS = 5
+EPOCH = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
+BANDS = json.dumps(["blue", "green", "red", "nir", "swir16", "swir22", "scl"])
+PROPS = json.dumps(
+    {"platform": "sentinel-2a", "constellation": "sentinel-2", "instruments": ["msi"]}
+)
+
+
+def tile_grid(seed: int = 0) -> np.ndarray:
+    """(TILES, 2) south-west corners of 1 degree cells, between 56 S and 76 N."""
+    rng = np.random.default_rng(seed)
+    cells = rng.choice(360 * 132, size=TILES, replace=False)
+    return np.stack([cells % 360 - 180.0, cells // 360 - 56.0], axis=1).astype(float)
+
+
+GRID = tile_grid()
+
+
+def scene(n: int) -> tuple[Any, ...]:
+    """The n-th scene: tile n % TILES at pass n // TILES (all tiles per pass, 5 days apart)."""
+    west, south = GRID[n % TILES]
+    when = EPOCH + dt.timedelta(days=REVISIT_DAYS * (n // TILES), minutes=n % 600)
+    east, north = west + 1.0, south + 0.9
+    if n % 3 == 0:  # clipped by the swath edge: a triangle of the tile
+        ring = [[west, south], [east, south], [west, north], [west, south]]
+    else:
+        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    footprint = json.dumps({"type": "Polygon", "coordinates": [ring]})
+    tile = f"T{n % TILES:05d}"
+    ident = f"S2A_{tile}_{when:%Y%m%d}_{n:09d}"
+    return (
+        secrets.token_hex(6),
+        ident,
+        "raster",
+        f"s3://sentinel-cogs/{tile}/{ident}.vrt",
+        "EPSG:32633",
+        west,
+        south,
+        east,
+        north,
+        footprint,
+        when,
+        "sentinel2-l2a",
+        BANDS,
+        "uint16",
+        0.0,
+        10980,
+        10980,
+        10.0,
+        8,
+        14,
+        0.0001,
+        -0.1,
+        (n * 2654435761 % 10_000) / 100,  # cloud cover, spread over 0-100
+        None,
+        "public",
+        PROPS,
+        when,
+        "sentinel-2-l2a",
+        "earth-search",
+        f"sentinel-2-l2a/{ident}",
+        None,
+    )
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def fill_sqlite(path: Path, start: int, stop: int, batch: int = 50_000) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    marks = ", ".join("?" * len(COLUMNS))
+    sql = f"INSERT INTO datasets ({', '.join(COLUMNS)}) VALUES ({marks})"
+    for first in range(start, stop, batch):
+        rows = (
+            tuple(sqlite_value(v) for v in scene(n)) for n in range(first, min(stop, first + batch))
+        )
+        with conn:
+            conn.executemany(sql, rows)
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def fill_postgres(url: str, start: int, stop: int, batch: int = 200_000) -> None:
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        for first in range(start, stop, batch):
+            with conn.cursor() as cur:
+                copy_sql = f"COPY datasets ({', '.join(COLUMNS)}) FROM STDIN"
+                with cur.copy(copy_sql) as copy:
+                    for n in range(first, min(stop, first + batch)):
+                        copy.write_row(scene(n))
+            conn.commit()
+        conn.autocommit = True
+        conn.execute("ANALYZE datasets")
+
+
+def record(n: int) -> DatasetRecord:
+    values = dict(zip(COLUMNS, scene(n), strict=True))
+    for key in ("footprint", "band_names", "properties"):
+        values[key] = json.loads(values[key])
+    values["bounds"] = tuple(values.pop(k) for k in ("west", "south", "east", "north"))
+    return DatasetRecord.model_validate(values)
+
+
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """p50 and p95 in milliseconds of ``repeat`` calls (after one warm-up)."""
+    call()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+
+
+def searches(size: int, seed: int = 1) -> Iterator[dict[str, str]]:
+    """Random 0.2 degree boxes over the tile grid and one-month windows of the filled period."""
+    rng = np.random.default_rng(seed)
+    days = max(30, REVISIT_DAYS * math.ceil(size / TILES))
+    while True:
+        west, south = GRID[rng.integers(TILES)] + rng.uniform(0, 0.8, 2)
+        start = EPOCH + dt.timedelta(days=int(rng.integers(0, max(1, days - 30))))
+        end = start + dt.timedelta(days=30)
+        yield {
+            "bbox": f"{west:.4f},{south:.4f},{west + 0.2:.4f},{south + 0.2:.4f}",
+            "datetime": f"{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}",
+            "limit": "10",
+        }
+
+
+def measure(client: TestClient, size: int, repeat: int) -> dict[str, Any]:
+    queries = searches(size)
+    found: list[int] = []
+
+    def search() -> None:
+        response = client.get("/stac/search", params=next(queries))
+        response.raise_for_status()
+        found.append(len(response.json()["features"]))
+
+    def get(path: str) -> Callable[[], None]:
+        return lambda: client.get(path).raise_for_status()
+
+    out: dict[str, Any] = {"search": timed(search, repeat)}
+    out["hits"] = statistics.mean(found)
+    out["collections"] = timed(get("/stac/collections"), repeat)
+    out["queryables"] = timed(get("/stac/queryables"), repeat)
+    out["coll_queryables"] = timed(get("/stac/collections/sentinel-2-l2a/queryables"), repeat)
+    return out
+
+
+def insert_rate(catalog: Catalog, first: int, count: int, batch: int = 500) -> float:
+    """Items per second through ``Catalog.add_datasets`` (records built beforehand)."""
+    records = [record(n) for n in range(first, first + count)]
+    t0 = time.perf_counter()
+    for i in range(0, count, batch):
+        catalog.add_datasets(records[i : i + batch])
+    return count / (time.perf_counter() - t0)
+
+
+def run_backend(name: str, url: str, data_dir: Path, sizes: list[int], repeat: int) -> list[dict]:
+    rows = []
+    filled = 0
+    Catalog(url)  # the schema (revision 0004's index and triggers)
+    for size in sizes:
+        t0 = time.perf_counter()
+        if name == "sqlite":
+            fill_sqlite(Path(url.removeprefix("sqlite:///")), filled, size)
+        else:
+            fill_postgres(url, filled, size)
+        fill_s = time.perf_counter() - t0
+        filled = size
+        app = create_app(Settings(data_dir=data_dir, database_url=url))
+        with TestClient(app) as client:
+            result = measure(client, size, repeat)
+        catalog = Catalog(url)
+        harvest = insert_rate(catalog, 50_000_000 + size, 5_000)
+        catalog.engine.dispose()
+        rows.append({"backend": name, "size": size, "fill_s": fill_s, "harvest": harvest, **result})
+        print_row(rows[-1], rows[0])
+    return rows
+
+
+def print_row(row: dict, first: dict) -> None:
+    ratio = row["search"][0] / first["search"][0]
+    print(
+        f"{row['backend']:<10} {row['size']:>10,} | search p50 {row['search'][0]:6.1f} ms "
+        f"p95 {row['search'][1]:6.1f} (x{ratio:4.1f}, {row['hits']:.1f} hits) | collections "
+        f"{row['collections'][0]:5.1f}/{row['collections'][1]:5.1f} | queryables "
+        f"{row['queryables'][0]:4.1f}/{row['queryables'][1]:4.1f} | coll. queryables "
+        f"{row['coll_queryables'][0]:4.1f}/{row['coll_queryables'][1]:4.1f} | "
+        f"add_datasets {row['harvest']:,.0f} items/s | fill {row['fill_s']:.0f} s",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--pg-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--queries", type=int, default=100)
+    args = parser.parse_args(argv)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-catalog-")))
+        for backend in args.backends:
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp / 'catalog.db'}"
+                run_backend(backend, url, tmp / "sqlite", args.sizes, args.queries)
+            else:
+                from tests.scaleout.pg import pg_cluster
+
+                cluster = stack.enter_context(pg_cluster())
+                sizes = args.pg_sizes or args.sizes
+                run_backend(backend, cluster.database(), tmp / "pg", sizes, args.queries)
+
+
+if __name__ == "__main__":
+    main()

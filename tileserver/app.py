@@ -21,10 +21,12 @@ from tileserver.jobs.runner import JobRunner
 from tileserver.manage.trash import sweep_trash
 from tileserver.memory import tune_malloc
 from tileserver.routers.datasets import build_datasets_router
+from tileserver.routers.federated import build_federated_router
 from tileserver.routers.harvests import build_harvests_router
 from tileserver.routers.indices import build_indices_router
 from tileserver.routers.me import build_me_router
 from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
+from tileserver.routers.places import build_places_router
 from tileserver.routers.processes import build_processes_router
 from tileserver.routers.raster import build_raster_tiler
 from tileserver.routers.stac import build_stac_router
@@ -85,9 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.include_router(build_uploads_router())
+    app.include_router(build_federated_router())  # before /datasets/{id}
     app.include_router(build_datasets_router())
     app.include_router(build_vectors_router())
     app.include_router(build_stac_router())
+    app.include_router(build_places_router())
     app.include_router(build_processes_router())
     app.include_router(build_indices_router())
     app.include_router(build_mosaics_router())

@@ -230,6 +230,17 @@ class Settings(BaseSettings):
         "s3_access_key_id?, s3_secret_access_key?}.",
     )
 
+    stac_source_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long a federated search waits for a remote STAC source.",
+    )
+    places_path: Path | None = Field(
+        default=None,
+        description="The gazetteer file (default: the one `make places` builds in build/places).",
+    )
+
     def stac_source(self, source_id: str) -> StacSource | None:
         """The configured source with this id, or None."""
         return next((s for s in self.stac_sources if s.id == source_id), None)

@@ -24,6 +24,13 @@ from tileserver.stac.collections import (
     get_collection,
     list_collections,
 )
+from tileserver.stac.federated import (
+    SourceInfo,
+    federated_collection,
+    federated_search,
+    list_sources,
+    parse_sources,
+)
 from tileserver.stac.items import dataset_to_item, item_collection
 from tileserver.stac.landing import conformance, landing_page
 from tileserver.stac.links import GEOJSON, JSON, OPENAPI, SCHEMA, StacUrls, link, with_query
@@ -39,6 +46,13 @@ from tileserver.tiling.dependencies import get_catalog, get_settings
 FILTER_DOC = (
     "CQL2 (cql2-text or, with filter-lang=cql2-json, JSON) over /stac/queryables, e.g. "
     "\"eo:cloud_cover < 10 AND datetime >= TIMESTAMP('2020-01-01T00:00:00Z')\"."
+)
+
+
+SOURCES_DOC = (
+    "cogsight: comma-separated source ids from /stac/sources (e.g. local,earth-search); "
+    "absent: the local catalog only. Items are marked properties['cogsight:source'] and the "
+    "response's cogsight:sources says how each source answered."
 )
 
 
@@ -59,6 +73,9 @@ async def search_body(request: Request) -> SearchRequest:
         data = await request.json()
     except (ValueError, RecursionError):
         raise InvalidInput("The search body must be JSON.") from None
+    if isinstance(data, dict) and "sources" in data:  # federated search: see search_post
+        data = dict(data)
+        request.state.stac_sources = data.pop("sources")
     return parse_search_body(data)
 
 
@@ -79,14 +96,20 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
+def _search_body_schema() -> dict[str, Any]:
+    schema = _inline_refs(SearchRequest.model_json_schema(by_alias=True))
+    schema["properties"]["sources"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": SOURCES_DOC.replace("comma-separated ", ""),
+    }
+    return schema
+
+
 SEARCH_BODY_DOC = {
     "requestBody": {
         "required": False,
-        "content": {
-            "application/json": {
-                "schema": _inline_refs(SearchRequest.model_json_schema(by_alias=True))
-            }
-        },
+        "content": {"application/json": {"schema": _search_body_schema()}},
     }
 }
 
@@ -225,6 +248,12 @@ def build_stac_router() -> APIRouter:
             raise DatasetNotFound(f"No item '{item_id}' in collection '{cid}'.")
         return _json(dataset_to_item(record, _urls(request)), GEOJSON)
 
+    @router.get("/sources", response_model=list[SourceInfo], summary="Sources to search")
+    def sources(settings: Settings = Depends(get_settings)) -> list[SourceInfo]:
+        """The local catalog and each federated remote STAC API, for ``sources`` in a search
+        (ids and titles only: no URL, no credentials)."""
+        return list_sources(settings)
+
     @router.get("/search", summary="Item search (GET)")
     def search_get(
         request: Request,
@@ -242,6 +271,7 @@ def build_stac_router() -> APIRouter:
         filter_lang: str | None = Query(None, alias="filter-lang"),
         filter_crs: str | None = Query(None, alias="filter-crs"),
         token: str | None = Query(None, description="Paging token from a 'next' link."),
+        sources: str | None = Query(None, description=SOURCES_DOC),
         catalog: Catalog = Depends(get_catalog),
         settings: Settings = Depends(get_settings),
         viewer: Viewer = Depends(get_viewer),
@@ -262,9 +292,17 @@ def build_stac_router() -> APIRouter:
                 "token": token,
             }
         )
-        page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
         links = [link("self", str(request.url), GEOJSON), link("root", urls.root, JSON)]
+        chosen = parse_sources(sources, settings)
+        if chosen is not None:
+            found = federated_search(catalog, settings, viewer, search, chosen, urls)
+            if found.next_token:
+                links.append(
+                    link("next", with_query(str(request.url), token=found.next_token), GEOJSON)
+                )
+            return _json(federated_collection(found, links), GEOJSON)
+        page = search_datasets(catalog, search, settings, viewer)
         next_link = (
             link("next", with_query(str(request.url), token=page.next_token), GEOJSON)
             if page.next_token
@@ -280,9 +318,18 @@ def build_stac_router() -> APIRouter:
         settings: Settings = Depends(get_settings),
         viewer: Viewer = Depends(get_viewer),
     ) -> JSONResponse:
-        page = search_datasets(catalog, search, settings, viewer)
         urls = _urls(request)
         links = [link("self", urls.search, GEOJSON), link("root", urls.root, JSON)]
+        chosen = parse_sources(getattr(request.state, "stac_sources", None), settings)
+        if chosen is not None:
+            found = federated_search(catalog, settings, viewer, search, chosen, urls)
+            if found.next_token:
+                body = {**search.body(token=found.next_token), "sources": chosen}
+                links.append(
+                    link("next", urls.search, GEOJSON, method="POST", body=body, merge=False)
+                )
+            return _json(federated_collection(found, links), GEOJSON)
+        page = search_datasets(catalog, search, settings, viewer)
         next_link = (
             link(
                 "next",

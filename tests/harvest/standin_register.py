@@ -5,6 +5,7 @@ installed only when the real module is absent (``install_if_missing``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sys
@@ -58,6 +59,11 @@ def _check(item: dict[str, Any], settings: Settings) -> list[str]:
     return bands
 
 
+def _when(item: dict[str, Any]) -> dt.datetime | None:
+    text = (item.get("properties") or {}).get("datetime")
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
 def register_items(
     catalog: Catalog,
     settings: Settings,
@@ -98,7 +104,7 @@ def register_items(
                 east=east,
                 north=north,
                 footprint=item.get("geometry") or {},
-                datetime=None,
+                datetime=_when(item),
                 sensor="generic",
                 band_names=bands,
                 dtype="uint16",
@@ -127,10 +133,15 @@ def register_items(
     return outcomes
 
 
+INSTALLED = False  # True when the stand-in replaces the missing module
+
+
 def install_if_missing() -> None:
+    global INSTALLED
     try:
         import tileserver.scenes.register  # noqa: F401
     except ImportError:
+        INSTALLED = True
         package = types.ModuleType("tileserver.scenes")
         package.__path__ = []
         module = types.ModuleType("tileserver.scenes.register")

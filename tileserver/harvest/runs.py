@@ -9,11 +9,13 @@ its items are unchanged (no write, no duplicate).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from tileserver.catalog import Catalog
 from tileserver.catalog.repository import utcnow
@@ -51,9 +53,35 @@ class HarvestRun(BaseModel):
     finished: dt.datetime | None = None
 
 
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(worker: str | None) -> bool:
+    """Whether ``worker`` ("host:pid") is a process of this host that no longer exists."""
+    if not worker or ":" not in worker:
+        return False
+    host, pid = worker.rsplit(":", 1)
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _dead(row: HarvestRunRow, now: dt.datetime) -> bool:
+    """A ``running`` row whose process stopped: no heartbeat for a while, or gone from here."""
+    stale = row.heartbeat is None or now - row.heartbeat > STALE_AFTER
+    return row.status == "running" and (stale or _gone(row.worker))
+
+
 def _status(row: HarvestRunRow, now: dt.datetime) -> Status:
-    """``running`` whose process stopped beating is ``interrupted`` (resumable)."""
-    if row.status == "running" and (row.heartbeat is None or now - row.heartbeat > STALE_AFTER):
+    """``running`` whose process died is ``interrupted`` (resumable)."""
+    if _dead(row, now):
         return "interrupted"
     return row.status  # type: ignore[return-value]
 
@@ -86,6 +114,10 @@ def _view(row: HarvestRunRow) -> HarvestRun:
         started=row.started,
         finished=row.finished,
     )
+
+
+def _same(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 class RunStore:
@@ -152,26 +184,33 @@ class RunStore:
             return row
 
     def claim(self, run_id: str) -> HarvestRun:
-        """Mark the run running in this process; refused while another process runs it."""
+        """Mark the run running in this process; refused while a live process runs it."""
         now = utcnow()
+        row = self.row(run_id)
+        if row.status == "completed":
+            return _view(row)
+        if row.status == "running" and not _dead(row, now):
+            raise AlreadyExists(f"Harvest run '{run_id}' is already running.")
         with self.catalog.session() as s:
+            # only if nobody claimed it since it was read (same status, beat and worker)
             claimed = s.execute(
                 update(HarvestRunRow)
                 .where(
                     HarvestRunRow.id == run_id,
-                    HarvestRunRow.status != "completed",
-                    or_(
-                        HarvestRunRow.status != "running",
-                        HarvestRunRow.heartbeat.is_(None),
-                        HarvestRunRow.heartbeat < now - STALE_AFTER,
-                    ),
+                    HarvestRunRow.status == row.status,
+                    _same(HarvestRunRow.heartbeat, row.heartbeat),
+                    _same(HarvestRunRow.worker, row.worker),
                 )
-                .values(status="running", message="", heartbeat=now, started=now, finished=None)
+                .values(
+                    status="running",
+                    message="",
+                    heartbeat=now,
+                    started=now,
+                    finished=None,
+                    worker=this_worker(),
+                )
             ).rowcount  # type: ignore[attr-defined]
         if not claimed:
-            run = self.get(run_id)
-            if run.status == "completed":
-                return run
             raise AlreadyExists(f"Harvest run '{run_id}' is already running.")
         return self.get(run_id)
 
@@ -201,6 +240,15 @@ class RunStore:
                     )
                     for r in refusals
                 )
+
+    def beat(self, run_id: str) -> None:
+        """Keep a running run's claim fresh (between batches that take long)."""
+        with self.catalog.session() as s:
+            s.execute(
+                update(HarvestRunRow)
+                .where(HarvestRunRow.id == run_id, HarvestRunRow.worker == this_worker())
+                .values(heartbeat=utcnow())
+            )
 
     def finish(self, run_id: str, status: Status, message: str = "") -> HarvestRun:
         with self.catalog.session() as s:

@@ -10,7 +10,9 @@ unfinished run from its cursor, or starts a new run whose unchanged items cost n
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tileserver.catalog import Catalog
@@ -22,11 +24,34 @@ from tileserver.harvest.read_file import read_file
 from tileserver.harvest.read_static import read_static
 from tileserver.harvest.runs import HarvestRun, Refusal, RunStore
 from tileserver.harvest.sources import Source, resolve
+from tileserver.harvest.tables import HarvestRunRow
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.harvest")
 
 Progress = Callable[[HarvestRun], None]
+BEAT_SECONDS = 15.0
+
+
+@contextmanager
+def _beating(store: RunStore, run_id: str) -> Iterator[None]:
+    """A thread refreshing the run's heartbeat while the block runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(BEAT_SECONDS):
+            try:
+                store.beat(run_id)
+            except Exception:  # a missed beat is retried; the run itself reports errors
+                logger.warning("harvest %s: heartbeat failed", run_id)
+
+    thread = threading.Thread(target=beat, name=f"harvest-beat-{run_id[:8]}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def batches(
@@ -77,8 +102,6 @@ def run_harvest(
     """Run (or resume) ``run_id`` to its end (``claimed``: the caller already claimed it).
     Raises the source's error after marking the run failed with it; refused items do not fail
     a run."""
-    from tileserver.scenes.register import register_items
-
     store = RunStore(catalog)
     row = store.row(run_id)
     options = HarvestOptions.model_validate(row.params)
@@ -86,49 +109,9 @@ def run_harvest(
     run = store.get(run_id) if claimed else store.claim(run_id)
     if run.status == "completed":
         return run
-    seen = row.seen
     try:
-        for batch in batches(source, options, row.cursor, timeout):
-            items = batch.items
-            rejected = batch.rejected
-            if options.max_items is not None:
-                room = max(0, options.max_items - seen)
-                rejected = rejected[:room]
-                items = items[: max(0, room - len(rejected))]
-            outcomes = register_items(
-                catalog,
-                settings,
-                items,
-                source=source.source_id,
-                owner=row.owner,
-                visibility=options.visibility,
-            )
-            counts = {"seen": len(items) + len(rejected), "refused": len(rejected)}
-            refusals = [Refusal(item_id=r.item_id, reason=r.reason) for r in rejected]
-            collections = {str(i.get("id")): i.get("collection") for i in items}
-            for outcome in outcomes:
-                counts[outcome.status] = counts.get(outcome.status, 0) + 1
-                if outcome.status == "refused":
-                    refusals.append(
-                        Refusal(
-                            item_id=outcome.item_id,
-                            collection=_text(collections.get(outcome.item_id)),
-                            reason=outcome.reason or "refused",
-                        )
-                    )
-            seen += counts["seen"]
-            full = options.max_items is not None and seen >= options.max_items
-            store.record_batch(
-                run_id,
-                counts=counts,
-                refusals=refusals,
-                cursor=None if full else batch.cursor,
-                total=batch.total,
-            )
-            if progress is not None:
-                progress(store.get(run_id))
-            if full:
-                break
+        with _beating(store, run_id):
+            _run_batches(catalog, settings, row, source, options, progress, timeout)
     except CogsightError as exc:
         store.finish(run_id, "failed", str(exc))
         raise
@@ -141,6 +124,63 @@ def run_harvest(
     if progress is not None:
         progress(run)
     return run
+
+
+def _run_batches(
+    catalog: Catalog,
+    settings: Settings,
+    row: HarvestRunRow,
+    source: Source,
+    options: HarvestOptions,
+    progress: Progress | None,
+    timeout: float,
+) -> None:
+    """Register batch after batch from the run's cursor, recording each on the run."""
+    from tileserver.scenes.register import register_items
+
+    store = RunStore(catalog)
+    seen = row.seen
+    for batch in batches(source, options, row.cursor, timeout):
+        items = batch.items
+        rejected = batch.rejected
+        if options.max_items is not None:
+            room = max(0, options.max_items - seen)
+            rejected = rejected[:room]
+            items = items[: max(0, room - len(rejected))]
+        outcomes = register_items(
+            catalog,
+            settings,
+            items,
+            source=source.source_id,
+            owner=row.owner,
+            visibility=options.visibility,
+        )
+        counts = {"seen": len(items) + len(rejected), "refused": len(rejected)}
+        refusals = [Refusal(item_id=r.item_id, reason=r.reason) for r in rejected]
+        collections = {str(i.get("id")): i.get("collection") for i in items}
+        for outcome in outcomes:
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if outcome.status == "refused":
+                refusals.append(
+                    Refusal(
+                        item_id=outcome.item_id,
+                        collection=_text(collections.get(outcome.item_id)),
+                        reason=outcome.reason or "refused",
+                    )
+                )
+        seen += counts["seen"]
+        full = options.max_items is not None and seen >= options.max_items
+        store.record_batch(
+            row.id,
+            counts=counts,
+            refusals=refusals,
+            cursor=None if full else batch.cursor,
+            total=batch.total,
+        )
+        if progress is not None:
+            progress(store.get(row.id))
+        if full:
+            return
 
 
 def harvest(

@@ -41,6 +41,9 @@ class HarvestRunRow(Base):
     started: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     heartbeat: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # "host:pid" of the process running it: a run whose process is gone from this host is
+    # resumable at once, elsewhere once its heartbeat is stale
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class HarvestRefusalRow(Base):

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("started", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished", sa.DateTime(timezone=True), nullable=True),
         sa.Column("heartbeat", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("worker", sa.String(length=128), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("harvest_runs", schema=None) as batch_op:

@@ -1,19 +1,25 @@
-// "Search" panel: an area (drawn box or polygon, the current view, or an uploaded vector
-// dataset), a date range, a cloud-cover limit and sensors (STAC collections) -> POST /stac/search.
-// Results show thumbnails and can be added to the map, downloaded (the COG asset) or inspected.
+// "Search" panel: an area (a place found by name, a drawn box or polygon, the current view, or an
+// uploaded vector dataset), a date range, a cloud-cover limit, sensors (STAC collections) and
+// sources (this catalog and the remote STAC APIs the server federates) -> POST /stac/search.
+// Results show their source, thumbnails, and can be added to the map (a remote one is registered
+// first: POST /datasets/items/from-source), downloaded (the COG asset) or inspected.
 import { api, getJSON, sendJSON } from "./api.js";
 import { withToken } from "./auth.js";
 import { DrawCancelled, polygonFromBbox } from "./draw.js";
 import { clear, el, formatDate } from "./ui.js";
 
 const PAGE_SIZE = 50;
+const LOCAL = "local";
+const PLACE_DELAY_MS = 200;
 
-/** The STAC search body for a form state (pure; unit-tested). */
-export function searchBody({ area, from, to, cloud, includeUnknownCloud, collections, allCollections }) {
+/** The STAC search body for a form state (pure; unit-tested). ``sources`` is sent only when it
+ * names more than this catalog (a plain search stays a local one). */
+export function searchBody({ area, from, to, cloud, includeUnknownCloud, collections, allCollections, sources }) {
   const body = { limit: PAGE_SIZE, sortby: [{ field: "datetime", direction: "desc" }] };
+  if (sources && sources.length && !(sources.length === 1 && sources[0] === LOCAL)) body.sources = sources;
   if (area) {
     if (area.kind === "dataset") body.intersects_dataset = area.datasetId;
-    else if (area.kind === "polygon") body.intersects = area.geometry;
+    else if (area.kind === "polygon" || area.kind === "place") body.intersects = area.geometry;
     else if (area.bbox) body.bbox = area.bbox.map((v) => Number(v.toFixed(6)));
   }
   if (from || to) body.datetime = `${from ? `${from}T00:00:00Z` : ".."}/${to ? `${to}T23:59:59Z` : ".."}`;
@@ -27,9 +33,16 @@ export function searchBody({ area, from, to, cloud, includeUnknownCloud, collect
   return body;
 }
 
+/** A place suggestion's label: "Hubei — Province, China". */
+export function placeLabel(place) {
+  const where = [place.type, place.region, place.country_name].filter((v) => v && v !== place.name);
+  return where.length ? `${place.name} — ${where.join(", ")}` : place.name;
+}
+
 function describeArea(area) {
   if (!area) return "Anywhere";
   if (area.kind === "dataset") return `Inside "${area.title}"`;
+  if (area.kind === "place") return `Place: ${area.title}`;
   const [w, s, e, n] = area.bbox;
   const label = area.kind === "polygon" ? "Polygon" : area.kind === "view" ? "View" : "Box";
   return `${label} ${w.toFixed(3)}, ${s.toFixed(3)} – ${e.toFixed(3)}, ${n.toFixed(3)}`;
@@ -45,6 +58,10 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
   let results = [];
   let next = null;
   let footprints = [];
+  let sourceList = [];
+  let sourceTitles = {};
+  let placeTimer = null;
+  let placeQuery = 0;
 
   const areaLabel = el("div", { class: "area-label", testid: "search-area" }, describeArea(null));
   const vectorSelect = el("select", {
@@ -66,6 +83,28 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
   const cloudLabel = el("span", { class: "cloud-label", testid: "search-cloud-label" });
   const unknown = el("input", { type: "checkbox", checked: true, testid: "search-cloud-unknown" });
   const sensors = el("div", { class: "sensor-list", testid: "search-collections" });
+  const sourcesBox = el("div", { class: "sensor-list", testid: "search-sources" });
+  const sourcesField = el("div", { class: "field", hidden: true }, el("span", { class: "field-label" }, "Sources"), sourcesBox);
+  const status = el("div", { class: "search-status", testid: "search-status", "aria-live": "polite" });
+  const suggestions = el("div", { class: "place-suggestions", testid: "search-place-suggestions", hidden: true });
+  const placeInput = el("input", {
+    type: "search",
+    class: "input",
+    testid: "search-place",
+    placeholder: "Find a place: country, province, city…",
+    autocomplete: "off",
+    oninput: () => {
+      clearTimeout(placeTimer);
+      placeTimer = setTimeout(() => findPlaces(placeInput.value).catch((err) => onError(err, "Places")), PLACE_DELAY_MS);
+    },
+    onkeydown: (e) => {
+      if (e.key === "Escape") suggestions.hidden = true;
+      if (e.key === "Enter") {
+        const first = suggestions.querySelector("button");
+        if (first) first.click();
+      }
+    },
+  });
   const run = el("button", { type: "button", class: "btn", testid: "search-run", onclick: () => search() }, "Search");
   const count = el("span", { class: "count", testid: "search-count" });
   const list = el("div", { class: "result-list", testid: "search-results" });
@@ -77,6 +116,8 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
       "div",
       { class: "field" },
       el("span", { class: "field-label" }, "Area"),
+      placeInput,
+      suggestions,
       el(
         "div",
         { class: "button-row" },
@@ -104,7 +145,9 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
     el("label", { class: "field" }, el("span", { class: "field-label" }, "Cloud cover ", cloudLabel), cloud),
     el("label", { class: "check" }, unknown, "Include scenes without a cloud estimate"),
     el("div", { class: "field" }, el("span", { class: "field-label" }, "Sensors"), sensors),
+    sourcesField,
     el("div", { class: "button-row" }, run),
+    status,
     list,
     more,
   );
@@ -122,6 +165,82 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
     draw.showArea(area ? area.geometry : null);
   }
 
+  async function findPlaces(text) {
+    const q = text.trim();
+    const ticket = ++placeQuery;
+    clear(suggestions);
+    if (q.length < 2) {
+      suggestions.hidden = true;
+      return;
+    }
+    const doc = await getJSON("/places", { q, limit: 8 });
+    if (ticket !== placeQuery) return; // a later keystroke asked again
+    clear(suggestions);
+    const places = doc.places || [];
+    if (!places.length) suggestions.append(el("div", { class: "empty" }, `No place named "${q}"`));
+    for (const place of places) {
+      suggestions.append(
+        el(
+          "button",
+          { type: "button", class: "place-suggestion", testid: `search-place-${place.id}`, title: doc.attribution || "", onclick: () => choosePlace(place).catch((err) => onError(err, "Places")) },
+          placeLabel(place),
+        ),
+      );
+    }
+    suggestions.hidden = false;
+  }
+
+  async function choosePlace(place) {
+    suggestions.hidden = true;
+    placeInput.value = place.name;
+    const feature = await getJSON(`/places/${encodeURIComponent(place.id)}`);
+    setArea({ kind: "place", placeId: place.id, title: placeLabel(place), bbox: feature.bbox, geometry: feature.geometry });
+    const [w, s, e, n] = feature.bbox;
+    const pad = Math.max(e - w, n - s) * 0.15;
+    viewer.camera.flyTo({ destination: window.Cesium.Rectangle.fromDegrees(w - pad, s - pad, e + pad, n + pad), duration: 0.8 });
+  }
+
+  async function loadSources() {
+    sourceList = await getJSON("/stac/sources");
+    sourceTitles = Object.fromEntries(sourceList.map((s) => [s.id, s.title]));
+    clear(sourcesBox);
+    for (const source of sourceList) {
+      sourcesBox.append(
+        el(
+          "label",
+          { class: "check sensor", title: source.kind === "local" ? "Scenes in this catalog" : `Remote STAC archive "${source.title}"` },
+          el("input", { type: "checkbox", checked: true, value: source.id, testid: `search-source-${source.id}` }),
+          source.title,
+        ),
+      );
+    }
+    sourcesField.hidden = sourceList.length < 2; // only this catalog: nothing to choose
+  }
+
+  function checkedSources() {
+    if (!sourceList.length) return [LOCAL];
+    return [...sourcesBox.querySelectorAll("input[type=checkbox]")].filter((i) => i.checked).map((i) => i.value);
+  }
+
+  function showStatus(doc) {
+    clear(status);
+    status.classList.remove("error");
+    const failed = (doc && doc["cogsight:sources"] ? doc["cogsight:sources"] : []).filter((s) => s.status === "error");
+    for (const s of failed) {
+      status.append(el("div", { class: "source-error", testid: `search-source-error-${s.id}` }, `${sourceTitles[s.id] || s.id}: ${s.error}`));
+    }
+    status.classList.toggle("error", failed.length > 0);
+  }
+
+  async function addResult(item) {
+    const props = item.properties || {};
+    const source = props["cogsight:source"];
+    if (!source || source === LOCAL) return onAdd(item);
+    // a remote scene: the server fetches it from the configured source and registers it
+    const dataset = await sendJSON("POST", "/datasets/items/from-source", { source, collection: item.collection, item_id: item.id });
+    return onAdd({ ...item, id: dataset.id, properties: { ...props, title: dataset.title, "cogsight:kind": dataset.kind } });
+  }
+
   function refreshVectors() {
     const current = vectorSelect.value;
     clear(vectorSelect);
@@ -131,7 +250,16 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
   }
 
   async function loadCollections() {
+    await loadSources().catch((err) => onError(err, "Could not load the search sources"));
     collections = await api.collections();
+    // collections only a remote source offers are sensors too
+    const known = new Set(collections.map((c) => c.id));
+    for (const source of sourceList) {
+      for (const id of source.collections || []) {
+        if (!known.has(id)) collections.push({ id, title: `${id} (${source.title})` });
+        known.add(id);
+      }
+    }
     clear(sensors);
     if (!collections.length) sensors.append(el("span", { class: "empty" }, "No collections"));
     for (const c of collections) {
@@ -218,7 +346,14 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
         el(
           "div",
           { class: "result-text" },
-          el("div", { class: "result-title", title: props.title || item.id }, props.title || item.id),
+          el(
+            "div",
+            { class: "result-title", title: props.title || item.id },
+            props["cogsight:source"] && sourceList.length > 1
+              ? el("span", { class: `badge source-badge${props["cogsight:source"] === LOCAL ? "" : " remote"}`, testid: `search-source-badge-${item.id}` }, sourceTitles[props["cogsight:source"]] || props["cogsight:source"])
+              : null,
+            props.title || item.id,
+          ),
           el(
             "div",
             { class: "result-meta" },
@@ -233,7 +368,20 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
                 type: "button",
                 class: "btn btn-small",
                 testid: `search-add-${item.id}`,
-                onclick: () => onAdd(item).catch((err) => onError(err, `Could not add "${props.title || item.id}"`)),
+                onclick: async (e) => {
+                  const button = e.currentTarget;
+                  button.disabled = true;
+                  button.textContent = "Adding…";
+                  try {
+                    await addResult(item);
+                    button.textContent = "Added";
+                  } catch (err) {
+                    button.textContent = "Add";
+                    onError(err, `Could not add "${props.title || item.id}"`);
+                  } finally {
+                    button.disabled = false;
+                  }
+                },
               },
               "Add",
             ),
@@ -278,10 +426,19 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
   async function page(request) {
     root.classList.add("busy");
     run.disabled = true;
+    clear(status);
+    status.classList.remove("error");
+    status.append(el("span", { class: "spinner-text", testid: "search-progress" }, "Searching…"));
     try {
       const doc = await request();
+      showStatus(doc);
       const link = (doc.links || []).find((l) => l.rel === "next");
       return { features: doc.features || [], next: link || null };
+    } catch (err) {
+      clear(status);
+      status.classList.add("error");
+      status.append(el("div", { testid: "search-error" }, `Search failed: ${err.message || err}`));
+      throw err;
     } finally {
       root.classList.remove("busy");
       run.disabled = false;
@@ -298,8 +455,10 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
         includeUnknownCloud: unknown.checked,
         collections: checkedCollections(),
         allCollections: collections,
+        sources: checkedSources(),
       });
       if (collections.length && !checkedCollections().length) throw new Error("Pick at least one sensor");
+      if (!checkedSources().length) throw new Error("Pick at least one source");
       const got = await page(() => api.search(body));
       results = got.features;
       next = got.next;
@@ -334,6 +493,10 @@ export function createSearchPanel({ root, viewer, draw, getVectors, onAdd, onErr
     search,
     setArea,
     refreshVectors,
+    findPlaces,
+    get sources() {
+      return sourceList;
+    },
     get area() {
       return area;
     },

@@ -228,7 +228,7 @@ async def _handle_known(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if isinstance(exc, RasterioIOError):
         logger.error("source unreadable on %s: %s", request.url.path, exc)
-    elif status >= 500:
+    elif status >= 500 and not isinstance(exc, SourceUnavailable):  # its reason is safe to show
         return await _handle_unexpected(request, exc)
     detail = _rasterio_detail(exc) if isinstance(exc, RasterioIOError) else str(exc)
     return _answer(request, status, code_for(exc), detail)

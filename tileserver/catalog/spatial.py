@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Float,
     and_,
@@ -33,7 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from tileserver.catalog.tables import DatasetRow
@@ -66,11 +68,12 @@ def detect_index(engine: Engine) -> Flavour | None:
     return flavour
 
 
-class _BoundsOverlap(ColumnElement[bool]):
+class _BoundsOverlap(ColumnElement[Any]):
     """``bounds_overlap``'s condition; compiled per backend (see ``_compile_*``). The box is
     four bound parameters, so statements using it are cached like any other."""
 
-    type = Boolean()
+    # No Boolean type: SQLite would get "... = 1" glued to the last term of the expansion.
+    type = NullType()
     inherit_cache = True
     _traverse_internals = [
         ("west", InternalTraversal.dp_clauseelement),
@@ -86,6 +89,13 @@ class _BoundsOverlap(ColumnElement[bool]):
             bindparam(None, v, type_=Float) for v in (w, s, e, n)
         )
         self.crosses = w > e
+
+    def self_group(self, against: Any = None) -> ColumnElement[Any]:
+        """Bare where terms are ANDed (the planner sees each one, and so uses the index);
+        under any other operator (NOT, OR ...) the expansion is parenthesised."""
+        if against is None or against is operators.and_:
+            return self
+        return Grouping(self)
 
     def plain(self) -> ColumnElement[bool]:
         """The exact test on the columns (what every backend ends with)."""

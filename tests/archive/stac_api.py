@@ -69,10 +69,12 @@ class FakeStacApi:
     fail_after: int = 0
     hang_seconds: float = 30.0
     page_delay: float = 0.0  # seconds before each search page (a slow archive)
+    cache_json: bool = False  # encode each item once (benchmarks; items must not be mutated)
     required_headers: dict[str, str] = field(default_factory=dict)
     max_limit: int = MAX_LIMIT
     requests: list[Seen] = field(default_factory=list)
     _matched_failures: int = 0
+    _encoded: dict[int, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -479,18 +481,21 @@ class _Handler(BaseHTTPRequestHandler):
                         "type": "application/geo+json",
                     }
                 )
-        self._send(
-            200,
-            {
-                "type": "FeatureCollection",
-                "features": page,
-                "links": links,
-                "numberMatched": len(matched),
-                "numberReturned": len(page),
-                "context": {"matched": len(matched), "returned": len(page), "limit": limit},
-            },
-            "application/geo+json",
+        head = {
+            "type": "FeatureCollection",
+            "links": links,
+            "numberMatched": len(matched),
+            "numberReturned": len(page),
+            "context": {"matched": len(matched), "returned": len(page), "limit": limit},
+        }
+        if not self.api.cache_json:
+            return self._send(200, {**head, "features": page}, "application/geo+json")
+        encoded = self.api._encoded
+        features = b",".join(
+            encoded.get(id(i)) or encoded.setdefault(id(i), json.dumps(i).encode()) for i in page
         )
+        body = json.dumps(head).encode()[:-1] + b', "features": [' + features + b"]}"
+        self._send(200, body, "application/geo+json")
 
     def _static(self, rest: str) -> None:
         base = self._base()
@@ -597,3 +602,20 @@ try:  # a pytest fixture for test modules that import it (tests run without pyte
 
 except ImportError:  # pragma: no cover
     pass
+
+
+def main() -> None:
+    """``python -m tests.archive.stac_api ITEMS.ndjson [MAX_LIMIT]``: serve the items until
+    killed, in a process of its own; prints the API's URL on the first line."""
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        items = [json.loads(line) for line in f if line.strip()]
+    limit = int(sys.argv[2]) if len(sys.argv) > 2 else MAX_LIMIT
+    with serve_stac_api(items, max_limit=limit, cache_json=True) as api:
+        print(api.url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -53,9 +53,10 @@ chromium:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 postgresql:
-	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  echo "installing Debian postgresql (scale-out tests)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	@{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  && ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || { \
+	  echo "installing Debian postgresql and PostGIS (scale-out tests, the catalog's spatial index)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-15-postgis-3 >/dev/null; }
 
 qgis:
 	@/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || { \

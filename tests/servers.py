@@ -29,9 +29,11 @@ def uvicorn_server(
     env: Mapping[str, str | None] | None = None,
     workers: int = 1,
     start_timeout: float = 60,
+    procs: list[subprocess.Popen[bytes]] | None = None,
 ) -> Iterator[str]:
     """Start the app over ``data_dir`` and yield its URL once ``/healthz`` answers; stop it
-    after. ``env`` adds settings (a ``None`` value removes the variable)."""
+    after. ``env`` adds settings (a ``None`` value removes the variable); ``procs`` gets the
+    server's process (for tests that kill it)."""
     port = free_port()
     environ = {**os.environ, "COGSIGHT_DATA_DIR": str(data_dir)}
     for key, value in (env or {}).items():
@@ -44,6 +46,8 @@ def uvicorn_server(
     if workers > 1:
         command += ["--workers", str(workers)]
     proc = subprocess.Popen(command, cwd=ROOT, env=environ)
+    if procs is not None:
+        procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + start_timeout

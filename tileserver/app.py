@@ -18,6 +18,7 @@ from tileserver.auth.redact import install_redaction
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
 from tileserver.jobs.runner import JobRunner
+from tileserver.manage.sweep import ScratchSweeper
 from tileserver.manage.trash import sweep_trash
 from tileserver.memory import tune_malloc
 from tileserver.routers.datasets import build_datasets_router
@@ -70,7 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner.start_watchdog()
         # finish deletes a crash interrupted (their datasets are already whole or gone)
         threading.Thread(target=sweep_trash, args=(catalog, settings), daemon=True).start()
+        # scratch no live upload, job or edit owns: now (with older versions' leftovers), then
+        # every COGSIGHT_SCRATCH_SWEEP_SECONDS
+        sweeper = ScratchSweeper(catalog, settings)
+        sweeper.start()
         yield
+        sweeper.stop()
         runner.close()
 
     app = FastAPI(

@@ -40,6 +40,18 @@ def prepare_process(settings: Settings) -> None:
 
     configure_gdal(settings)
     logger.info("cogsight processes: %s", ", ".join(p.id for p in PROCESSES))
+    sweep_at_start(settings)
+
+
+def sweep_at_start(settings: Settings) -> None:
+    """Remove the scratch a killed worker left (what no running job or live process owns)."""
+    from tileserver.catalog import Catalog
+    from tileserver.manage.sweep import sweep_scratch
+
+    try:
+        sweep_scratch(Catalog(settings.resolved_database_url), settings, legacy=True)
+    except Exception:  # never keeps a worker from starting
+        logger.warning("scratch sweep at start failed", exc_info=True)
 
 
 async def serve_worker(

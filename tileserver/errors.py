@@ -139,6 +139,15 @@ class SourceUnavailable(CogsightError):
     code = "source_unavailable"
 
 
+class InsufficientStorage(CogsightError):
+    """The server's disk is full, or would be by what the request needs (507)."""
+
+    code = "insufficient_storage"
+
+
+DISK_FULL = "The server's storage is full; nothing was stored. Try again once space is freed."
+
+
 def name_few(items: Sequence[object], shown: int = 5) -> str:
     """``a, b, c``, or the first ``shown`` and ``… and 99,995 more``: a message about a
     client's list names a few entries (each clipped to 64 characters), never echoes it whole."""
@@ -160,6 +169,7 @@ STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
     AlreadyExists: 409,
     OutsideBounds: 404,
     SourceUnavailable: 502,
+    InsufficientStorage: 507,
     TileOutsideBounds: 404,
     PointOutsideBounds: 404,
     NoAssetFoundError: 404,
@@ -225,6 +235,8 @@ def _rasterio_detail(exc: Exception) -> str:
 
 
 async def _handle_known(request: Request, exc: Exception) -> Response:
+    if _disk_full(request, exc):
+        return _answer(request, 507, InsufficientStorage.code, DISK_FULL)
     status = status_for(exc)
     if isinstance(exc, RasterioIOError):
         logger.error("source unreadable on %s: %s", request.url.path, exc)
@@ -250,7 +262,20 @@ async def _handle_validation(request: Request, exc: RequestValidationError) -> R
     return _answer(request, 422, "validation_error", "; ".join(problems) or "Invalid request.")
 
 
+def _disk_full(request: Request, exc: Exception) -> bool:
+    """ENOSPC or SQLite's "database or disk is full", wherever it surfaced (a write of an
+    upload, a conversion, an edit, an export, a job row): a 507 with a reason, not a 500."""
+    from tileserver.scratch import is_disk_full  # here: tileserver.scratch imports settings
+
+    if isinstance(exc, InsufficientStorage) or not is_disk_full(exc):
+        return False
+    logger.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+    return True
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    if _disk_full(request, exc):
+        return _answer(request, 507, InsufficientStorage.code, DISK_FULL)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _answer(request, 500, "internal_error", "Internal server error.")
 

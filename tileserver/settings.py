@@ -153,6 +153,14 @@ class Settings(BaseSettings):
         default=60, description="A running job without a heartbeat this long is re-queued."
     )
     job_max_attempts: int = 2
+    scratch_sweep_seconds: float = Field(
+        default=600, gt=0, description="How often a server sweeps the scratch area <data>/.tmp."
+    )
+    scratch_stale_seconds: int = Field(
+        default=6 * 3600,
+        description="A scratch folder of a process on another host (or of no known owner) "
+        "unchanged this long is removed by the sweep.",
+    )
     job_gdal_cache_mb: int = Field(
         default=64, description="GDAL block cache per job worker, MiB (bounds worker memory)."
     )

@@ -1,19 +1,20 @@
 """Writing under the data root: every dataset appears whole or not at all.
 
-Files and folders are built under a hidden temporary name beside their destination and renamed
-into place only on success (a rename within one filesystem is atomic), so a failed or killed
-upload, conversion or job never leaves a half-written dataset for the catalog to point at.
+Files and folders are built in a folder of their own in the scratch area ``<data>/.tmp``
+(``tileserver.scratch``) and renamed into place only on success (a rename within one
+filesystem is atomic), so a failed or killed upload, conversion or job never leaves a
+half-written dataset for the catalog to point at.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tileserver.scratch import scratch_root, scratch_space
 from tileserver.settings import Settings
 
 
@@ -23,35 +24,31 @@ def dataset_folder(settings: Settings, kind: str, dataset_id: str) -> Path:
 
 
 @contextmanager
-def atomic_file(dst: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``dst``; rename it to ``dst`` if the block succeeds."""
+def atomic_file(dst: Path, settings: Settings) -> Iterator[Path]:
+    """Yield a temporary path in a scratch folder of its own; rename it to ``dst`` if the
+    block succeeds. The folder is removed either way (and by the sweep if the process dies)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
-    try:
+    with scratch_space(settings, "atomic") as folder:
+        tmp = folder / dst.name
         yield tmp
         os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextmanager
-def atomic_dir(dst: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``dst``; rename it to ``dst`` if the block succeeds."""
+def atomic_dir(dst: Path, settings: Settings) -> Iterator[Path]:
+    """Yield a temporary folder in scratch; rename it to ``dst`` if the block succeeds."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
-    tmp.mkdir()
-    try:
+    with scratch_space(settings, "atomic") as folder:
+        tmp = folder / dst.name
+        tmp.mkdir()
         yield tmp
         if dst.exists():
             shutil.rmtree(dst)
         os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def scratch_dir(settings: Settings) -> Path:
-    """A temporary area on the same filesystem as the data (so final renames are atomic)."""
-    path = settings.data_dir / ".tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``<data>/.tmp``: the one temporary area, on the same filesystem as the data (so final
+    renames are atomic). Make folders in it with ``tileserver.scratch.new_scratch`` or
+    ``scratch_space`` (named for their owner, so the sweep knows what is still in use)."""
+    return scratch_root(settings)

@@ -96,6 +96,7 @@ def train_segmentation(
     data_names: Sequence[str] | None = None,
     owner: str | None = None,
     visibility: Visibility = "public",
+    workdir: str | Path | None = None,
 ) -> TrainingResult:
     """Train a U-Net that maps ``bands`` of ``image`` to the classes of ``labels``.
 
@@ -109,7 +110,9 @@ def train_segmentation(
     labels, an existing folder without ``overwrite``) or ModelAlreadyRegistered (``name`` is
     a built-in model's). ``data_names``: what the card calls the image(s) then the labels (e.g.
     dataset ids; default their file names: a card never holds a path). ``owner`` and
-    ``visibility`` go on the card: who trained the model and who may see it.
+    ``visibility`` go on the card: who trained the model and who may see it. ``workdir``: where
+    temporary files go (a job's scratch folder, on the models' filesystem; default: the
+    system's temporary folder, and the models folder for the model being saved).
     """
     return _train(
         "segmentation",
@@ -136,6 +139,7 @@ def train_segmentation(
         data_names=data_names,
         owner=owner,
         visibility=visibility,
+        workdir=workdir,
     )
 
 
@@ -166,6 +170,7 @@ def train_change(
     data_names: Sequence[str] | None = None,
     owner: str | None = None,
     visibility: Visibility = "public",
+    workdir: str | Path | None = None,
 ) -> TrainingResult:
     """Train a Siamese U-Net on a pair of dates: ``bands`` of ``image1`` (date 1) and
     ``bands2`` (default: the same indexes) of ``image2`` (date 2, warped onto image1's grid
@@ -200,6 +205,7 @@ def train_change(
         data_names=data_names,
         owner=owner,
         visibility=visibility,
+        workdir=workdir,
     )
 
 
@@ -275,6 +281,7 @@ def _train(
     data_names: Sequence[str] | None = None,
     owner: str | None = None,
     visibility: Visibility = "public",
+    workdir: str | Path | None = None,
 ) -> TrainingResult:
     opts = options or TrainingOptions()
     shown = (
@@ -295,7 +302,7 @@ def _train(
     with ExitStack() as stack, torch_threads(opts.threads):
         sources = [str(p) for p in images]
         if task == "change":
-            work = stack.enter_context(tempfile.TemporaryDirectory(prefix="cogsight-train-"))
+            work = stack.enter_context(tempfile.TemporaryDirectory(prefix="train-", dir=workdir))
             try:
                 sources[1] = align_second_date(sources[0], sources[1], workdir=work)
             except NoOverlapError as exc:
@@ -375,7 +382,7 @@ def _train(
         )
         card.to_spec(models_dir)  # a card that makes no valid spec fails before saving
         report(95.0, "saving the model")
-        folder, card = save_model(net, card, models_dir, overwrite=overwrite)
+        folder, card = save_model(net, card, models_dir, overwrite=overwrite, workdir=workdir)
     report(100.0, "done")
     return TrainingResult(
         name=name,

@@ -39,15 +39,21 @@ def sha256_of(path: Path) -> str:
 
 
 def save_model(
-    net: torch.nn.Module, card: ModelCard, models_dir: str | Path, *, overwrite: bool
+    net: torch.nn.Module,
+    card: ModelCard,
+    models_dir: str | Path,
+    *,
+    overwrite: bool,
+    workdir: str | Path | None = None,
 ) -> tuple[Path, ModelCard]:
     """Script ``net`` and write it with ``card`` (its sha256 filled in); returns the folder and
-    the card as written."""
+    the card as written. It is built in ``workdir`` (scratch on the same filesystem: never
+    counted as a model, removed by the sweep if the process dies), else beside the folder."""
     root = Path(models_dir)
     root.mkdir(parents=True, exist_ok=True)
     folder = model_folder(root, card.name, overwrite=overwrite)
     scripted = torch.jit.script(net.cpu().eval())
-    tmp = Path(tempfile.mkdtemp(prefix=f".{card.name}.", suffix=".tmp", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{card.name}.", suffix=".tmp", dir=workdir or root))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is readable like others
         weights = tmp / WEIGHTS_FILE

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import rasterio
 from rio_tiler.io import Reader
 
@@ -17,6 +18,7 @@ from tileserver.ingest.acquisition import detect_acquisition, read_tags
 from tileserver.ingest.cogify import is_cog, write_cog
 from tileserver.ingest.crs_check import crs_label, require_known_crs
 from tileserver.ingest.inspect import (
+    RasterFacts,
     geographic_bounds,
     inspect_raster,
     require_plausible_size,
@@ -26,10 +28,15 @@ from tileserver.ingest.inspect import (
 from tileserver.ingest.thumbnail import try_write_thumbnail
 from tileserver.objectstore import object_store
 from tileserver.rendering import ingest_render_properties
+from tileserver.scratch import (
+    CONVERSION_SPACE_FACTOR,
+    is_disk_full,
+    require_free_space,
+    scratch_space,
+)
 from tileserver.sensors import SENSORS
 from tileserver.settings import Settings
 from tileserver.sources import check_remote_allowed, gdal_path, is_remote
-from tileserver.storage import scratch_dir
 
 Progress = Callable[[str], None]
 
@@ -50,25 +57,37 @@ def _band_names(explicit: list[str] | None, descriptions: tuple[str | None, ...]
 
 
 def _convert(
-    read_path: str, dst: Path, has_gcps: bool, resampling: str, settings: Settings, uri_in: str
+    read_path: str, dst: Path, has_gcps: bool, resampling: str, work: Path, uri_in: str
 ) -> None:
     try:
+        # rio-cogeo's own temporary file goes beside ``dst``: in this conversion's folder
         write_cog(
             read_path,
             dst,
             has_gcps=has_gcps,
             resampling=resampling,
             internal_mask=True,
-            tmp_dir=scratch_dir(settings),
+            tmp_dir=work,
         )
     except rasterio.errors.RasterioError as exc:
         # A local header that inspect could read but pixels that are not: a truncated or
         # corrupt file, the sender's problem (400), not an unavailable source (503).
-        if is_remote(uri_in):
+        if is_remote(uri_in) or is_disk_full(exc):
             raise
         raise InvalidRaster(
             "The raster's pixels could not be read: the file is truncated or corrupt."
         ) from exc
+
+
+def _input_bytes(read_path: str, facts: RasterFacts | None = None) -> int:
+    """The size of what a conversion reads: the local file, else (a remote source) its pixels
+    uncompressed."""
+    try:
+        return Path(read_path).stat().st_size
+    except OSError:
+        if facts is None:
+            return 0
+        return facts.width * facts.height * facts.count * np.dtype(facts.dtype).itemsize
 
 
 def register_raster(
@@ -131,24 +150,26 @@ def register_raster(
     if is_remote(uri_in) and not facts.has_gcps and is_cog(read_path):
         uri, serve_path = uri_in, read_path
     else:
-        # built whole in scratch, then published: renamed into the data root, or uploaded
-        tmp = scratch_dir(settings) / f".{dataset_id}.cog.partial"
-        try:
+        # built whole in this conversion's scratch folder, then published: renamed into the
+        # data root, or uploaded; the folder goes either way (or with the sweep, if killed)
+        with scratch_space(settings, "convert") as work:
+            tmp = work / f"{dataset_id}.tif"
             if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
                 if untrusted:
                     require_readable_pixels(read_path)
+                require_free_space(settings, _input_bytes(read_path), "copying this COG")
                 say("copying COG")
                 shutil.copyfile(read_path, tmp)
             else:
+                need = int(CONVERSION_SPACE_FACTOR * _input_bytes(read_path, facts))
+                require_free_space(settings, need, "converting this raster to a COG")
                 say("converting to COG")
-                _convert(read_path, tmp, facts.has_gcps, resampling, settings, uri_in)
+                _convert(read_path, tmp, facts.has_gcps, resampling, work, uri_in)
             size = tmp.stat().st_size
             if charge is not None:
                 charge(size)
             say("storing")
             uri = store.publish(tmp, f"cogs/{dataset_id}.tif")
-        finally:
-            tmp.unlink(missing_ok=True)
         properties = {**(properties or {}), "size_bytes": size}
         serve_path = gdal_path(uri, settings)
 

@@ -10,8 +10,9 @@ stays at about one write buffer whatever the upload size. An ``Allowance`` (the 
 quota, as a reservation) is enforced the same way: counted on the bytes that arrive, whatever
 the Content-Length said or whether there was one.
 
-``received_upload`` owns the folder: it is deleted when the block exits, success or not, and a
-client that disconnects mid-upload leaves nothing behind either.
+``received_upload`` owns the folder (``upload-<process>-<nonce>``, ``tileserver.scratch``): it
+is deleted when the block exits, success or not, and a client that disconnects mid-upload
+leaves nothing behind either; a killed server's folder is removed by the scratch sweep.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tileserver.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from tileserver.ingest.detect import HEAD_BYTES
+from tileserver.scratch import scratch_name
 
 logger = logging.getLogger("cogsight.upload")
 
@@ -43,8 +43,6 @@ FORM_OVERHEAD = 1024 * 1024
 """Room for boundaries and text fields when judging a request by its Content-Length: a body
 longer than ``limit + FORM_OVERHEAD`` cannot carry a file within the limit (the accepted fields
 are a handful of at most 64 KiB each), so it is refused before a byte is read."""
-STALE_AFTER_S = 24 * 3600
-FOLDER_PREFIX = "upload-"
 
 HeadCheck = Callable[[bytes, str], object]
 
@@ -103,18 +101,6 @@ def check_content_length(value: str | None, limit: int) -> None:
         raise InvalidInput("Content-Length is not a number.") from None
     if declared > limit + FORM_OVERHEAD:
         raise too_large(limit)
-
-
-def sweep_stale(scratch: Path, older_than_s: float = STALE_AFTER_S) -> None:
-    """Remove upload folders a killed server left behind (nothing live is that old)."""
-    cutoff = time.time() - older_than_s
-    for folder in scratch.glob(f"{FOLDER_PREFIX}*"):
-        try:
-            newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.iterdir())])
-        except OSError:
-            continue
-        if newest < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Receiver:
@@ -314,8 +300,7 @@ async def received_upload(
     Deletion happens whatever ends the block: success, a refusal, an exception while the file
     is ingested, or the client going away (Starlette's ``ClientDisconnect``) mid-transfer.
     """
-    sweep_stale(scratch)
-    folder = scratch / f"{FOLDER_PREFIX}{uuid.uuid4().hex}"
+    folder = scratch / scratch_name("upload")  # this process's: the sweep keeps it while it runs
     folder.mkdir(parents=True)
     try:
         yield await receive_multipart(

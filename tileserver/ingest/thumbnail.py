@@ -100,7 +100,7 @@ def write_thumbnail(settings: Settings, record: DatasetRecord) -> Path:
     """Render and store the thumbnail of a raster dataset (atomically); return its path."""
     png = render_thumbnail(gdal_path(record.uri, settings), dataset_render(record))
     dst = thumbnail_path(settings, record.id)
-    with atomic_file(dst) as tmp:
+    with atomic_file(dst, settings) as tmp:
         tmp.write_bytes(png)
     return dst
 

@@ -22,9 +22,10 @@ import rasterio.env
 from pydantic import ValidationError
 
 from tileserver.catalog import Catalog
-from tileserver.errors import CogsightError
+from tileserver.errors import DISK_FULL, CogsightError
 from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobDismissed, JobStore
+from tileserver.scratch import is_disk_full
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.jobs")
@@ -80,11 +81,15 @@ def execute_job(
         logger.info("job %s dismissed", job_id)
     except ValidationError as exc:
         fail(f"Invalid inputs: {exc.errors()[0].get('msg')}")
-    except CogsightError as exc:
-        fail(str(exc))
     except Exception as exc:
-        logger.exception("job %s failed", job_id)
-        fail(f"The job failed unexpectedly ({type(exc).__name__}); see the log.")
+        if is_disk_full(exc):  # ENOSPC, SQLite's "database or disk is full", however wrapped
+            logger.error("job %s: disk full: %s", job_id, exc)
+            fail(DISK_FULL)
+        elif isinstance(exc, CogsightError):
+            fail(str(exc))
+        else:
+            logger.exception("job %s failed", job_id)
+            fail(f"The job failed unexpectedly ({type(exc).__name__}); see the log.")
     finally:
         stop.set()
         ctx.cleanup()

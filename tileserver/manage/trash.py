@@ -133,7 +133,7 @@ def open_entry(settings: Settings, manifest: Manifest) -> Path:
     """Step 1: a new trash entry holding ``manifest`` (written whole or not at all)."""
     entry = trash_root(settings) / f"{manifest.id}.{uuid.uuid4().hex[:8]}"
     entry.mkdir(parents=True)
-    with atomic_file(entry / MANIFEST) as tmp:
+    with atomic_file(entry / MANIFEST, settings) as tmp:
         tmp.write_text(manifest.model_dump_json())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

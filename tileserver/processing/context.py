@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.scratch import job_owner, new_scratch
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
-from tileserver.storage import scratch_dir
 
 logger = logging.getLogger("cogsight.jobs")
 T = TypeVar("T")
@@ -49,8 +49,10 @@ class JobContext:
         self.job_id = job_id
         self.owner = owner  # results belong to the job's owner (private when there is one)
         self._on_progress = on_progress
-        self.workdir = scratch_dir(settings) / f"job-{job_id or 'local'}-{id(self):x}"
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        # ``work-job-<id>-<attempt>-…``: kept by the scratch sweep while the job runs as this
+        # attempt, whichever worker writes blocks into it (a run outside a job: this process's)
+        claim = job_owner(job_id, attempt) if job_id is not None and attempt is not None else None
+        self.workdir = new_scratch(settings, "work", claim)
 
     # progress ----------------------------------------------------------------------------
     def progress(self, percent: float, message: str) -> None:

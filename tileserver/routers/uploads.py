@@ -36,6 +36,7 @@ from tileserver.ingest.thumbnail import thumbnail_path, write_thumbnail
 from tileserver.ingest.upload import ingest_file, parse_band_names
 from tileserver.objectstore import presigned_url, stored_here
 from tileserver.routers.datasets import DatasetOut, dataset_out
+from tileserver.scratch import require_free_space
 from tileserver.settings import Settings
 from tileserver.sources import is_remote, local_path
 from tileserver.storage import scratch_dir
@@ -214,6 +215,8 @@ def build_uploads_router() -> APIRouter:
         limit = max_upload_bytes(settings)
         declared = request.headers.get("content-length")
         check_content_length(declared, limit)
+        if declared:  # a body the disk cannot hold is refused (507) before a byte is stored
+            require_free_space(settings, int(declared), "this upload")
         held = StorageReservation(catalog, settings, principal.user, f"upload by {principal.id}")
         try:
             if principal.user is not None and declared:

@@ -520,10 +520,10 @@ def add_from_source(
 ) -> Any:
     """Register a remote search result as a dataset (public, like the source's item; owned by
     the caller), or return the one registered before: idempotent by source + external id."""
-    from tileserver.scenes.register import register_item
-
     existing = registered_from_source(catalog, source_id, f"{collection}/{item_id}")
     if existing is not None and viewer.sees(existing):
         return existing
     item = fetch_source_item(settings, source_id, collection, item_id)
+    from tileserver.scenes.register import register_item  # the scenes package's contract
+
     return register_item(catalog, settings, item, source=source_id, owner=owner)

@@ -4,9 +4,12 @@ Every edit, under the dataset's edit lock (``history.edit_lock``, safe across AP
 
 1. reads the FlatGeobuf whole (edited datasets are interactive-sized: thousands of polygons),
 2. applies the change to one feature, checked first (valid polygon in WGS84, known fields),
-3. writes a new FlatGeobuf and rebuilds the PMTiles archive with ``write_pmtiles`` (same
-   layer, zooms and name as the dataset's record), both beside the old files,
-4. renames both into place (atomic), then records the edit in ``history.jsonl``.
+3. writes a new FlatGeobuf, rebuilds the PMTiles archive with ``write_pmtiles`` (same
+   layer, zooms and name as the dataset's record) and writes the new ``history.jsonl``, all
+   in a scratch folder of its own (``<data>/.tmp/edit-…``: never counted in the owner's
+   quota, removed by the sweep if the process dies),
+4. renames the three into place (atomic each; nothing is renamed until all are written, so a
+   full disk leaves the dataset as it was).
 
 Readers never lock: they open either the old or the new file. The tile server's caches key
 archives by file identity (``tiles.open_archive``) and the tile cache middleware checks the
@@ -31,7 +34,6 @@ import json
 import math
 import os
 import re
-import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +49,7 @@ from shapely.geometry.base import BaseGeometry
 
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput, NotFoundError, name_few
+from tileserver.scratch import scratch_space
 from tileserver.settings import Settings
 from tileserver.storage import dataset_folder
 from tileserver.tiling.cache import register_freshness
@@ -55,11 +58,12 @@ from tileserver.vectors.history import (
     FeatureState,
     HistoryEntry,
     edit_lock,
+    history_path,
     is_edited,
     new_entry,
     read_history,
     undoable,
-    write_history,
+    write_history_to,
 )
 from tileserver.vectors.pmtiles_build import write_pmtiles
 from tileserver.vectors.store import FEATURES_FILE, KIND, TILES_FILE, features_path, tiles_path
@@ -175,14 +179,16 @@ def _check_schema(current: Path, written: Path) -> None:
 
 
 def _write(
-    settings: Settings, record: DatasetRecord, frame: gpd.GeoDataFrame, folder: Path
+    settings: Settings,
+    record: DatasetRecord,
+    frame: gpd.GeoDataFrame,
+    folder: Path,
+    entries: list[HistoryEntry],
 ) -> None:
-    """New FlatGeobuf and PMTiles beside the old ones, then both renamed into place."""
-    token = uuid.uuid4().hex[:8]
-    fgb_tmp = folder / f".features.{token}.fgb"
-    tiles_tmp = folder / f".tiles.{token}.pmtiles"
+    """New FlatGeobuf, PMTiles and history in scratch, then renamed into place."""
     layer = str(record.properties.get("layer") or "features")
-    try:
+    with scratch_space(settings, "edit") as work:
+        fgb_tmp, tiles_tmp, log_tmp = work / FEATURES_FILE, work / TILES_FILE, work / "history"
         frame = frame.reset_index(drop=True)
         pyogrio.write_dataframe(frame, fgb_tmp, driver="FlatGeobuf", layer=layer)
         _check_schema(folder / FEATURES_FILE, fgb_tmp)
@@ -194,11 +200,10 @@ def _write(
             maxzoom=record.maxzoom,
             name=record.title,
         )
+        write_history_to(log_tmp, entries)
         os.replace(fgb_tmp, folder / FEATURES_FILE)
         os.replace(tiles_tmp, tiles_path(settings, record))
-    finally:
-        fgb_tmp.unlink(missing_ok=True)
-        tiles_tmp.unlink(missing_ok=True)
+        os.replace(log_tmp, history_path(folder))
 
 
 # --- validation ----------------------------------------------------------------------------
@@ -414,8 +419,7 @@ def _commit(
     entries: list[HistoryEntry],
     entry: HistoryEntry,
 ) -> None:
-    _write(settings, record, frame, folder)
-    write_history(folder, [*entries, entry])
+    _write(settings, record, frame, folder, [*entries, entry])
 
 
 def update_feature(

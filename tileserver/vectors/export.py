@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ import pyogrio
 
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
+from tileserver.scratch import new_scratch
 from tileserver.settings import Settings
-from tileserver.storage import scratch_dir
 from tileserver.vectors.store import features_path
 
 
@@ -128,7 +127,7 @@ def export_vector(settings: Settings, record: DatasetRecord, fmt: str) -> Export
     _check_width(source, fmt)
     stem = _file_stem(record)
     layer = str(record.properties.get("layer") or "features")
-    folder = Path(tempfile.mkdtemp(prefix="export-", dir=scratch_dir(settings)))
+    folder = new_scratch(settings, "export")
     try:
         frame = pyogrio.read_dataframe(source)
         if fmt == "shapefile":

@@ -24,8 +24,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tileserver.storage import atomic_file
-
 HISTORY_FILE = "history.jsonl"
 LOCK_FILE = ".edit.lock"
 
@@ -110,10 +108,10 @@ def new_entry(
     )
 
 
-def write_history(folder: Path, entries: list[HistoryEntry]) -> None:
-    """Replace the log with ``entries`` atomically (the caller holds ``edit_lock``)."""
+def write_history_to(path: Path, entries: list[HistoryEntry]) -> None:
+    """Write the log ``entries`` to ``path`` (a scratch file renamed into place by the caller)."""
     body = "".join(entry.model_dump_json() + "\n" for entry in entries)
-    with atomic_file(history_path(folder)) as tmp, tmp.open("w", encoding="utf-8") as f:
+    with path.open("w", encoding="utf-8") as f:
         f.write(body)
         f.flush()
         os.fsync(f.fileno())

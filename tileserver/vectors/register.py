@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +26,9 @@ from tileserver.auth.quotas import owner_user, reserve_storage
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput
+from tileserver.scratch import scratch_space
 from tileserver.settings import Settings
-from tileserver.storage import atomic_dir, dataset_folder, scratch_dir
+from tileserver.storage import atomic_dir, dataset_folder
 from tileserver.vectors.ingest import LoadedVector, layer_name, load_vector, source_format
 from tileserver.vectors.pmtiles_build import write_pmtiles
 from tileserver.vectors.store import FEATURES_FILE, KIND, TILES_FILE, features_uri, tiles_uri
@@ -155,13 +155,13 @@ def _register(
     charge: Callable[[int], None],
 ) -> DatasetRecord:
     folder = dataset_folder(settings, KIND, dataset_id)
-    with tempfile.TemporaryDirectory(prefix="vector-", dir=scratch_dir(settings)) as work:
+    with scratch_space(settings, "vector") as work:
         loaded = load_vector(
             path, Path(work), filename=filename, max_fields=settings.max_vector_fields
         )
         layer = layer_name(loaded.source_layer)
         minzoom, maxzoom = choose_zooms(loaded.frame, pixel_size_m)
-        with atomic_dir(folder) as tmp:
+        with atomic_dir(folder, settings) as tmp:
             info = _write_dataset(
                 loaded, tmp, layer=layer, minzoom=minzoom, maxzoom=maxzoom, title=title
             )

@@ -150,6 +150,7 @@ class TrainProcess(Process):
             bands=bands,
             name=params.name,
             models_dir=models_dir(ctx.settings),
+            workdir=ctx.workdir,  # the job's scratch: its temporary files go with the job
             scale=None,  # the network learns its own input normalisation from the image
             band_names=params.bands,
             classes=params.classes,

@@ -93,7 +93,7 @@ class AnimationProcess(Process):
         key = uuid.uuid4().hex[:16]
         folder = ctx.settings.data_dir / "files" / key
         values: dict[str, str] = {}
-        with atomic_dir(folder) as tmp:
+        with atomic_dir(folder, ctx.settings) as tmp:
             import imageio.v2 as imageio
 
             if "gif" in params.formats:

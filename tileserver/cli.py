@@ -193,6 +193,7 @@ def _run_process(process: str, values: dict, submit: bool) -> None:
     from tileserver.jobs.execute import execute_job
     from tileserver.jobs.store import JobStore
     from tileserver.processing import PROCESSES
+    from tileserver.processing.estimate import check_work
     from tileserver.processing.models import sync_model_processes
     from tileserver.routers.processes import _check_inputs
 
@@ -200,8 +201,8 @@ def _run_process(process: str, values: dict, submit: bool) -> None:
     catalog = _catalog(settings)
     sync_model_processes(settings)
     try:
-        PROCESSES.get(process)
         checked = _check_inputs(process, values, catalog)
+        check_work(PROCESSES.get(process), checked, catalog, settings)  # as the API: 413
     except CogsightError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None

@@ -187,6 +187,18 @@ class Settings(BaseSettings):
     max_raster_pixels: int = Field(
         default=100_000 * 100_000, description="Largest raster (width x height) accepted."
     )
+    max_job_pixels: int = Field(
+        default=100_000 * 100_000,
+        ge=1,
+        description="Most pixels one job may write (models and training: read); more is a 413 "
+        "before the job is queued.",
+    )
+    max_job_scratch_bytes: int = Field(
+        default=200 * 1000**3,
+        ge=1,
+        description="Most scratch space one job may need (its blocks and COG, uncompressed), "
+        "bytes; more is a 413 before the job is queued.",
+    )
     mosaic_quadkey_zoom_max: int = Field(
         default=12, description="Upper bound for the quadkey zoom of mosaics built here."
     )

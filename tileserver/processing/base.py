@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from tileserver.auth.schemas import Principal
     from tileserver.catalog import Catalog
     from tileserver.processing.context import JobContext
+    from tileserver.processing.estimate import WorkEstimate
+    from tileserver.settings import Settings
 
 
 class DatasetRef:
@@ -161,6 +163,14 @@ class Process(ABC):
     def check(self, params: Any, catalog: Catalog) -> None:
         """Refuse inputs that cannot work (400) before a job is queued; cheap checks only."""
         return None
+
+    def estimate(self, params: Any, catalog: Catalog, settings: Settings) -> WorkEstimate:
+        """Output pixels, blocks, scratch and output bytes of a run, from the inputs and the
+        catalog (headers at most), so ``check_work`` refuses too much before a job is queued.
+        Every process that writes anything overrides it; the default is no work."""
+        from tileserver.processing.estimate import NOTHING
+
+        return NOTHING
 
     def authorize(self, params: Any, principal: Principal, anonymous_read: bool = True) -> None:
         """Refuse what this caller may not do with these inputs (beyond reading the datasets

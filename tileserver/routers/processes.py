@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.access import Viewer, owns, require_writer
 from tileserver.auth.principal import get_principal
-from tileserver.auth.quotas import check_compute, check_storage, check_task_pixels, is_ai_process
+from tileserver.auth.quotas import check_compute, check_task_pixels, is_ai_process
 from tileserver.auth.schemas import Principal, User
 from tileserver.catalog import Catalog
 from tileserver.catalog.schemas import DatasetQuery
@@ -22,6 +22,7 @@ from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import FINAL, JobNotFound, JobRecord, JobStatus, JobStore
 from tileserver.processing import PROCESSES, Process
 from tileserver.processing.base import ProcessNotFound, dataset_ids, other_strings
+from tileserver.processing.estimate import check_work
 from tileserver.processing.models import sync_model_processes
 from tileserver.routers.bodies import bounded_route
 from tileserver.settings import Settings
@@ -256,8 +257,9 @@ def build_processes_router() -> APIRouter:
         inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog, viewer)
         if principal.user is not None:
             await run_in_threadpool(_check_quotas, process_id, inputs, catalog, principal.user)
-            # outputs are charged when published; a full storage quota refuses the job now
-            await run_in_threadpool(check_storage, catalog, settings, principal.user, 0, "this job")
+        # size limits, then the storage quota against the estimated output: 413 / 403 now
+        process = PROCESSES.get(process_id)
+        await run_in_threadpool(check_work, process, inputs, catalog, settings, principal.user)
         store = JobStore(catalog)
         job = store.create(process_id, inputs, owner=principal.id)
         if prefer and "respond-sync" in prefer and PROCESSES.get(process_id).sync_ok:

@@ -10,6 +10,7 @@ without weights) are listed and refuse to run with the reason. torch is imported
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import shapely
@@ -20,6 +21,7 @@ from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import PROCESSES, Process, ProcessResult
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, pixels_estimate
 from tileserver.processing.models import sources
 from tileserver.processing.models.catalog import models_dir
 from tileserver.processing.models.inputs import (
@@ -86,6 +88,18 @@ class ModelProcess(Process):
         if full.area <= 0:
             return total
         return int(total * min(1.0, full.intersection(area.envelope).area / full.area))
+
+    def estimate(self, params: Any, catalog: Catalog, settings: Any) -> WorkEstimate:
+        """The pixels the run reads (``task_pixels``) as its output raster: classes with a
+        score (2 x uint8) or enhanced values (float32 per band); polygons are not counted."""
+        pixels = self.task_pixels(params, catalog)
+        if self.spec.task == "enhancement":
+            count, dtype = len(self.spec.bands), "float32"
+        else:
+            count, dtype = 2, "uint8"
+        blocks = max(1, math.ceil(pixels / settings.job_block_size**2))
+        what = f"a {count}-band {dtype} raster over {pixels:,} pixels of its image"
+        return pixels_estimate(pixels, count, dtype, blocks, what)
 
     def _records(self, params: Any, catalog: Catalog) -> list[DatasetRecord]:
         ids = params.datasets if self.spec.task == "change" else [params.dataset]

@@ -24,12 +24,14 @@ from tileserver.errors import AlreadyExists, Forbidden, InvalidInput
 from tileserver.expressions import resolve_band
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate
 from tileserver.processing.models.catalog import models_dir
 from tileserver.vectors.store import features_path
 
 if TYPE_CHECKING:
     from tileserver.auth.schemas import Principal
     from tileserver.processing.models.process import ModelProcess
+    from tileserver.settings import Settings
 
 
 class TrainInputs(BaseModel):
@@ -104,6 +106,17 @@ class TrainProcess(Process):
             for band in params.bands:
                 resolve_band(band, record.band_names, record.sensor)
         catalog.get_dataset(params.labels)
+
+    def estimate(self, params: TrainInputs, catalog: Catalog, settings: Settings) -> WorkEstimate:
+        """The image pixels training samples chips from (the model it saves is small)."""
+        images = self._images(params, catalog)
+        pixels = sum(r.width * r.height for r in images)
+        blocks = sum(
+            -(-r.width // settings.job_block_size) * -(-r.height // settings.job_block_size)
+            for r in images
+        )
+        what = f"a model trained on {len(images)} image(s) of {pixels:,} pixels"
+        return WorkEstimate(pixels, blocks, 0, 0, what)
 
     def authorize(
         self, params: TrainInputs, principal: Principal, anonymous_read: bool = True

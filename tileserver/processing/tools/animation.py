@@ -10,11 +10,14 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from rio_tiler.colormap import cmap
 from rio_tiler.io import Reader
 
+from tileserver.catalog import Catalog
 from tileserver.errors import InvalidInput
 from tileserver.expressions import index_expression
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, raster_record
 from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, sized_ids
+from tileserver.settings import Settings
 from tileserver.storage import atomic_dir
 
 
@@ -71,6 +74,23 @@ class AnimationProcess(Process):
     description = "Frames of ordered rasters over an area, labelled with dates, as GIF and MP4."
     inputs = AnimationInputs
     outputs = {"gif": "URL of the GIF", "mp4": "URL of the MP4"}
+
+    def estimate(
+        self, params: AnimationInputs, catalog: Catalog, settings: Settings
+    ) -> WorkEstimate:
+        """Frames of at most ``size`` x ``size`` RGB pixels, held in memory and written as
+        GIF and MP4 (no more than the raw frames)."""
+        frames = len(params.datasets)
+        for dataset_id in dict.fromkeys(params.datasets):
+            raster_record(catalog, dataset_id)
+        pixels = frames * params.size * params.size
+        return WorkEstimate(
+            pixels=pixels,
+            blocks=frames,
+            scratch_bytes=pixels * 3,
+            output_bytes=pixels * 3 * len(params.formats),
+            what=f"{frames} frames of up to {params.size:,} x {params.size:,} RGB",
+        )
 
     def run(self, params: AnimationInputs, ctx: JobContext) -> ProcessResult:
         records = [ctx.dataset(i) for i in params.datasets]

@@ -15,11 +15,15 @@ from rasterio.windows import Window
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from tileserver.catalog import Catalog
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, output_nodata, write_blockwise
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, raster_estimate, raster_record
 from tileserver.processing.publish import publish_raster
+from tileserver.settings import Settings
+from tileserver.sources import gdal_path
 
 
 class ClipInputs(BaseModel):
@@ -76,11 +80,42 @@ def _vector_union(ctx: JobContext, vector_id: str) -> dict:
     return mapping(vector_geometry(ctx.settings, ctx.dataset(vector_id, kind="vector")))
 
 
+def _clip_grid(path: str, polygon: BaseGeometry) -> tuple[dict, Grid, tuple[int, int]]:
+    """The polygon in the raster's CRS, the output grid (its bounding window) and the
+    window's offset in the source."""
+    with rasterio.open(path) as src:
+        local = transform_geom("EPSG:4326", src.crs, mapping(polygon))
+        w, s, e, n = shape(local).bounds
+        inv = ~src.transform
+        cols, rows = zip(*(inv * (x, y) for x, y in ((w, n), (e, s))), strict=True)
+        col0, row0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
+        col1 = min(src.width, math.ceil(max(cols)))
+        row1 = min(src.height, math.ceil(max(rows)))
+        if col1 <= col0 or row1 <= row0:
+            raise InvalidInput("The polygon does not overlap the dataset.")
+        window = Window(col0, row0, col1 - col0, row1 - row0)
+        grid = Grid.of(src.crs, src.window_transform(window), col1 - col0, row1 - row0)
+    return local, grid, (col0, row0)
+
+
 class ClipProcess(Process):
     id = "clip"
     title = "Clip"
     description = "Keep the pixels inside a polygon; the rest becomes nodata."
     inputs = ClipInputs
+
+    def estimate(self, params: ClipInputs, catalog: Catalog, settings: Settings) -> WorkEstimate:
+        """The polygon's window of the source; by a vector dataset, the whole source (an upper
+        bound: its union is not built before queueing)."""
+        record = raster_record(catalog, params.dataset)
+        width, height = record.width, record.height
+        if params.geometry is not None:
+            _local, grid, _offset = _clip_grid(
+                gdal_path(record.uri, settings), _polygon(params.geometry)
+            )
+            width, height = grid.width, grid.height
+        count, size = len(record.band_names), settings.job_block_size
+        return raster_estimate(width, height, count, record.dtype, size)
 
     def run(self, params: ClipInputs, ctx: JobContext) -> ProcessResult:
         record = ctx.dataset(params.dataset)
@@ -90,18 +125,7 @@ class ClipProcess(Process):
         except ValueError as exc:
             raise InvalidInput(f"{exc}.") from None
         path = ctx.path(record)
-        with rasterio.open(path) as src:
-            local = transform_geom("EPSG:4326", src.crs, mapping(polygon))
-            w, s, e, n = shape(local).bounds
-            inv = ~src.transform
-            cols, rows = zip(*(inv * (x, y) for x, y in ((w, n), (e, s))), strict=True)
-            col0, row0 = max(0, math.floor(min(cols))), max(0, math.floor(min(rows)))
-            col1 = min(src.width, math.ceil(max(cols)))
-            row1 = min(src.height, math.ceil(max(rows)))
-            if col1 <= col0 or row1 <= row0:
-                raise InvalidInput("The polygon does not overlap the dataset.")
-            window = Window(col0, row0, col1 - col0, row1 - row0)
-            grid = Grid.of(src.crs, src.window_transform(window), col1 - col0, row1 - row0)
+        local, grid, (col0, row0) = _clip_grid(path, polygon)
         nodata = output_nodata(record.dtype, record.nodata)
         cog = write_blockwise(
             ctx,

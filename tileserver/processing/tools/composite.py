@@ -6,6 +6,7 @@ import numpy as np
 import rasterio
 from pydantic import BaseModel, Field, field_validator
 
+from tileserver.catalog import Catalog
 from tileserver.errors import InvalidInput, name_few
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import (
@@ -16,8 +17,10 @@ from tileserver.processing.blocks import (
     write_blockwise,
 )
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, raster_estimate, raster_record
 from tileserver.processing.publish import publish_raster
 from tileserver.processing.tools.ids import MAX_PROCESS_DATASETS, sized_ids
+from tileserver.settings import Settings
 
 
 class CompositeInputs(BaseModel):
@@ -48,6 +51,17 @@ class CompositeProcess(Process):
     title = "Band composite"
     description = "Stack single-band rasters (e.g. Landsat SR_B2..B7 files) into one COG."
     inputs = CompositeInputs
+
+    def estimate(
+        self, params: CompositeInputs, catalog: Catalog, settings: Settings
+    ) -> WorkEstimate:
+        """The first dataset's grid, one band per dataset."""
+        records = [raster_record(catalog, i) for i in params.datasets]
+        dtype = np.result_type(*[r.dtype for r in records]).name
+        first = records[0]
+        return raster_estimate(
+            first.width, first.height, len(records), dtype, settings.job_block_size
+        )
 
     def run(self, params: CompositeInputs, ctx: JobContext) -> ProcessResult:
         records = [ctx.dataset(i) for i in params.datasets]

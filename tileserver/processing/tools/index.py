@@ -16,7 +16,9 @@ from tileserver.expressions import index_expression, to_band_expression
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, raster_estimate, raster_record
 from tileserver.processing.publish import publish_raster
+from tileserver.settings import Settings
 
 
 class IndexInputs(BaseModel):
@@ -82,6 +84,14 @@ class IndexProcess(Process):
                     numexpr.evaluate(part, local_dict=trial)
             except Exception as exc:
                 raise InvalidInput(f"Invalid expression '{part}': {exc}") from None
+
+    def estimate(self, params: IndexInputs, catalog: Catalog, settings: Settings) -> WorkEstimate:
+        """The source's grid, one float32 band per expression."""
+        record = raster_record(catalog, params.dataset)
+        _names, parts, _bands = _expression(params, record)
+        return raster_estimate(
+            record.width, record.height, len(parts), "float32", settings.job_block_size
+        )
 
     def run(self, params: IndexInputs, ctx: JobContext) -> ProcessResult:
         record = ctx.dataset(params.dataset)

@@ -13,7 +13,7 @@ from rasterio.errors import CRSError
 from rasterio.transform import from_origin
 from rasterio.warp import calculate_default_transform
 
-from tileserver.catalog import DatasetRecord
+from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.processing.base import DatasetId, Process, ProcessResult, register
 from tileserver.processing.blocks import (
@@ -24,7 +24,10 @@ from tileserver.processing.blocks import (
     write_blockwise,
 )
 from tileserver.processing.context import JobContext
+from tileserver.processing.estimate import WorkEstimate, raster_estimate, raster_record
 from tileserver.processing.publish import publish_raster
+from tileserver.settings import Settings
+from tileserver.sources import gdal_path
 
 Method = Literal["nearest", "bilinear", "cubic", "average", "mode"]
 
@@ -88,21 +91,45 @@ class ReprojectInputs(BaseModel):
         return value if not value.isdigit() else f"EPSG:{value}"
 
 
+def _estimate(record: DatasetRecord, grid: Grid, settings: Settings) -> WorkEstimate:
+    count = len(record.band_names)
+    return raster_estimate(grid.width, grid.height, count, record.dtype, settings.job_block_size)
+
+
+def reproject_grid(path: str, params: ReprojectInputs) -> Grid:
+    """The output grid GDAL's default warp transform gives (headers only: milliseconds)."""
+    dst = CRS.from_user_input(params.crs)
+    with rasterio.open(path) as src:
+        kwargs = {"resolution": params.resolution} if params.resolution else {}
+        transform, width, height = calculate_default_transform(
+            src.crs, dst, src.width, src.height, *src.bounds, **kwargs
+        )
+    return Grid.of(dst, transform, width, height)
+
+
+def resample_grid(path: str, resolution: float) -> Grid:
+    with rasterio.open(path) as src:
+        left, bottom, right, top = src.bounds
+        width = max(1, math.ceil((right - left) / resolution))
+        height = max(1, math.ceil((top - bottom) / resolution))
+        return Grid.of(src.crs, from_origin(left, top, resolution, resolution), width, height)
+
+
 class ReprojectProcess(Process):
     id = "reproject"
     title = "Reproject"
     description = "Warp a raster to another coordinate system (any EPSG code)."
     inputs = ReprojectInputs
 
+    def estimate(
+        self, params: ReprojectInputs, catalog: Catalog, settings: Settings
+    ) -> WorkEstimate:
+        record = raster_record(catalog, params.dataset)
+        return _estimate(record, reproject_grid(gdal_path(record.uri, settings), params), settings)
+
     def run(self, params: ReprojectInputs, ctx: JobContext) -> ProcessResult:
         record = ctx.dataset(params.dataset)
-        dst = CRS.from_user_input(params.crs)
-        with rasterio.open(ctx.path(record)) as src:
-            kwargs = {"resolution": params.resolution} if params.resolution else {}
-            transform, width, height = calculate_default_transform(
-                src.crs, dst, src.width, src.height, *src.bounds, **kwargs
-            )
-        grid = Grid.of(dst, transform, width, height)
+        grid = reproject_grid(ctx.path(record), params)
         title = params.title or f"{record.title} in {params.crs}"
         return warp_dataset(
             ctx, record, grid, params.resampling, self.id, params.model_dump(), title
@@ -122,17 +149,18 @@ class ResampleProcess(Process):
     description = "Change the pixel size (nearest, bilinear, cubic, average, mode)."
     inputs = ResampleInputs
 
+    def estimate(
+        self, params: ResampleInputs, catalog: Catalog, settings: Settings
+    ) -> WorkEstimate:
+        record = raster_record(catalog, params.dataset)
+        path = gdal_path(record.uri, settings)
+        return _estimate(record, resample_grid(path, params.resolution), settings)
+
     def run(self, params: ResampleInputs, ctx: JobContext) -> ProcessResult:
         record = ctx.dataset(params.dataset)
-        with rasterio.open(ctx.path(record)) as src:
-            left, bottom, right, top = src.bounds
-            width = max(1, math.ceil((right - left) / params.resolution))
-            height = max(1, math.ceil((top - bottom) / params.resolution))
-            if width * height > ctx.settings.max_raster_pixels:
-                raise InvalidInput(f"A {width}x{height} output is over the pixel limit.")
-            grid = Grid.of(
-                src.crs, from_origin(left, top, params.resolution, params.resolution), width, height
-            )
+        grid = resample_grid(ctx.path(record), params.resolution)
+        if grid.width * grid.height > ctx.settings.max_raster_pixels:
+            raise InvalidInput(f"A {grid.width}x{grid.height} output is over the pixel limit.")
         title = params.title or f"{record.title} at {params.resolution:g}"
         return warp_dataset(
             ctx, record, grid, params.resampling, self.id, params.model_dump(), title

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from titiler.core.factory import ColorMapFactory, TMSFactory
 
 from tileserver import __version__
+from tileserver.admission import AdmissionMiddleware
 from tileserver.auth.redact import install_redaction
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     mount_viewer(app, settings.viewer_dir)
 
+    # expensive requests in bounded pools with a per-client cap: tiles keep their threads
+    app.add_middleware(AdmissionMiddleware, settings=settings)
     app.add_middleware(
         TileCacheMiddleware,
         max_bytes=settings.tile_cache_bytes,

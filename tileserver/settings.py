@@ -199,6 +199,29 @@ class Settings(BaseSettings):
         description="Most scratch space one job may need (its blocks and COG, uncompressed), "
         "bytes; more is a 413 before the job is queued.",
     )
+    export_slots: int = Field(
+        default=2,
+        ge=0,
+        description="Vector exports and large feature pages running at once per API process; "
+        "more wait for a slot (0: no limit).",
+    )
+    analysis_slots: int = Field(
+        default=4,
+        ge=0,
+        description="Statistics, previews, bbox/feature images and large WMS maps running at "
+        "once per API process; more wait for a slot (0: no limit).",
+    )
+    client_heavy_requests: int = Field(
+        default=2,
+        ge=0,
+        description="Exports (and, separately, analysis requests) one client (user, else IP) "
+        "may have in flight; more is a 429 with Retry-After (0: no limit).",
+    )
+    heavy_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long an expensive request waits for a slot before a 503 with Retry-After.",
+    )
     mosaic_quadkey_zoom_max: int = Field(
         default=12, description="Upper bound for the quadkey zoom of mosaics built here."
     )

@@ -36,8 +36,10 @@ def write_scene(
     top: float,
     pixel: float,
     nodata: float | None = None,
+    **creation: object,
 ) -> None:
-    """``data`` (bands, SIDE, SIDE) as a tiled GeoTIFF whose top-left corner is (left, top)."""
+    """``data`` (bands, SIDE, SIDE) as a tiled GeoTIFF whose top-left corner is (left, top);
+    ``creation`` adds GDAL creation options (compression)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path,
@@ -53,6 +55,7 @@ def write_scene(
         tiled=True,
         blockxsize=256,
         blockysize=256,
+        **creation,
     ) as dst:
         dst.write(data)
         dst.descriptions = tuple(BANDS[: data.shape[0]])
@@ -72,6 +75,7 @@ def scene_record(
     zoom: int = 12,
     sensor: str = "generic",
     ident: str | None = None,
+    dtype: str = "float32",
 ) -> DatasetRecord:
     """The catalog record of a scene written by ``write_scene``."""
     right, bottom = left + SIDE * pixel, top - SIDE * pixel
@@ -87,7 +91,7 @@ def scene_record(
         datetime=when,
         sensor=sensor,
         band_names=list(BANDS),
-        dtype="float32",
+        dtype=dtype,
         nodata=nodata,
         width=SIDE,
         height=SIDE,

@@ -219,3 +219,18 @@ def test_query_fields_need_kind_query_and_bad_queries_are_400(world: World, spot
         headers=world.auth("alice"),
     )
     assert none.status_code == 400 and "No raster" in none.json()["detail"]
+
+
+def test_a_gap_no_scene_covers_is_not_refused_by_the_cap(world: World, spot) -> None:
+    from tests.mosaics_archive.synthetic import add_records, scene_record, tile_origin, write_scene
+
+    left, top, pixel = tile_origin(spot)
+    shifted = left + SIDE // 2 * pixel  # both scenes cover only the tile's east half
+    for n, when in ((1, JAN), (2, JUN)):
+        uri = f"scenes/half-{spot.x}-{n}.tif"
+        write_scene(world.data_dir / uri, constant([n, n]), shifted, top, pixel)
+        add_records(world.catalog, [scene_record(uri, shifted, top, pixel, when=when)])
+    capped = world.create(kind="query", bbox=box_of(spot), max_scenes_per_tile=1)
+    tile = world.tile(capped["id"], spot)
+    assert (tile[0, :, SIDE // 2 :] == 2).all()
+    assert (tile[-1, :, : SIDE // 2] < 0).all(), "the west half is a gap in the archive"

@@ -20,10 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attr
+import numpy as np
+import shapely
 from cogeo_mosaic.backends.base import MosaicJSONBackend
 from cogeo_mosaic.mosaic import MosaicJSON
 from morecantile import Tile
 from rasterio.crs import CRS
+from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 from rio_tiler.constants import WEB_MERCATOR_TMS, WGS84_CRS
 from rio_tiler.errors import NoAssetFoundError
@@ -33,6 +36,7 @@ from rio_tiler.mosaic.methods.base import MosaicMethodBase
 from rio_tiler.mosaic.methods.defaults import FirstMethod
 from rio_tiler.mosaic.reader import mosaic_reader
 from rio_tiler.utils import inherit_rasterio_env
+from shapely.geometry.base import BaseGeometry
 
 from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.errors import InvalidInput
@@ -54,6 +58,8 @@ if TYPE_CHECKING:
     from tileserver.tiling.dependencies import RecordCache
 
 
+REST_SCAN = 10
+"""Past the cap, how many caps' worth of further scenes a tile checks for its empty pixels."""
 FIRST_CHUNK = 2
 """Scenes read at a time (in parallel) for first-valid-pixel mosaics, before checking whether
 the tile is filled: the newest scene usually fills it, so reading ten at once (titiler's thread
@@ -93,7 +99,8 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         self, x: int, y: int, z: int, reverse: bool = False
     ) -> list[str]:
         if self.query is not None:
-            assets = self._paths(self._scenes(self.tms.bounds(Tile(x, y, z))))
+            bounds = self.tms.bounds(Tile(x, y, z))
+            assets = self._paths(self._scenes(bounds, 0, self.query.max_scenes_per_tile))
             return list(reversed(assets)) if reverse else assets
         quadkeys = self.find_quadkeys(Tile(x=x, y=y, z=z), self.quadkey_zoom)
         uris = dict.fromkeys(
@@ -119,7 +126,8 @@ class CatalogMosaicBackend(MosaicJSONBackend):
                 coord_crs, tms.rasterio_geographic_crs, xmin, ymin, xmax, ymax
             )
         if self.query is not None:
-            return self._paths(self._scenes((xmin, ymin, xmax, ymax)))
+            cap = self.query.max_scenes_per_tile
+            return self._paths(self._scenes((xmin, ymin, xmax, ymax), 0, cap))
         hits = []
         for qk in self.mosaic_def.tiles:
             w, s, e, n = tms.bounds(tms.quadkey_to_tile(qk))
@@ -134,17 +142,24 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         return gdal_path(uri, self.settings) if self.settings else uri
 
     # query mosaics ------------------------------------------------------------------------------
-    def _scenes(self, bounds: Sequence[float], extra: int = 1) -> list[Scene]:
-        """The query's scenes under ``bounds`` (WGS84), in order: up to the per-tile cap plus
-        ``extra`` (to tell "exactly the cap" from "more than the cap"), of the mosaic's band
-        count (a scene of other bands registered later is left out, not an error)."""
+    def _more_would_fill(self, image: ImageData, bounds: Sequence[float]) -> bool:
+        """Whether scenes past the cap lie under the image's empty pixels (a gap no scene
+        covers is no reason to refuse the tile). Past ``REST_SCAN`` of them, assume so."""
         assert self.query is not None and self.catalog is not None and self.access is not None
-        scenes = scenes_for_area(
-            self.catalog, self.query, self.access, bounds, self.query.max_scenes_per_tile + extra
+        cap = self.query.max_scenes_per_tile
+        rest = self._scenes(bounds, cap, cap * REST_SCAN)
+        if len(rest) >= cap * REST_SCAN:
+            return True
+        return bool(rest) and _empty_under(image, [s.footprint for s in rest])
+
+    def _scenes(self, bounds: Sequence[float], skip: int, limit: int) -> list[Scene]:
+        """The query's scenes under ``bounds`` (WGS84), in order, ``limit`` after the first
+        ``skip``, of the mosaic's band count (a scene of other bands registered later is left
+        out, not an error)."""
+        assert self.query is not None and self.catalog is not None and self.access is not None
+        return scenes_for_area(
+            self.catalog, self.query, self.access, bounds, limit, skip, self.band_count
         )
-        if self.band_count is not None:
-            scenes = [s for s in scenes if s.bands == self.band_count]
-        return scenes
 
     def _paths(self, scenes: Sequence[Scene]) -> list[str]:
         return [self._to_path(s.uri) for s in scenes]
@@ -170,19 +185,24 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         stopping when the image is filled (the scenes under it are never opened)."""
         assert self.query is not None
         cap = self.query.max_scenes_per_tile
-        scenes = self._scenes(bounds)
+        method: MosaicMethodBase = self._method(kwargs.pop("pixel_selection", None))
+        scenes: Sequence[str]
+        if method.exit_when_filled:
+            scenes = _Pages(lambda skip, limit: self._paths(self._scenes(bounds, skip, limit)), cap)
+        else:  # a composite reads every scene under the tile: more than the cap is refused
+            found = self._paths(self._scenes(bounds, 0, cap + 1))
+            if len(found) > cap:
+                raise InvalidInput(
+                    f"{where} lies under more than {cap} scenes of this mosaic's query, the "
+                    "most one tile composites ('max_scenes_per_tile'); zoom in or narrow the "
+                    "query."
+                )
+            scenes = found
         if not scenes:
             raise NoAssetFoundError(f"No scenes of this mosaic's query cover {where}.")
-        method: MosaicMethodBase = self._method(kwargs.pop("pixel_selection", None))
-        more = len(scenes) > cap
-        if more and not method.exit_when_filled:
-            raise InvalidInput(
-                f"{where} lies under more than {cap} scenes of this mosaic's query, the most "
-                f"one tile composites ('max_scenes_per_tile'); zoom in or narrow the query."
-            )
         threads = int(kwargs.pop("threads", 0) or 0)
         image, used = mosaic_reader(
-            self._paths(scenes[:cap]),
+            scenes,
             read,
             *args,
             pixel_selection=method,
@@ -190,11 +210,12 @@ class CatalogMosaicBackend(MosaicJSONBackend):
             chunk_size=FIRST_CHUNK if method.exit_when_filled else None,
             **kwargs,
         )
-        if more and not _filled(image):
+        capped = isinstance(scenes, _Pages) and scenes.loaded >= cap
+        if capped and not _filled(image) and self._more_would_fill(image, bounds):
             raise InvalidInput(
                 f"{where} is not filled by the first {cap} scenes of this mosaic's query and "
-                f"more lie under it ('max_scenes_per_tile' is {cap}); zoom in or narrow the "
-                "query."
+                f"more lie under its empty part ('max_scenes_per_tile' is {cap}); zoom in or "
+                "narrow the query."
             )
         return image, used
 
@@ -248,7 +269,8 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         coord_crs = coord_crs or WGS84_CRS
         if coord_crs != WGS84_CRS:
             lng, lat, *_ = transform_bounds(coord_crs, WGS84_CRS, lng, lat, lng, lat)
-        return self._paths(self._scenes((lng, lat, lng, lat), extra=0))
+        cap = self.query.max_scenes_per_tile
+        return self._paths(self._scenes((lng, lat, lng, lat), 0, cap))
 
     def _watch(self) -> None:
         """Cached tiles of this mosaic are stamped with the catalog's version (a new scene
@@ -256,8 +278,59 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         register_freshness(f"/mosaics/{self.input}/", catalog_version)
 
 
+class _Pages(Sequence[str]):
+    """The scenes under a tile, fetched page by page (each twice the last) as ``mosaic_reader``
+    asks for the next chunk: a tile filled by its first scenes never loads the rest. Its
+    length is the cap; positions past the last scene are empty."""
+
+    def __init__(self, fetch: Callable[[int, int], list[str]], cap: int, first: int = 4) -> None:
+        self._fetch, self._cap, self._next = fetch, cap, first
+        self._loaded: list[str] = []
+        self._done = False
+
+    def _load(self, stop: int) -> None:
+        while not self._done and len(self._loaded) < min(stop, self._cap):
+            want = min(self._next, self._cap - len(self._loaded))
+            page = self._fetch(len(self._loaded), want)
+            self._loaded += page
+            self._done = len(page) < want or len(self._loaded) >= self._cap
+            self._next *= 2
+
+    @property
+    def loaded(self) -> int:
+        return len(self._loaded)
+
+    def __len__(self) -> int:
+        self._load(1)
+        return self._cap if self._loaded else 0
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            self._load(index.stop if index.stop is not None else self._cap)
+            return self._loaded[index]
+        self._load(index + 1)
+        return self._loaded[index]
+
+
 def _filled(image: ImageData) -> bool:
     return not bool(image.array.mask.any())
+
+
+def _empty_under(image: ImageData, footprints: list[BaseGeometry], sample: int = 4096) -> bool:
+    """Whether some empty pixel of ``image`` (up to ``sample`` of them, spread evenly) lies
+    inside one of ``footprints`` (WGS84)."""
+    rows, cols = np.nonzero(image.array.mask.all(axis=0))
+    if rows.size == 0 or image.bounds is None or image.crs is None:
+        return False
+    if rows.size > sample:
+        pick = np.linspace(0, rows.size - 1, sample).astype(int)
+        rows, cols = rows[pick], cols[pick]
+    west, south, east, north = image.bounds
+    xs = west + (cols + 0.5) * (east - west) / image.width
+    ys = north - (rows + 0.5) * (north - south) / image.height
+    if image.crs != WGS84_CRS:
+        xs, ys = (np.asarray(v) for v in warp_transform(image.crs, WGS84_CRS, xs, ys))
+    return bool(shapely.intersects_xy(shapely.union_all(footprints), xs, ys).any())
 
 
 def open_mosaic(

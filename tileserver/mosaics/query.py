@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -145,6 +145,7 @@ class Scene:
     id: str
     uri: str
     bands: int
+    footprint: BaseGeometry = field(compare=False, repr=False)
 
 
 _COLUMNS = (
@@ -165,9 +166,13 @@ def scenes_for_area(
     access: SceneAccess,
     bounds: Sequence[float],
     limit: int,
+    skip: int = 0,
+    bands: int | None = None,
 ) -> list[Scene]:
     """Up to ``limit`` scenes, in the mosaic's order, whose footprints intersect ``bounds``
-    (WGS84 west, south, east, north) and the query's area."""
+    (WGS84 west, south, east, north) and the query's area, after the first ``skip`` such;
+    with ``bands``, only scenes of that many bands (one of other bands registered later is
+    left out of the mosaic, not an error)."""
     area = query.area()
     west, south, east, north = bounds
     where: BaseGeometry = box(*bounds) if west < east and south < north else Point(west, south)
@@ -186,9 +191,12 @@ def scenes_for_area(
         )
         for row in session.execute(stmt.execution_options(yield_per=64)):
             shape = footprint_geometry(row.footprint, (row.west, row.south, row.east, row.north))
-            if not inside(shape):
+            if not inside(shape) or (bands is not None and len(row.band_names) != bands):
                 continue
-            found.append(Scene(row.id, row.uri, len(row.band_names)))
+            if skip:
+                skip -= 1
+                continue
+            found.append(Scene(row.id, row.uri, len(row.band_names), shape))
             if len(found) >= limit:
                 break
     return found

@@ -255,7 +255,11 @@ def fetch_remote(
                 response = client.get(href)
                 sent = body
             else:
-                sent = {**body, **position.get("b", {})}
+                # a token changes only the paging keys, never what or where is searched
+                paging = {
+                    k: v for k, v in position.get("b", {}).items() if k not in body or k == "limit"
+                }
+                sent = {**body, **paging}
                 response = client.post(f"{_api_root(source)}/search", json=sent)
             data = _answer(response)
     except httpx.TimeoutException:

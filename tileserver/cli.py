@@ -312,7 +312,14 @@ def _register_harvest() -> None:
     app.command("harvest")(harvest)
 
 
+def _register_add_item() -> None:
+    from tileserver.cli_scenes import add_item
+
+    app.command("add-item")(add_item)
+
+
 _register_ingest()
+_register_add_item()
 _register_harvest()
 
 

@@ -21,6 +21,14 @@ class SensorPreset(BaseModel):
         default=None, description="Multiply stored values by this to get reflectance (0-1)."
     )
     reflectance_offset: float | None = None
+    masks: list[str] = Field(
+        default_factory=list,
+        description="Quality bands of the sensor's scenes (QA_PIXEL, SCL): kept as bands, "
+        "used to mask clouds and shadows in the others.",
+    )
+    collections: list[str] = Field(
+        default_factory=list, description="STAC collection ids whose items are this sensor."
+    )
 
 
 SENSORS: Registry[SensorPreset] = Registry("sensor")
@@ -44,9 +52,12 @@ SENSORS.register(
             "nir09": ["B09", "B9"],
             "swir16": ["B11"],
             "swir22": ["B12"],
+            "scl": ["SCL"],
         },
         reflectance_scale=1e-4,
         reflectance_offset=0.0,
+        masks=["scl"],
+        collections=["sentinel-2-l2a", "sentinel-2-c1-l2a"],
     ),
 )
 SENSORS.register(
@@ -62,9 +73,13 @@ SENSORS.register(
             "nir": ["SR_B5", "B5", "nir08"],
             "swir16": ["SR_B6", "B6"],
             "swir22": ["SR_B7", "B7"],
+            "qa_pixel": ["QA_PIXEL"],
+            "lwir11": ["ST_B10", "B10", "lwir"],
         },
         reflectance_scale=2.75e-5,
         reflectance_offset=-0.2,
+        masks=["qa_pixel"],
+        collections=["landsat-c2-l2"],
     ),
 )
 SENSORS.register(
@@ -73,5 +88,37 @@ SENSORS.register(
         name="sentinel-1-grd",
         title="Sentinel-1 C-band SAR GRD",
         aliases={"vv": ["VV"], "vh": ["VH"], "hh": ["HH"], "hv": ["HV"]},
+        collections=["sentinel-1-grd"],
     ),
 )
+SENSORS.register(
+    "sentinel-1-rtc",
+    SensorPreset(
+        name="sentinel-1-rtc",
+        title="Sentinel-1 radiometrically terrain corrected backscatter",
+        aliases={"vv": ["VV"], "vh": ["VH"], "hh": ["HH"], "hv": ["HV"]},
+        collections=["sentinel-1-rtc"],
+    ),
+)
+
+
+def preset_for_collection(collection: str | None) -> SensorPreset:
+    """The preset of a STAC collection id (``landsat-c2-l2`` -> Landsat C2L2); ``generic``
+    for collections no preset claims (their bands keep their ``eo:bands`` names)."""
+    if collection:
+        for preset in SENSORS:
+            if collection.lower() in preset.collections:
+                return preset
+    return SENSORS.get("generic")
+
+
+def canonical_band(preset: SensorPreset, key: str) -> str | None:
+    """The common name a sensor's band id or asset key stands for (``B04`` -> ``red``,
+    ``nir08`` on Landsat -> ``nir``), or None when the preset does not know it."""
+    lowered = key.lower()
+    if lowered in preset.aliases:
+        return lowered
+    for name, aliases in preset.aliases.items():
+        if lowered in (a.lower() for a in aliases):
+            return name
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tileserver.catalog import DatasetRecord
 
-SAR_SENSORS = ("sentinel-1-grd",)
+SAR_SENSORS = ("sentinel-1-grd", "sentinel-1-rtc")
 SAR_DB_RANGE = (-25.0, 0.0)  # sigma0 in dB
 
 

@@ -20,6 +20,7 @@ from tileserver.mosaics.build import parse_interval
 from tileserver.rendering import dataset_presets
 from tileserver.routers.bodies import bounded_route
 from tileserver.routers.links import raster_links, render_links, vector_links
+from tileserver.scenes.api import ItemRegistration, register_posted_item
 from tileserver.settings import Settings
 from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
@@ -166,6 +167,25 @@ def build_datasets_router() -> APIRouter:
         "/datasets/{dataset_id}",
         patch_dataset,
         methods=["PATCH"],
+        response_model=DatasetOut,
+        route_class_override=bounded_route("max_json_body_bytes"),
+    )
+
+    def add_item(
+        body: ItemRegistration,
+        request: Request,
+        catalog: Catalog = Depends(get_catalog),
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> DatasetOut:
+        """Register a STAC item (bands as separate COG assets, read in place) as a dataset."""
+        return dataset_out(register_posted_item(catalog, settings, principal, body), request)
+
+    router.add_api_route(
+        "/datasets/items",
+        add_item,
+        methods=["POST"],
+        status_code=201,
         response_model=DatasetOut,
         route_class_override=bounded_route("max_json_body_bytes"),
     )

@@ -28,6 +28,7 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 from tileserver.errors import InvalidInput
+from tileserver.scenes.masks import masked_call, scene_mask
 
 MAX_OPEN_PER_THREAD = 64
 _BOUNDS: LRUCache[tuple[str, str, str], tuple[float, float, float, float]] = LRUCache(8192)
@@ -103,6 +104,11 @@ class CatalogReader(Reader):
         no answer at z4 for a 5 km scene. The covered part, snapped to the tile's pixel
         grid, gives the same pixels in milliseconds.
         """
+        if self._needs_scene_mask():
+            return self._scene_masked(
+                CatalogReader.tile, indexes, expression, tile_x, tile_y, tile_z,
+                tilesize=tilesize, buffer=buffer, **kwargs,
+            )  # fmt: skip
         if buffer or not self.tile_exists(tile_x, tile_y, tile_z):
             return super().tile(
                 tile_x, tile_y, tile_z, tilesize, indexes, expression, buffer, **kwargs
@@ -140,6 +146,12 @@ class CatalogReader(Reader):
         UTM scene) makes GDAL chase source windows outside the projection's domain for minutes.
         An area that misses the data is a 404, like a tile outside it.
         """
+        if self._needs_scene_mask():
+            return self._scene_masked(
+                CatalogReader.part, indexes, expression, bbox, dst_crs=dst_crs,
+                bounds_crs=bounds_crs, max_size=max_size, height=height, width=width,
+                buffer=buffer, **kwargs,
+            )  # fmt: skip
         crs = dst_crs or bounds_crs
         area = bbox
         if bounds_crs and bounds_crs != crs:
@@ -166,6 +178,36 @@ class CatalogReader(Reader):
         col0, row0, col1, row1 = _covered_window(area, (dl, db, dr, dt), (height, width))
         window = (col0, row0, max(col0 + 1, col1), max(row0 + 1, row1))  # at least a pixel
         return self._read_window(area, crs, (height, width), window, **options)
+
+    def read(self, indexes: Any = None, expression: str | None = None, **kwargs: Any) -> ImageData:
+        if self._needs_scene_mask():
+            return self._scene_masked(CatalogReader.read, indexes, expression, **kwargs)
+        return super().read(indexes=indexes, expression=expression, **kwargs)
+
+    def point(  # type: ignore[override]
+        self, lon: float, lat: float, indexes: Any = None, expression: str | None = None,
+        **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        if self._needs_scene_mask():
+            return self._scene_masked(CatalogReader.point, indexes, expression, lon, lat, **kwargs)
+        return super().point(lon, lat, indexes=indexes, expression=expression, **kwargs)
+
+    def _needs_scene_mask(self) -> bool:
+        """An archive scene with a QA band (``scenes/masks.py``), not already being masked."""
+        return not getattr(self, "_masking", False) and scene_mask(self.dataset) is not None
+
+    def _scene_masked(
+        self, method: Any, indexes: Any, expression: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        """``method`` with clouds and shadows masked by the scene's QA band (the one rule in
+        ``scenes/masks.py``); nested reads inside it are not masked twice."""
+        self._masking = True
+        try:
+            return masked_call(
+                self.dataset, lambda **kw: method(self, *args, **kw), indexes, expression, **kwargs
+            )
+        finally:
+            self._masking = False
 
     def _read_window(
         self,

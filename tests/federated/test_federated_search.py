@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.archive.stac_api import serve_stac_api
@@ -184,3 +185,32 @@ def test_a_token_cannot_change_what_a_source_is_asked(client: TestClient, apis: 
     assert response.status_code == 200, response.text
     sent = apis[1].searches()[-1].body
     assert sent["collections"] == ["landsat-c2-l2"] and sent["token"] == "1"
+
+
+def _fed_token(positions: Any) -> str:
+    return "fed1." + base64.urlsafe_b64encode(json.dumps(positions).encode()).decode()
+
+
+HOSTILE_SOURCES: dict[str, Any] = {
+    "a-number": {"sources": 5},
+    "nested-list": {"sources": [["local"]]},
+    "empty-list": {"sources": []},
+    "a-url": {"sources": ["http://127.0.0.1:9/stac"]},
+    "a-path": {"sources": ["../../etc/passwd"]},
+    "local-token": {"sources": ["local"], "token": "eyJvZmZzZXQiOjB9"},
+    "garbage-token": {"sources": ["local"], "token": "fed1.!!!"},
+    "negative-offset": {"sources": ["local"], "token": _fed_token({"local": {"o": -1}})},
+    "offset-a-string": {"sources": ["local"], "token": _fed_token({"local": {"o": "0"}})},
+    "position-a-list": {"sources": ["alpha"], "token": _fed_token({"alpha": [1]})},
+    "other-source-in-token": {"sources": ["local"], "token": _fed_token({"beta": {}})},
+    "dataset-area-remote": {"sources": ["alpha"], "intersects_dataset": "abc"},
+}
+
+
+@pytest.mark.parametrize("body", list(HOSTILE_SOURCES.values()), ids=list(HOSTILE_SOURCES))
+def test_hostile_sources_and_tokens_are_400s_with_a_reason(client: TestClient, body: Any) -> None:
+    response = client.post("/stac/search", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_input" and response.json()["detail"]
+    get = client.get("/stac/search", params={"sources": "local,nowhere"})
+    assert get.status_code == 400 and "nowhere" in get.json()["detail"]

@@ -5,12 +5,14 @@ by triggers. PostgreSQL: a GiST index over the bounds as a PostGIS envelope, or 
 native ``box`` type where the server has no PostGIS (``tileserver/catalog/spatial.py`` picks
 the matching condition). Both: ``collection_summaries`` (count, extent and time span per
 collection, owner and visibility), maintained by triggers on every insert, update and delete.
+PostgreSQL also gets an index in STAC's default order (newest first, unknown times last, id).
 
 The SQL lives here, not in ``tables.py``: the R*Tree, the triggers and the expression index
 are things SQLAlchemy's metadata cannot describe (``migrate.include_name`` keeps them out of
 the comparison with the tables). A later revision that rebuilds ``datasets`` (SQLite batch
 mode copies the table) drops these triggers and renumbers rowids: it must call
-``create_sqlite_index`` again.
+``create_sqlite_index`` again (so must anything that runs VACUUM, which SQLite documents may
+renumber the rowids of a table without an INTEGER PRIMARY KEY; cogsight runs none).
 
 Revision ID: 0004
 Revises: 0003
@@ -29,6 +31,7 @@ depends_on = None
 
 RTREE = "datasets_rtree"
 GIST = "ix_datasets_bounds_gist"
+SORT = "ix_datasets_datetime_sort"
 FUNCTIONS = ("cogsight_summary_insert", "cogsight_summary_delete", "cogsight_summary_update")
 
 
@@ -224,6 +227,9 @@ def create_postgres_index() -> None:
     else:
         expression = "box(point(west, south), point(east, north))"
     op.execute(f"CREATE INDEX IF NOT EXISTS {GIST} ON datasets USING gist (({expression}))")
+    # STAC's default order (newest first, unknown times last, then id), read off an index:
+    # a backward scan of the plain datetime index gives NULLS FIRST, so it cannot serve it.
+    op.execute(f"CREATE INDEX IF NOT EXISTS {SORT} ON datasets (datetime DESC NULLS LAST, id)")
     _pg_function("cogsight_summary_insert", _pg_add("new_rows"))
     _pg_function("cogsight_summary_delete", _pg_remove("old_rows"))
     # Row by row for updates: transition tables cannot be limited to the columns that matter,
@@ -286,4 +292,5 @@ def downgrade() -> None:
         for function in FUNCTIONS:
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
         op.execute(f"DROP INDEX IF EXISTS {GIST}")
+        op.execute(f"DROP INDEX IF EXISTS {SORT}")
     op.drop_table("collection_summaries")

@@ -4,7 +4,7 @@ Usage: python bench/mosaics.py [--cells 10] [--passes 50] [--small-cells 5] [--s
                                [--tiles 20] [--rounds 2]
 
 One catalog (SQLite, revision 0004's spatial index) holds both mosaics' scenes: synthetic
-256² uint8 COGs in Web Mercator at z12 resolution (deflate, a few KB each), laid out as an
+256² uint8 COGs in Web Mercator at z10 resolution (deflate, a few KB each), laid out as an
 archive is: a fixed grid of footprints overlapping by a quarter, acquired pass after pass (one
 date per pass). Large: 10 x 10 cells x 50 passes = 5,000 scenes; small: 5 x 5 x 2 = 50, in a
 disjoint region. Each region gets a query mosaic ("kind": "query", newest first, first valid
@@ -38,7 +38,8 @@ from tileserver.mosaics.backend import open_mosaic
 from tileserver.settings import Settings
 
 TMS = morecantile.tms.get("WebMercatorQuad")
-ZOOM = 12
+ZOOM = 10
+"""Scene resolution: 256 px at z10, so a z10 tile (one scene side) fits inside both regions."""
 ZOOMS = (10, 12, 14)
 STEP = 0.75
 """Grid step in scene sides: neighbouring footprints overlap by a quarter."""
@@ -46,7 +47,7 @@ RENDER = "bidx=1&bidx=2&bidx=1&rescale=0,255"
 
 
 def scene_side() -> float:
-    """A scene's side in metres: one z12 tile (256 px at z12 resolution)."""
+    """A scene's side in metres: one tile at ZOOM (256 px at its resolution)."""
     b = TMS.xy_bounds(TMS.tile(0, 0, ZOOM))
     return float(b.right - b.left)
 
@@ -88,14 +89,15 @@ def make_scenes(
 
 
 def interior_tiles(corner: tuple[float, float, float], zoom: int, n: int, seed: int) -> list:  # type: ignore[type-arg]
-    """``n`` tiles at ``zoom`` well inside the square (one scene side from its edges)."""
+    """``n`` tiles at ``zoom`` lying wholly inside the square, away from its edges."""
     left, top, side = corner
-    margin = side * 0.2
+    tile_side = scene_side() * 2.0 ** (ZOOM - zoom)
+    margin = max(0.2 * side, 1.05 * tile_side)
     rng = random.Random(seed)
     tiles = []
     for _ in range(n):
-        x = left + rng.uniform(margin, side - margin)
-        y = top - rng.uniform(margin, side - margin)
+        x = left + (rng.uniform(margin, side - margin) if margin < side / 2 else side / 2)
+        y = top - (rng.uniform(margin, side - margin) if margin < side / 2 else side / 2)
         lon, lat = TMS.lnglat(x, y)
         tiles.append(TMS.tile(lon, lat, zoom))
     return tiles

@@ -318,7 +318,7 @@ def _filled(image: ImageData) -> bool:
 
 def _empty_under(image: ImageData, footprints: list[BaseGeometry], sample: int = 4096) -> bool:
     """Whether some empty pixel of ``image`` (up to ``sample`` of them, spread evenly) lies
-    inside one of ``footprints`` (WGS84)."""
+    inside one of ``footprints`` (WGS84), two pixels or more from its edge."""
     rows, cols = np.nonzero(image.array.mask.all(axis=0))
     if rows.size == 0 or image.bounds is None or image.crs is None:
         return False
@@ -330,7 +330,11 @@ def _empty_under(image: ImageData, footprints: list[BaseGeometry], sample: int =
     ys = north - (rows + 0.5) * (north - south) / image.height
     if image.crs != WGS84_CRS:
         xs, ys = (np.asarray(v) for v in warp_transform(image.crs, WGS84_CRS, xs, ys))
-    return bool(shapely.intersects_xy(shapely.union_all(footprints), xs, ys).any())
+    # a pixel on a footprint's very edge may be empty in the scene's own read: look inside
+    w, s, e, n = transform_bounds(image.crs, WGS84_CRS, *image.bounds)
+    pixel = max(abs(e - w) / image.width, abs(n - s) / image.height)
+    inside = shapely.union_all(footprints).buffer(-2 * pixel)
+    return bool(shapely.intersects_xy(inside, xs, ys).any())
 
 
 def open_mosaic(

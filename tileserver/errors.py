@@ -26,6 +26,7 @@ from rio_tiler.errors import (
     RioTilerError,
     TileOutsideBounds,
 )
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from titiler.core.errors import BadRequestError, TileNotFoundError
 
@@ -240,8 +241,8 @@ async def _handle_known(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
     if isinstance(exc, RasterioIOError):
         logger.error("source unreadable on %s: %s", request.url.path, exc)
-    elif status >= 500 and not isinstance(exc, SourceUnavailable):  # its reason is safe to show
-        return await _handle_unexpected(request, exc)
+    elif status >= 500 and not isinstance(exc, SourceUnavailable | InsufficientStorage):
+        return await _handle_unexpected(request, exc)  # those two reasons are safe to show
     detail = _rasterio_detail(exc) if isinstance(exc, RasterioIOError) else str(exc)
     return _answer(request, status, code_for(exc), detail)
 
@@ -287,4 +288,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CogsightError, _handle_known)
     app.add_exception_handler(StarletteHTTPException, _handle_http)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _handle_validation)  # type: ignore[arg-type]
+    # a full disk surfaces as these (ENOSPC, SQLite's "database or disk is full"): handled
+    # here rather than by the catch-all, which re-raises after answering, so a 507 is not
+    # logged as a crash; any other of them is still a logged 500
+    app.add_exception_handler(OSError, _handle_unexpected)
+    app.add_exception_handler(SQLAlchemyOperationalError, _handle_unexpected)
     app.add_exception_handler(Exception, _handle_unexpected)

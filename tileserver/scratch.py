@@ -86,10 +86,16 @@ def new_scratch(settings: Settings, kind: str, owner: str | None = None) -> Path
 
 @contextmanager
 def scratch_space(settings: Settings, kind: str, owner: str | None = None) -> Iterator[Path]:
-    """``new_scratch``, removed when the block ends however it ends."""
+    """``new_scratch``, removed when the block ends however it ends; a failure that filled the
+    disk is raised as ``InsufficientStorage`` (see ``as_disk_full``)."""
     folder = new_scratch(settings, kind, owner)
     try:
         yield folder
+    except Exception as exc:
+        full = as_disk_full(settings, exc)  # measured before the partial files go
+        if full is not None:
+            raise full from exc
+        raise
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -170,6 +176,34 @@ def remove(path: Path) -> int:
     return size
 
 
+FULL_MARGIN = 1 << 20
+"""Free bytes under which a failed write is taken for a full disk: GDAL and OGR report ENOSPC
+as "Cannot write feature" or "Unexpected I/O failure", without the errno."""
+
+
+def free_bytes(settings: Settings) -> int:
+    return shutil.disk_usage(scratch_root(settings)).free
+
+
+def as_disk_full(settings: Settings, exc: BaseException) -> Exception | None:
+    """``InsufficientStorage`` (507) for a write that failed because the disk is full: the
+    error says so, or it is an unexpected error raised while the data's filesystem has less
+    than ``FULL_MARGIN`` free (call it before the partial files are removed); else None."""
+    from tileserver.errors import DISK_FULL, CogsightError, InsufficientStorage
+
+    if isinstance(exc, InsufficientStorage):
+        return None
+    if is_disk_full(exc):
+        return InsufficientStorage(DISK_FULL)
+    if isinstance(exc, CogsightError):  # a refusal of the input, not a failed write
+        return None
+    try:
+        nearly_full = free_bytes(settings) < FULL_MARGIN
+    except OSError:
+        return None
+    return InsufficientStorage(DISK_FULL) if nearly_full else None
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the disk is full: ENOSPC / EDQUOT from the OS,
     GDAL's "No space left on device", SQLite's "database or disk is full"."""
@@ -197,7 +231,7 @@ def require_free_space(settings: Settings, need: int, what: str) -> None:
     from tileserver.errors import InsufficientStorage
     from tileserver.ingest.receive import human_bytes
 
-    free = shutil.disk_usage(scratch_root(settings)).free
+    free = free_bytes(settings)
     if need > free:
         raise InsufficientStorage(
             f"Not enough free storage for {what}: it needs about {human_bytes(need)} "

@@ -76,7 +76,8 @@ def test_a_sweep_during_a_live_upload_removes_nothing_of_it(world):
             )
         )
         sender.start()
-        (folder,) = wait_until(lambda: scratch(world.data), what="the upload folder")  # type: ignore[misc]
+        wait_until(lambda: scratch(world.data), what="the upload folder")
+        (folder,) = scratch(world.data)
         path = world.data / ".tmp" / folder
         wait_until(lambda: sum(f.stat().st_size for f in path.iterdir()) >= 3 << 20)  # 1 MiB writes
         size = sum(f.stat().st_size for f in path.iterdir())

@@ -30,7 +30,7 @@ from tileserver.objectstore import object_store
 from tileserver.rendering import ingest_render_properties
 from tileserver.scratch import (
     CONVERSION_SPACE_FACTOR,
-    is_disk_full,
+    as_disk_full,
     require_free_space,
     scratch_space,
 )
@@ -57,7 +57,13 @@ def _band_names(explicit: list[str] | None, descriptions: tuple[str | None, ...]
 
 
 def _convert(
-    read_path: str, dst: Path, has_gcps: bool, resampling: str, work: Path, uri_in: str
+    read_path: str,
+    dst: Path,
+    has_gcps: bool,
+    resampling: str,
+    work: Path,
+    uri_in: str,
+    settings: Settings,
 ) -> None:
     try:
         # rio-cogeo's own temporary file goes beside ``dst``: in this conversion's folder
@@ -72,8 +78,8 @@ def _convert(
     except rasterio.errors.RasterioError as exc:
         # A local header that inspect could read but pixels that are not: a truncated or
         # corrupt file, the sender's problem (400), not an unavailable source (503).
-        if is_remote(uri_in) or is_disk_full(exc):
-            raise
+        if is_remote(uri_in) or as_disk_full(settings, exc) is not None:
+            raise  # a remote source's failure (503), or a full disk (507), not a bad file
         raise InvalidRaster(
             "The raster's pixels could not be read: the file is truncated or corrupt."
         ) from exc
@@ -164,7 +170,7 @@ def register_raster(
                 need = int(CONVERSION_SPACE_FACTOR * _input_bytes(read_path, facts))
                 require_free_space(settings, need, "converting this raster to a COG")
                 say("converting to COG")
-                _convert(read_path, tmp, facts.has_gcps, resampling, work, uri_in)
+                _convert(read_path, tmp, facts.has_gcps, resampling, work, uri_in, settings)
             size = tmp.stat().st_size
             if charge is not None:
                 charge(size)

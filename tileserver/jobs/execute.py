@@ -25,7 +25,7 @@ from tileserver.catalog import Catalog
 from tileserver.errors import DISK_FULL, CogsightError
 from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobDismissed, JobStore
-from tileserver.scratch import is_disk_full
+from tileserver.scratch import as_disk_full
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.jobs")
@@ -82,8 +82,9 @@ def execute_job(
     except ValidationError as exc:
         fail(f"Invalid inputs: {exc.errors()[0].get('msg')}")
     except Exception as exc:
-        if is_disk_full(exc):  # ENOSPC, SQLite's "database or disk is full", however wrapped
+        if as_disk_full(settings, exc) is not None:  # before cleanup: its blocks still count
             logger.error("job %s: disk full: %s", job_id, exc)
+            ctx.cleanup()  # first: the failure is recorded in a database on that disk
             fail(DISK_FULL)
         elif isinstance(exc, CogsightError):
             fail(str(exc))

@@ -19,7 +19,7 @@ import pyogrio
 
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
-from tileserver.scratch import new_scratch
+from tileserver.scratch import as_disk_full, new_scratch
 from tileserver.settings import Settings
 from tileserver.vectors.store import features_path
 
@@ -138,7 +138,10 @@ def export_vector(settings: Settings, record: DatasetRecord, fmt: str) -> Export
             pyogrio.write_dataframe(
                 frame, path, driver=spec.driver, layer=layer, layer_options=options
             )
-    except BaseException:
+    except BaseException as exc:
+        full = as_disk_full(settings, exc)  # measured before the partial file goes
         shutil.rmtree(folder, ignore_errors=True)
+        if full is not None:
+            raise full from exc
         raise
     return ExportedFile(path=path, filename=path.name, media_type=spec.media_type, folder=folder)

@@ -208,6 +208,28 @@ def source_valid(
     window: Window | None = None,
     out_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
+    """``_source_valid``, less the clouds and shadows an archive scene's QA band flags
+    (``tileserver.scenes.masks``: the same rule the tile server applies)."""
+    valid = _source_valid(ds, bands, values, window=window, out_shape=out_shape)
+    try:
+        from tileserver.scenes.masks import scene_valid
+    except ImportError:  # the inference package without the server
+        return valid
+    read: dict[str, Any] = {"window": window}
+    if out_shape is not None:
+        read.update(out_shape=out_shape, resampling=Resampling.nearest)
+    ground = scene_valid(ds, **read)
+    return valid if ground is None else valid & ground
+
+
+def _source_valid(
+    ds: Any,
+    bands: Sequence[int],
+    values: np.ndarray,
+    *,
+    window: Window | None = None,
+    out_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Where one source has data, for ``values`` (its bands, read at ``window`` or decimated to
     ``out_shape``): an alpha band if it has one; else pixels whose bands all equal its nodata
     value (or are all NaN) are missing; else its mask band. GDAL reports an alpha band as a

@@ -135,10 +135,12 @@ def landsat_source(key: str) -> Path:
     return LANDSAT_DIR / f"{LANDSAT_ID}_{LANDSAT_KEYS[key]}.TIF"
 
 
-def s2_cloud_square(shape: tuple[int, int]) -> tuple[slice, slice]:
-    """Where the made-up 20 m SCL layer says "cloud" (rows, cols of the 20 m grid)."""
+def s2_cloud_square(shape: tuple[int, int], date: int = 0) -> tuple[slice, slice]:
+    """Where the made-up 20 m SCL layer of a date says "cloud" (rows, cols of the 20 m grid):
+    a square left of the centre in June, right of it in September."""
     rows, cols = shape
-    return slice(rows // 4, rows // 2), slice(cols // 4, cols // 2)
+    first = cols // 4 if date == 0 else cols // 2
+    return slice(rows // 4, rows // 2), slice(first, first + cols // 4)
 
 
 def s2_band_cogs(folder: Path, date: int = 0) -> dict[str, Path]:
@@ -153,7 +155,7 @@ def s2_band_cogs(folder: Path, date: int = 0) -> dict[str, Path]:
         out[key] = write_cog(folder / scene / f"{key.upper()}.tif", band, transform, crs, 0)
     rows, cols = data.shape[1] // 2, data.shape[2] // 2
     scl = np.full((rows, cols), S2_SCL_VEGETATION, dtype="uint8")
-    scl[s2_cloud_square((rows, cols))] = S2_SCL_CLOUD
+    scl[s2_cloud_square((rows, cols), date)] = S2_SCL_CLOUD
     scl_transform = from_origin(transform.c, transform.f, transform.a * 2, -transform.e * 2)
     out["scl"] = write_cog(folder / scene / "SCL.tif", scl, scl_transform, crs, 0)
     return out

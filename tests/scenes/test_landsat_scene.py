@@ -20,6 +20,7 @@ from tests.archive.fixtures import *  # noqa: F403  (fixtures)
 from tests.archive.fixtures import s3_href
 from tests.archive.items import landsat_item
 from tests.auth.people import People, people
+from tests.polling import wait_for_job
 from tileserver.scenes.masks import LANDSAT_MASKED_BITS
 
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -173,3 +174,72 @@ def test_s3_assets_read_the_same_pixels(
     b = _npy(world.get(None, f"/raster/{on_s3['id']}/{path}"))
     np.testing.assert_array_equal(a.filled(0), b.filled(0))
     np.testing.assert_array_equal(a.mask, b.mask)
+
+
+SYNC = {"Prefer": "respond-sync"}
+
+
+class _As:
+    """A client acting as one of the world's people (for ``wait_for_job``)."""
+
+    def __init__(self, world: People, who: str) -> None:
+        self.world, self.who = world, who
+
+    def get(self, url: str) -> Any:
+        return self.world.get(self.who, url)
+
+
+def _run(world: People, process: str, inputs: dict) -> dict:
+    response = world.post(
+        "alice", f"/processes/{process}/execution", json={"inputs": inputs}, headers=SYNC
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _qa_flags() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    with rasterio.open(landsat_source("red")) as src:
+        red = src.read(1).astype("float64")
+    with rasterio.open(landsat_source("nir08")) as src:
+        nir = src.read(1).astype("float64")
+    with rasterio.open(landsat_source("qa_pixel")) as src:
+        flagged = (src.read(1).astype(np.uint32) & LANDSAT_MASKED_BITS) != 0
+    return red, nir, flagged
+
+
+def test_index_tool_job_sees_reflectance_and_the_qa_mask(landsat: dict, world: People) -> None:
+    out = _run(world, "index", {"dataset": landsat["id"], "index": "NDVI"})
+    (new_id,) = out["datasets"]
+    record = world.get("alice", f"/datasets/{new_id}").json()
+    with rasterio.open(world.settings.data_dir / record["uri"]) as result:
+        ndvi = result.read(1)
+    red, nir, flagged = _qa_flags()
+    assert ndvi.shape == red.shape
+    clear = ~flagged & (red > 0) & (nir > 0)
+    r, n = red * SCALE + OFFSET, nir * SCALE + OFFSET
+    np.testing.assert_allclose(ndvi[clear], ((n - r) / (n + r))[clear], rtol=1e-5, atol=1e-5)
+    assert np.isnan(ndvi[flagged]).all(), "clouds and shadows are nodata in the output"
+
+
+def test_landcover_model_job_reads_the_scene_by_band_names_and_skips_clouds(
+    landsat: dict, world: People
+) -> None:
+    response = world.post(
+        "alice",
+        "/processes/landcover-spectral/execution",
+        json={"inputs": {"dataset": landsat["id"]}},
+        headers=SYNC,  # models always run as jobs
+    )
+    assert response.status_code == 201, response.text
+    job = response.headers["Location"]
+    status = wait_for_job(_As(world, "alice"), job, timeout=240)
+    assert status["status"] == "successful", status["message"]
+    out = world.get("alice", f"{job}/results").json()
+    records = [world.get("alice", f"/datasets/{i}").json() for i in out["datasets"]]
+    classes = next(r for r in records if r["kind"] == "raster")
+    with rasterio.open(world.settings.data_dir / classes["uri"]) as result:
+        data = result.read(1, masked=True)
+    _, _, flagged = _qa_flags()
+    assert data.shape == flagged.shape
+    assert np.ma.getmaskarray(data)[flagged].all(), "no class where the QA band says cloud"
+    assert (~np.ma.getmaskarray(data)).sum() > 1000, "classes where it is clear"

@@ -185,6 +185,7 @@ def read_onto_grid(
     resampling: str = "nearest",
 ) -> np.ma.MaskedArray:
     """Read a source onto (a window of) an output grid, warping only that window."""
+    from tileserver.scenes.masks import read_masked
     from tileserver.settings import Settings
     from tileserver.sources import configure_gdal
 
@@ -199,8 +200,6 @@ def read_onto_grid(
         }
         if src.nodata is not None:
             options.update(src_nodata=src.nodata, nodata=src.nodata)
-        with WarpedVRT(src, **options) as vrt:
-            data = vrt.read(
-                indexes=list(indexes) if indexes else None, window=Window(*window), masked=True
-            )
+        with WarpedVRT(src, **options) as vrt:  # an archive scene's QA mask applied
+            data = read_masked(vrt, indexes, scene=src, window=Window(*window))
     return data

@@ -64,14 +64,17 @@ def _mask_planes(array: np.ma.MaskedArray, read: Sequence[int], kind: str, band:
     array.mask = mask
 
 
-def read_masked(dataset: Any, indexes: Sequence[int], **read: Any) -> np.ma.MaskedArray:
+def read_masked(
+    dataset: Any, indexes: Sequence[int] | None, *, scene: Any = None, **read: Any
+) -> np.ma.MaskedArray:
     """``dataset.read(indexes, masked=True, **read)`` with the scene's QA mask applied (for
-    the processing tools' block reads); a plain masked read for other rasters."""
-    spec = scene_mask(dataset)
+    the processing tools' block reads); a plain masked read for other rasters. ``scene``: the
+    opened scene VRT when ``dataset`` is a WarpedVRT over it (which has no tags of its own)."""
+    spec = scene_mask(scene if scene is not None else dataset)
     if spec is None:
-        return dataset.read(list(indexes), masked=True, **read)
+        return dataset.read(list(indexes) if indexes else None, masked=True, **read)
     kind, band = spec
-    wanted = list(indexes)
+    wanted = list(indexes) if indexes else list(range(1, dataset.count + 1))
     extra = [band] if band not in wanted else []
     data = dataset.read(wanted + extra, masked=True, **read)
     _mask_planes(data, wanted + extra, kind, band)

@@ -18,6 +18,7 @@ from tileserver.processing.blocks import Grid, WindowTuple, write_blockwise
 from tileserver.processing.context import JobContext
 from tileserver.processing.estimate import WorkEstimate, raster_estimate, raster_record
 from tileserver.processing.publish import publish_raster
+from tileserver.scenes.masks import read_masked
 from tileserver.settings import Settings
 
 
@@ -39,7 +40,7 @@ class IndexInputs(BaseModel):
 def index_block(window: WindowTuple, path: str, parts: list[str], bands: list[int]) -> np.ndarray:
     """Evaluate the expression on one window; NaN where any input band is nodata."""
     with rasterio.open(path) as src:
-        data = src.read(bands, window=Window(*window), masked=True)
+        data = read_masked(src, bands, window=Window(*window))  # an archive scene's QA mask
     valid = ~np.ma.getmaskarray(data).any(axis=0)
     local = {f"b{b}": data[i].filled(0).astype("float32") for i, b in enumerate(bands)}
     out = np.empty((len(parts), window[3], window[2]), dtype="float32")

@@ -18,7 +18,6 @@ from tileserver.ingest.acquisition import detect_acquisition, read_tags
 from tileserver.ingest.cogify import is_cog, write_cog
 from tileserver.ingest.crs_check import crs_label, require_known_crs
 from tileserver.ingest.inspect import (
-    RasterFacts,
     geographic_bounds,
     inspect_raster,
     require_plausible_size,
@@ -29,8 +28,8 @@ from tileserver.ingest.thumbnail import try_write_thumbnail
 from tileserver.objectstore import object_store
 from tileserver.rendering import ingest_render_properties
 from tileserver.scratch import (
-    CONVERSION_SPACE_FACTOR,
     as_disk_full,
+    conversion_need,
     require_free_space,
     scratch_space,
 )
@@ -83,17 +82,6 @@ def _convert(
         raise InvalidRaster(
             "The raster's pixels could not be read: the file is truncated or corrupt."
         ) from exc
-
-
-def _input_bytes(read_path: str, facts: RasterFacts | None = None) -> int:
-    """The size of what a conversion reads: the local file, else (a remote source) its pixels
-    uncompressed."""
-    try:
-        return Path(read_path).stat().st_size
-    except OSError:
-        if facts is None:
-            return 0
-        return facts.width * facts.height * facts.count * np.dtype(facts.dtype).itemsize
 
 
 def register_raster(
@@ -163,11 +151,13 @@ def register_raster(
             if not facts.has_gcps and is_cog(read_path) and not is_remote(uri_in):
                 if untrusted:
                     require_readable_pixels(read_path)
-                require_free_space(settings, _input_bytes(read_path), "copying this COG")
+                need = Path(read_path).stat().st_size
+                require_free_space(settings, need, "copying this COG")
                 say("copying COG")
                 shutil.copyfile(read_path, tmp)
             else:
-                need = int(CONVERSION_SPACE_FACTOR * _input_bytes(read_path, facts))
+                itemsize = np.dtype(facts.dtype).itemsize
+                need = conversion_need(facts.width, facts.height, facts.count, itemsize)
                 require_free_space(settings, need, "converting this raster to a COG")
                 say("converting to COG")
                 _convert(read_path, tmp, facts.has_gcps, resampling, work, uri_in, settings)

@@ -69,7 +69,7 @@ class Gazetteer:
             self._local.db = db
         return db
 
-    def search(self, query: str, limit: int = 10, kinds: list[str] | None = None) -> list[Place]:
+    def search(self, query: str, limit: int = 10, kinds: list[Kind] | None = None) -> list[Place]:
         key = normalize(query)
         if not key:
             raise InvalidInput("q must name a place (at least one letter).")

@@ -115,7 +115,10 @@ def harvest(
     typer.echo(f"run {run_id}", err=True)
     failed: str | None = None
     try:
-        run = run_harvest(catalog, settings, run_id, progress=progress, timeout=timeout)
+        # an admin on this machine: items may name local files (the API never allows it)
+        run = run_harvest(
+            catalog, settings, run_id, progress=progress, timeout=timeout, allow_local=True
+        )
     except CogsightError as exc:
         failed = str(exc)
     finally:

@@ -72,6 +72,7 @@ def register_items(
     source: str | None = None,
     owner: str | None = None,
     visibility: str = "public",
+    allow_local: bool = False,
 ) -> list[ItemOutcome]:
     outcomes: list[ItemOutcome] = []
     with catalog.session() as s:

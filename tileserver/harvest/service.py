@@ -98,8 +98,10 @@ def run_harvest(
     progress: Progress | None = None,
     timeout: float = TIMEOUT_S,
     claimed: bool = False,
+    allow_local: bool = False,
 ) -> HarvestRun:
-    """Run (or resume) ``run_id`` to its end (``claimed``: the caller already claimed it).
+    """Run (or resume) ``run_id`` to its end (``claimed``: the caller already claimed it;
+    ``allow_local``: items may name local files, for the CLI only, never the API).
     Raises the source's error after marking the run failed with it; refused items do not fail
     a run."""
     store = RunStore(catalog)
@@ -111,7 +113,7 @@ def run_harvest(
         return run
     try:
         with _beating(store, run_id):
-            _run_batches(catalog, settings, row, source, options, progress, timeout)
+            _run_batches(catalog, settings, row, source, options, progress, timeout, allow_local)
     except CogsightError as exc:
         store.finish(run_id, "failed", str(exc))
         raise
@@ -134,6 +136,7 @@ def _run_batches(
     options: HarvestOptions,
     progress: Progress | None,
     timeout: float,
+    allow_local: bool,
 ) -> None:
     """Register batch after batch from the run's cursor, recording each on the run."""
     from tileserver.scenes.register import register_items
@@ -154,6 +157,7 @@ def _run_batches(
             source=source.source_id,
             owner=row.owner,
             visibility=options.visibility,
+            allow_local=allow_local,
         )
         counts = {"seen": len(items) + len(rejected), "refused": len(rejected)}
         refusals = [Refusal(item_id=r.item_id, reason=r.reason) for r in rejected]
@@ -192,10 +196,13 @@ def harvest(
     owner: str | None = None,
     progress: Progress | None = None,
     timeout: float = TIMEOUT_S,
+    allow_local: bool = False,
 ) -> HarvestRun:
     """Harvest ``source_name`` (continuing its unfinished run when there is one)."""
     run = prepare(catalog, settings, source_name, options, owner=owner)
-    return run_harvest(catalog, settings, run.id, progress=progress, timeout=timeout)
+    return run_harvest(
+        catalog, settings, run.id, progress=progress, timeout=timeout, allow_local=allow_local
+    )
 
 
 def _text(value: object) -> str | None:

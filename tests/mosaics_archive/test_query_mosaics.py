@@ -142,7 +142,7 @@ def test_another_users_private_scene_never_appears(world: World, spot) -> None:
     assert public["visibility"] == "public"
     private = world.create(kind="query", bbox=box_of(spot))
     assert private["visibility"] == "private" and private["matched"] == 2
-    assert private["dataset_ids"] == [mine.id]
+    assert private["dataset_ids"] == []  # found per tile; none is kept from deletion
     # the owner's private mosaic shows her own private scene, never bob's newer one
     assert (world.tile(private["id"], spot)[0] == 30).all()
     # bob cannot read alice's private mosaic at all
@@ -159,6 +159,9 @@ def test_another_users_private_scene_never_appears(world: World, spot) -> None:
     world.client.app.state.records.forget(private["id"])  # type: ignore[attr-defined]
     assert (world.tile(private["id"], spot, name="bob")[0] == 10).all()
     assert (world.tile(private["id"], spot)[0] == 10).all()
+    # no query mosaic keeps a scene from being deleted (the mosaic finds its scenes per tile)
+    gone = world.client.delete(f"/datasets/{mine.id}", headers=world.auth("alice"))
+    assert gone.status_code == 204, gone.text
 
 
 def test_a_scene_registered_later_shows_in_the_next_tile(world: World, spot) -> None:

@@ -18,10 +18,9 @@ from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import IncompatibleScenes, InvalidInput, name_few
+from tileserver.mosaics.keys import MATCHED_KEY, QUERY_KEY, SCENE_KEY
 from tileserver.mosaics.query import (
-    MATCHED_KEY,
     MAX_SCENES_PER_TILE,
-    QUERY_KEY,
     SCENES_PER_TILE_LIMIT,
     MosaicQuery,
     SceneAccess,
@@ -295,11 +294,12 @@ def build_query_mosaic(
     stored = document.model_dump(mode="json", exclude_none=True)
     stored[QUERY_KEY] = query.model_dump(mode="json", by_alias=True, exclude_none=True)
     stored[MATCHED_KEY] = summary.matched
+    stored[SCENE_KEY] = first.id
     shared = len(summary.looks) == 1
     record = MosaicRecord(
         id=new_id(),
         title=request.title or f"Mosaic over a query ({summary.matched:,} scenes today)",
-        dataset_ids=[first.id],
+        dataset_ids=[],
         band_names=list(first.band_names),
         bounds=(west, south, east, north),
         minzoom=minzoom,

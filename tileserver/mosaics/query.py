@@ -32,14 +32,11 @@ from tileserver.catalog import Catalog, MosaicRecord
 from tileserver.catalog.spatial import bounds_overlap
 from tileserver.catalog.tables import DatasetRow
 from tileserver.errors import InvalidInput
+from tileserver.mosaics.keys import QUERY_KEY
 from tileserver.stac.geometry import bbox_geometry, footprint_geometry, parse_bbox, parse_geometry
 from tileserver.stac.params import SearchRequest
 from tileserver.stac.search import search_conditions
 
-QUERY_KEY = "cogsight:query"
-"""Where a query mosaic keeps its query inside the record's MosaicJSON document."""
-MATCHED_KEY = "cogsight:matched"
-"""How many scenes the query matched when the mosaic was created."""
 MAX_SCENES_PER_TILE = 100
 """Default of ``max_scenes_per_tile``: the most scenes one tile of a query mosaic reads."""
 SCENES_PER_TILE_LIMIT = 500

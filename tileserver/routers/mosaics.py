@@ -19,7 +19,8 @@ from tileserver.manage import Changes, change_mosaic, delete_mosaic
 from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.backend import CatalogMosaicBackend, backend_options
 from tileserver.mosaics.build import MosaicRequest, build_mosaic
-from tileserver.mosaics.query import MATCHED_KEY, QUERY_KEY, MosaicQuery, SceneAccess
+from tileserver.mosaics.keys import MATCHED_KEY, QUERY_KEY
+from tileserver.mosaics.query import MosaicQuery, SceneAccess
 from tileserver.routers.bodies import bounded_route
 from tileserver.routers.links import mosaic_links
 from tileserver.settings import Settings
@@ -56,8 +57,8 @@ class MosaicOut(BaseModel):
         default=None, description="Scenes a query mosaic matched when it was created."
     )
     dataset_ids: list[str] = Field(
-        description="The scenes, first on top; for a query mosaic, the scene on top when it "
-        "was created (its rendering is the mosaic's)."
+        description="The scenes, first on top (empty for a query mosaic: its scenes are "
+        "found per tile)."
     )
     band_names: list[str]
     bounds: tuple[float, float, float, float]

@@ -43,6 +43,7 @@ from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
 from tileserver.errors import InvalidInput, NotFoundError, OutsideBounds, UnknownBand
 from tileserver.expressions import BandSource, index_expression, to_band_expression
 from tileserver.indices import INDICES
+from tileserver.mosaics.keys import top_scene
 from tileserver.rendering import Render, dataset_presets, dataset_render
 from tileserver.rendering.records import DEFAULT
 from tileserver.rendering.requests import (
@@ -296,13 +297,15 @@ async def mosaic_path(
 
 
 def first_scene(record: MosaicRecord, records: RecordCache) -> DatasetRecord | None:
-    """The scene whose rendering a mosaic shares (None when it has been deleted)."""
-    if not record.dataset_ids:
+    """The scene whose rendering a mosaic shares (None when it has been deleted); a query
+    mosaic's is the scene on top when it was created (``top_scene``)."""
+    ident = record.dataset_ids[0] if record.dataset_ids else top_scene(record)
+    if not ident:
         return None
-    scene = records.peek_dataset(record.dataset_ids[0])
+    scene = records.peek_dataset(ident)
     if scene is None:
         try:
-            scene = records.dataset(record.dataset_ids[0])
+            scene = records.dataset(ident)
         except NotFoundError:
             return None
     return scene

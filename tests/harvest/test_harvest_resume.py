@@ -75,6 +75,12 @@ def test_killed_harvest_resumes_without_duplicates(
     assert run["unchanged"] <= 20  # at most the one batch registered before the kill
     rows = registered(catalog)  # raises on a duplicate external id
     assert sorted(k.split("/")[1] for k in rows) == [f"S2X_{i:06d}" for i in range(200)]
+    # every scene whole: its VRT is there and names the per-band files
+    for row in rows.values():
+        vrt = settings.data_dir / row.uri
+        assert vrt.is_file() and "blue.tif" in vrt.read_text(), row.external_id
+    vrts = {p.relative_to(settings.data_dir).as_posix() for p in settings.data_dir.rglob("*.vrt")}
+    assert vrts == {r.uri for r in rows.values()}  # killed while reading a page: no leftovers
     # it asked for the pages after its cursor, not the archive from the start
     asked = api.searches()[searches_before:]
     assert len(asked) == (200 - killed.seen) // 20  # the last full page has no next link

@@ -45,6 +45,11 @@ def gdal_path(uri: str, settings: Settings) -> str:
         return "/vsis3/" + uri[len("s3://") :]
     if uri.startswith(("https://", "http://")):
         return "/vsicurl/" + uri
+    if uri.startswith("scenes/") and settings.stac_sources:
+        from tileserver.scenes.signing import needs_signing, scene_gdal_path
+
+        if needs_signing(settings):  # a scene of a source that signs its hrefs at read time
+            return scene_gdal_path(local_path(uri, settings), settings)
     return str(local_path(uri, settings))
 
 

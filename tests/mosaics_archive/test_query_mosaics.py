@@ -207,6 +207,14 @@ def test_tilejson_wmts_wms_point_and_index_on_a_query_mosaic(world: World, spot)
         headers=auth,
     )
     assert wms.status_code == 200 and wms.headers["content-type"] == "image/png", wms.text
+    from tests.tiling.helpers import decode
+
+    drawn = decode(wms.content)
+    assert (drawn[-1] > 0).mean() > 0.9, "the map shows the scene"
+    caps = world.client.get(
+        f"/mosaics/{ident}/wms?SERVICE=WMS&REQUEST=GetCapabilities", headers=auth
+    ).text
+    assert f"<Name>mosaic:{ident}</Name>" in caps and "Mosaic of a query" in caps
 
 
 def test_query_fields_need_kind_query_and_bad_queries_are_400(world: World, spot) -> None:

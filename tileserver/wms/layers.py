@@ -172,7 +172,8 @@ class Layers:
             abstract = f"{source.sensor} raster{when}; bands: {bands}; dataset {source.id}."
             codes = layer_codes(source.crs, source.bounds)
         else:
-            abstract = f"Mosaic of {len(source.dataset_ids)} scene(s); mosaic {source.id}."
+            scenes = f"{len(source.dataset_ids)} scene(s)" if source.dataset_ids else "a query"
+            abstract = f"Mosaic of {scenes}; mosaic {source.id}."
             codes = utm_codes(source.bounds)
         return Group(
             source.title, abstract, source.bounds, codes, _layers(source, self.renders(source))

@@ -83,6 +83,7 @@ bench: install
 	$(PY) bench/inference.py --sizes 10000 20000
 	$(PY) bench/vectorize.py
 	$(PY) bench/vector_tiles.py
+	$(PY) bench/mosaics.py
 
 clean:
 	rm -rf $(VENV) viewer/node_modules viewer/dist tests/clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -122,11 +122,12 @@ JobRunning = Callable[[str, int], bool]
 
 
 def owner_alive(
-    owner: str, job_running: JobRunning, newest_change: float, stale_after_s: float
+    owner: str, job_running: JobRunning, changed: Callable[[], float], stale_after_s: float
 ) -> bool:
     """Whether ``owner`` may still use its scratch: a job running as that attempt; a process on
     this host that still runs (same pid, same start time); a process on another host (which
-    this one cannot see) whose folder changed within ``stale_after_s``."""
+    this one cannot see) whose folder changed (``changed()``, the latest modification time)
+    within ``stale_after_s``."""
     job = JOB_OWNER.match(owner)
     if job is not None:
         return job_running(job["job"], int(job["attempt"]))
@@ -134,7 +135,7 @@ def owner_alive(
     if proc is None:
         return False
     if proc["host"] != hostname():
-        return time.time() - newest_change < stale_after_s
+        return time.time() - changed() < stale_after_s
     start = _start_of(int(proc["pid"]))
     # create_time is derived from boot time and clock ticks; allow a tick of rounding
     return start is not None and abs(start - int(proc["start"])) <= 1

@@ -116,13 +116,7 @@ def test_a_running_job_keeps_its_folder_until_it_no_longer_runs_as_that_attempt(
 
 
 def test_a_dead_process_folder_goes_a_live_one_stays(world):
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead_pid = int(done.stdout)
+    dead_pid = _dead_pid()
     dead = new_scratch(world.settings, "export", f"pid{dead_pid}-123456@{hostname()}")
     (dead / "big.gpkg").write_bytes(b"x" * 5000)
     # this process's pid with another start time: a reused pid is not its owner
@@ -186,3 +180,32 @@ def test_atomic_writes_build_in_scratch_and_leave_nothing(world):
         raise RuntimeError("killed")
     assert dst.read_bytes() == b"png" and scratch(world.data) == []
     assert data_files(world.data) == {"thumbs/abc.png": 3}
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_the_server_sweeps_at_start_and_while_it_runs(world):
+    dead = f"pid{_dead_pid()}-123456@{hostname()}"
+    before_start = new_scratch(world.settings, "upload", dead)
+    with server(world, COGSIGHT_SCRATCH_SWEEP_SECONDS="0.5") as (_url, _proc):
+        wait_until(lambda: not before_start.exists(), 30, "the start-up sweep")
+        while_running = new_scratch(world.settings, "edit", dead)
+        wait_until(lambda: not while_running.exists(), 30, "a periodic sweep")
+    assert scratch(world.data) == []
+
+
+def test_a_worker_sweeps_at_start(world):
+    from tileserver.cli_worker import sweep_at_start
+
+    dead = new_scratch(world.settings, "work", f"pid{_dead_pid()}-1@{hostname()}")
+    live = new_scratch(world.settings, "work")
+    sweep_at_start(world.settings)
+    assert not dead.exists() and live.exists()

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
@@ -87,11 +88,12 @@ def sweep_scratch(catalog: Catalog, settings: Settings, *, legacy: bool = False)
     stale_after = float(settings.scratch_stale_seconds)
     for entry in entries:
         parsed = parse_name(entry.name)
-        changed = newest_change(entry)
-        if parsed is not None:
-            alive = owner_alive(parsed.owner, job_running, changed, stale_after)
+        if parsed is not None:  # a folder's age is read only where the owner cannot be seen
+            alive = owner_alive(
+                parsed.owner, job_running, partial(newest_change, entry), stale_after
+            )
         else:
-            alive = time.time() - changed < stale_after
+            alive = time.time() - newest_change(entry) < stale_after
         if not alive:
             _remove(entry, report)
     if legacy:

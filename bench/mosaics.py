@@ -34,6 +34,7 @@ from fastapi.testclient import TestClient
 
 from tests.mosaics_archive.synthetic import SIDE, add_records, scene_record, write_scene
 from tileserver.app import create_app
+from tileserver.catalog import DatasetRecord
 from tileserver.mosaics.backend import open_mosaic
 from tileserver.settings import Settings
 
@@ -60,7 +61,7 @@ def region(origin: tuple[float, float], cells: int) -> tuple[float, float, float
 
 def make_scenes(
     data_dir: Path, corner: tuple[float, float, float], cells: int, passes: int, seed: int, tag: str
-) -> list:  # type: ignore[type-arg]
+) -> list[DatasetRecord]:
     """``passes`` acquisitions of a ``cells`` x ``cells`` grid of overlapping footprints (as
     an archive's fixed tiling, each pass one date, a few seconds apart from cell to cell)."""
     rng = random.Random(seed)
@@ -69,7 +70,7 @@ def make_scenes(
     pixel = side / SIDE
     ramp = np.add.outer(np.arange(SIDE), np.arange(SIDE)) // 2
     start = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
-    records = []
+    records: list[DatasetRecord] = []
     for _pass in range(passes):
         day = start + dt.timedelta(days=rng.randrange(0, 3650))
         for row in range(cells):

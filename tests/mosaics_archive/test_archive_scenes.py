@@ -90,8 +90,8 @@ def test_newest_first_with_the_older_scene_under_the_newer_ones_clouds(
     a = _npy(world.get(None, f"/raster/{june['id']}/{path}"))
     b = _npy(world.get(None, f"/raster/{september['id']}/{path}"))
     june_cloud, sept_cloud = _cloud(s2_files, tile), _cloud(s2_files_september, tile)
-    september_shows = ~sept_cloud & ~b.mask[0]
-    june_fills = sept_cloud & ~june_cloud & ~a.mask[0]
+    september_shows = ~sept_cloud & ~np.ma.getmaskarray(b)[0]
+    june_fills = sept_cloud & ~june_cloud & ~np.ma.getmaskarray(a)[0]
     assert september_shows.sum() > 1000 and june_fills.sum() > 100
     np.testing.assert_array_equal(mixed.data[0][september_shows], b.data[0][september_shows])
     np.testing.assert_array_equal(mixed.data[0][june_fills], a.data[0][june_fills])

@@ -76,7 +76,9 @@ def harvest(
     catalog = _open_catalog(settings)
     try:
         if resume is not None:
-            run_id = resume
+            from tileserver.harvest.runs import RunStore
+
+            run_id = RunStore(catalog).get(resume).id  # an unknown id: one error line, exit 2
         elif source is None:
             raise typer.BadParameter("give SOURCE, or --resume RUN_ID")
         else:

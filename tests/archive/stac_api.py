@@ -70,6 +70,7 @@ class FakeStacApi:
     hang_seconds: float = 30.0
     page_delay: float = 0.0  # seconds before each search page (a slow archive)
     cache_json: bool = False  # encode each item once (benchmarks; items must not be mutated)
+    static_links: list[dict[str, Any]] = field(default_factory=list)  # more catalog.json links
     required_headers: dict[str, str] = field(default_factory=dict)
     max_limit: int = MAX_LIMIT
     requests: list[Seen] = field(default_factory=list)
@@ -511,6 +512,7 @@ class _Handler(BaseHTTPRequestHandler):
                 }
                 for c in self.api.collection_ids()
             ]
+            links += self.api.static_links
             return self._send(
                 200,
                 {

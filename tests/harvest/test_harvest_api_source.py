@@ -133,3 +133,25 @@ def test_unreachable_api_is_a_clear_error(catalog: Catalog, settings: Settings) 
     [run] = RunStore(catalog).list()
     assert run.status == "failed" and "is not reachable" in run.message
     assert item_ids(catalog) == set()
+
+
+def test_credentials_are_not_sent_to_another_host(
+    stac_api: Any, many_items: Any, catalog: Catalog, settings: Settings
+) -> None:
+    from tileserver.settings import StacSource
+
+    other = stac_api(many_items(3))
+    api = stac_api(many_items(3), required_headers={"X-Api-Key": "sk-home-5678"})
+    home_url = api.url
+    api.url = other.url  # its landing page now names the other host's /search
+    configured = settings.model_copy(
+        update={
+            "stac_sources": [
+                StacSource(id="home", url=home_url, headers={"X-Api-Key": "sk-home-5678"})
+            ]
+        }
+    )
+    with pytest.raises(SourceUnavailable, match=r"links to another host .*; not followed with"):
+        harvest(catalog, configured, "home", HarvestOptions())
+    assert other.requests == []
+    assert item_ids(catalog, "home") == set()

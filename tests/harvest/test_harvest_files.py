@@ -114,3 +114,30 @@ def test_cli_unknown_source_exits_2(settings: Settings, monkeypatch: Any) -> Non
     result = CliRunner().invoke(app, ["harvest", "no-such-source"])
     assert result.exit_code == 2
     assert "neither a configured source id nor a file" in result.stderr
+    unknown_run = CliRunner().invoke(app, ["harvest", "--resume", "0123abcd"])
+    assert unknown_run.exit_code == 2
+    assert "Harvest run '0123abcd' not found." in unknown_run.stderr
+
+
+def test_static_catalog_sends_credentials_to_its_own_host_only(
+    stac_api: Any, many_items: Any, catalog: Catalog, settings: Settings
+) -> None:
+    from tileserver.settings import StacSource
+
+    elsewhere = stac_api(many_items(2, prefix="ELSEWHERE"))
+    link = {"rel": "child", "href": f"{elsewhere.url}/static/sentinel-2-l2a/collection.json"}
+    home = stac_api(
+        many_items(3), required_headers={"X-Api-Key": "sk-static-1234"}, static_links=[link]
+    )
+    configured = settings.model_copy(
+        update={
+            "stac_sources": [
+                StacSource(id="home", url=home.static_url, headers={"X-Api-Key": "sk-static-1234"})
+            ]
+        }
+    )
+    run = harvest(catalog, configured, "home", HarvestOptions())
+    assert (run.status, run.added) == ("completed", 5)
+    assert len(item_ids(catalog, "home")) == 5
+    assert home.requests and all(r.headers.get("x-api-key") for r in home.requests)
+    assert elsewhere.requests and not any("x-api-key" in r.headers for r in elsewhere.requests)

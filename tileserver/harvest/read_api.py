@@ -2,24 +2,26 @@
 
 The cursor is the ``next`` link of the last page in a committed batch (with the search's own
 parameters, for links that merge them), so a resumed run asks for exactly the page after it.
-A ``next`` link pointing at another host is not followed: the source's credentials go only to
-the source. Credentials travel as headers, never in a URL; pystac-client's debug log of each
-request has them masked while a harvest runs.
+A search endpoint or ``next`` link on another host is not followed: the source's credentials
+go only to the source. Credentials travel as headers, never in a URL; pystac-client's debug
+log of each request has them masked while a harvest runs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from pystac import Link
+from pystac.errors import STACError
 from pystac_client import Client
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
+from requests import Request
 
 from tileserver.errors import SourceUnavailable
 from tileserver.harvest.batches import Batch
@@ -51,8 +53,28 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
+FOREIGN = "links to another host"
+
+
+def _same_host_only(home: tuple[str, str]) -> Callable[[Request], Request | None]:
+    """A pystac-client request modifier refusing every request that leaves the source's host
+    (a landing page, search endpoint or next link elsewhere): its headers are credentials."""
+
+    def check(request: Request) -> None:
+        if _origin(str(request.url)) != home:
+            raise ValueError(f"{FOREIGN} ({shown(str(request.url))})")
+
+    return check
+
+
 def describe(error: BaseException, label: str, timeout: float) -> str:
     """One line a person can act on, with no URL query, header or token in it."""
+    cause = f"{error} {error.__context__ or ''}"
+    if FOREIGN in cause:
+        where = cause[cause.index(FOREIGN) :].split(")")[0] + ")"
+        return f"The STAC API {label} {where}; not followed with its credentials."
+    if isinstance(error, STACError):
+        return f"{label} does not answer as a STAC API (no STAC landing page)."
     if isinstance(error, APIError):
         status = getattr(error, "status_code", None)
         if status:
@@ -81,10 +103,20 @@ def read_api(
     logger = logging.getLogger("pystac_client.stac_api_io")
     logger.addFilter(mask)
     try:
-        io = StacApiIO(headers=source.headers, timeout=timeout, max_retries=2)
+        guard = _same_host_only(_origin(source.location))
+        io = StacApiIO(
+            headers=source.headers, timeout=timeout, max_retries=2, request_modifier=guard
+        )
         if cursor is None:
             try:
-                client = Client.open(source.location, stac_io=io, timeout=timeout)
+                # open() re-applies these to ``io`` (a missing one would be reset to none)
+                client = Client.open(
+                    source.location,
+                    headers=source.headers,
+                    request_modifier=guard,
+                    stac_io=io,
+                    timeout=timeout,
+                )
                 collections = options.collections or list(source.collections) or None
                 search = client.search(
                     collections=collections,
@@ -97,11 +129,23 @@ def read_api(
                 )
                 parameters = search.get_parameters()
                 first: Any = search.url
-            except (APIError, ValueError, NotImplementedError, requests.RequestException) as exc:
+            except (
+                APIError,
+                STACError,
+                ValueError,
+                NotImplementedError,
+                requests.RequestException,
+            ) as exc:
                 raise SourceUnavailable(describe(exc, label, timeout)) from None
         else:
             parameters = cursor["parameters"]
             first = Link.from_dict(cursor["next"])
+        target = first.href if isinstance(first, Link) else str(first)
+        if _origin(target) != _origin(source.location):
+            raise SourceUnavailable(
+                f"The STAC API {label} names a search endpoint on another host "
+                f"({shown(target)}); not asked with its credentials."
+            )
         yield from _pages(io, source, first, parameters, options.batch_size, label, timeout)
     finally:
         logger.removeFilter(mask)

@@ -3,7 +3,7 @@ from files, read with pystac's I/O.
 
 The walk order is the catalog's link order, so the cursor is the number of item links already
 handled: a resumed run skips them without fetching them again. Item documents are fetched a
-batch at a time by a few threads.
+batch at a time by a few threads. The source's headers go only to its own host.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from pystac.stac_io import DefaultStacIO
 
@@ -31,14 +31,22 @@ def _join(base: str, href: str) -> str:
     return urljoin(base, href)
 
 
+def _origin(href: str) -> tuple[str, str]:
+    parts = urlsplit(href)
+    return parts.scheme, parts.netloc
+
+
 class _Reader:
     def __init__(self, source: Source) -> None:
         self.io = DefaultStacIO(headers=dict(source.headers))
+        self.bare = DefaultStacIO()  # for links to other hosts: the credentials stay home
+        self.home = _origin(source.location)
         self.label = source.label
 
     def json(self, href: str) -> dict[str, Any]:
+        io = self.io if _origin(href) == self.home else self.bare
         try:
-            value = json.loads(self.io.read_text(href))
+            value = json.loads(io.read_text(href))
         except json.JSONDecodeError:
             raise SourceUnavailable(f"{self.label}: a catalog document is not JSON.") from None
         except Exception as exc:  # urllib / file errors carry the URL; say what, not where

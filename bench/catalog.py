@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import secrets
 import sqlite3
 import statistics
@@ -225,21 +226,29 @@ def measure(client: TestClient, size: int, repeat: int) -> dict[str, Any]:
     def get(path: str) -> Callable[[], Any]:
         return lambda: client.get(path).raise_for_status()
 
+    def newest() -> None:
+        params = next(queries)
+        response = client.get("/stac/search", params={"datetime": params["datetime"], "limit": 10})
+        response.raise_for_status()
+
     out: dict[str, Any] = {"search": timed(search, repeat)}
     out["hits"] = statistics.mean(found)
+    out["newest"] = timed(newest, repeat)
     out["collections"] = timed(get("/stac/collections"), repeat)
     out["queryables"] = timed(get("/stac/queryables"), repeat)
     out["coll_queryables"] = timed(get("/stac/collections/sentinel-2-l2a/queryables"), repeat)
     return out
 
 
-def insert_rate(catalog: Catalog, first: int, count: int, batch: int = 500) -> float:
-    """Items per second through ``Catalog.add_datasets`` (records built beforehand)."""
+def insert_rate(catalog: Catalog, first: int, count: int, batch: int = 500) -> tuple[float, float]:
+    """Items per second through ``Catalog.add_datasets`` (records built beforehand): per
+    second of wall time, and per second of this process's CPU (on SQLite all of the work;
+    on PostgreSQL the client's share only), which shared cores disturb less."""
     records = [record(n) for n in range(first, first + count)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, count, batch):
         catalog.add_datasets(records[i : i + batch])
-    return count / (time.perf_counter() - t0)
+    return count / (time.perf_counter() - t0), count / (time.process_time() - c0)
 
 
 def run_backend(name: str, url: str, data_dir: Path, sizes: list[int], repeat: int) -> list[dict]:
@@ -258,22 +267,55 @@ def run_backend(name: str, url: str, data_dir: Path, sizes: list[int], repeat: i
         with TestClient(app) as client:
             result = measure(client, size, repeat)
         catalog = Catalog(url)
-        harvest = insert_rate(catalog, 50_000_000 + size, 5_000)
+        harvest, harvest_cpu = insert_rate(catalog, 50_000_000 + size, 5_000)
         catalog.engine.dispose()
-        rows.append({"backend": name, "size": size, "fill_s": fill_s, "harvest": harvest, **result})
+        rows.append(
+            {
+                "backend": name,
+                "size": size,
+                "fill_s": fill_s,
+                "harvest": harvest,
+                "harvest_cpu": harvest_cpu,
+                "load": os.getloadavg()[0],
+                **result,
+            }
+        )
         print_row(rows[-1], rows[0])
     return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    """The whole curve as a Markdown table (p50 / p95 in ms; x: p50 against the smallest)."""
+    print(
+        "\n| backend | items | bbox+datetime search | x | datetime only | collections "
+        "| queryables | collection queryables | add_datasets items/s (per CPU s) | load |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        first = next(r for r in rows if r["backend"] == row["backend"])
+        cells = [
+            f"{row[k][0]:.1f} / {row[k][1]:.1f}"
+            for k in ("search", "newest", "collections", "queryables", "coll_queryables")
+        ]
+        ratio = row["search"][0] / first["search"][0]
+        print(
+            f"| {row['backend']} | {row['size']:,} | {cells[0]} | {ratio:.2f} | {cells[1]} | "
+            f"{cells[2]} | {cells[3]} | {cells[4]} | {row['harvest']:,.0f} "
+            f"({row['harvest_cpu']:,.0f}) | {row['load']:.1f} |"
+        )
 
 
 def print_row(row: dict, first: dict) -> None:
     ratio = row["search"][0] / first["search"][0]
     print(
         f"{row['backend']:<10} {row['size']:>10,} | search p50 {row['search'][0]:6.1f} ms "
-        f"p95 {row['search'][1]:6.1f} (x{ratio:4.1f}, {row['hits']:.1f} hits) | collections "
+        f"p95 {row['search'][1]:6.1f} (x{ratio:4.1f}, {row['hits']:.1f} hits) | datetime only "
+        f"{row['newest'][0]:5.1f}/{row['newest'][1]:5.1f} | collections "
         f"{row['collections'][0]:5.1f}/{row['collections'][1]:5.1f} | queryables "
         f"{row['queryables'][0]:4.1f}/{row['queryables'][1]:4.1f} | coll. queryables "
         f"{row['coll_queryables'][0]:4.1f}/{row['coll_queryables'][1]:4.1f} | "
-        f"add_datasets {row['harvest']:,.0f} items/s | fill {row['fill_s']:.0f} s",
+        f"add_datasets {row['harvest']:,.0f} items/s ({row['harvest_cpu']:,.0f} per CPU s) | "
+        f"fill {row['fill_s']:.0f} s | load {row['load']:.1f}",
         flush=True,
     )
 
@@ -285,18 +327,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args(argv)
+    rows: list[dict] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-catalog-")))
         for backend in args.backends:
             if backend == "sqlite":
                 url = f"sqlite:///{tmp / 'catalog.db'}"
-                run_backend(backend, url, tmp / "sqlite", args.sizes, args.queries)
+                rows += run_backend(backend, url, tmp / "sqlite", args.sizes, args.queries)
             else:
                 from tests.scaleout.pg import pg_cluster
 
                 cluster = stack.enter_context(pg_cluster())
                 sizes = args.pg_sizes or args.sizes
-                run_backend(backend, cluster.database(), tmp / "pg", sizes, args.queries)
+                rows += run_backend(backend, cluster.database(), tmp / "pg", sizes, args.queries)
+    print_table(rows)
 
 
 if __name__ == "__main__":

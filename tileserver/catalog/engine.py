@@ -97,7 +97,10 @@ def _postgres_engine(url: URL) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        connect_args={"options": "-c timezone=UTC"},
+        # No server-side prepared statements: after five runs psycopg would prepare a query,
+        # and PostgreSQL's generic plan for it (parameters unknown) may walk the datetime index
+        # instead of the spatial one; each search is planned for its own box and time range.
+        connect_args={"options": "-c timezone=UTC", "prepare_threshold": None},
         json_serializer=json_dumps,
     )
 

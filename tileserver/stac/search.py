@@ -129,18 +129,25 @@ def _page_in_area(
     limit: int,
 ) -> tuple[list[DatasetRow], int | None, bool]:
     """Test the footprints of the index-selected candidates (ids and footprints only, in
-    order, a chunk at a time), then load the full rows of the requested page. All candidates
-    are tested when there are at most ``EXACT_COUNT_LIMIT`` (an exact ``numberMatched``);
-    beyond, only until the page and one more hit are found."""
+    order), then load the full rows of the requested page. All candidates are tested when
+    there are at most ``EXACT_COUNT_LIMIT`` (an exact ``numberMatched``); beyond, they are read
+    in growing chunks only until the page and one more hit are found."""
     exact = _bounded_count(session, conditions) is not None
     columns = (DatasetRow.id, cast(DatasetRow.footprint, Text).label("footprint"), *BOUNDS)
     stmt = select(*columns).where(*conditions).order_by(*order)
     shapely.prepare(area)
     hits: list[str] = []
-    for chunk in session.execute(stmt.execution_options(yield_per=CHUNK)).partitions():
-        hits.extend(intersecting(area, chunk))
-        if not exact and len(hits) > offset + limit:
-            break
+    if exact:  # at most EXACT_COUNT_LIMIT candidates: one query
+        hits = intersecting(area, session.execute(stmt).all())
+    else:  # plain LIMIT/OFFSET reads (a server-side cursor costs round trips on PostgreSQL)
+        read, chunk = 0, max(CHUNK, 2 * (offset + limit + 1))
+        while len(hits) <= offset + limit:
+            batch = session.execute(stmt.offset(read).limit(chunk)).all()
+            hits.extend(intersecting(area, batch))
+            read += len(batch)
+            if len(batch) < chunk:
+                break
+            chunk *= 2
     wanted = hits[offset : offset + limit]
     rows = {r.id: r for r in session.scalars(select(DatasetRow).where(DatasetRow.id.in_(wanted)))}
     matched = len(hits) if exact else None

@@ -80,6 +80,23 @@ def test_a_tile_needing_more_scenes_than_the_cap_is_a_clear_400(world: World, sp
     assert (
         "more than 2 scenes" in r.json()["detail"] and "max_scenes_per_tile" in r.json()["detail"]
     )
+    wms = world.client.get(
+        f"/mosaics/{mean['id']}/wms",
+        params={
+            "SERVICE": "WMS",
+            "REQUEST": "GetMap",
+            "VERSION": "1.3.0",
+            "LAYERS": f"mosaic:{mean['id']}",
+            "STYLES": "",
+            "CRS": "CRS:84",
+            "BBOX": ",".join(map(str, box_of(spot))),
+            "WIDTH": "64",
+            "HEIGHT": "64",
+            "FORMAT": "image/png",
+        },
+        headers=world.auth("alice"),
+    )
+    assert wms.status_code == 400 and "max_scenes_per_tile" in wms.text, wms.text[:300]
     # first valid pixel: the newest fills the tile, so one scene is enough under the same cap
     first = world.create(kind="query", bbox=box_of(spot), max_scenes_per_tile=1)
     assert (world.tile(first["id"], spot)[0] == 1).all()

@@ -98,8 +98,9 @@ def _postgres_engine(url: URL) -> Engine:
         url,
         pool_pre_ping=True,
         # No server-side prepared statements: after five runs psycopg would prepare a query,
-        # and PostgreSQL's generic plan for it (parameters unknown) may walk the datetime index
-        # instead of the spatial one; each search is planned for its own box and time range.
+        # and PostgreSQL's generic plan for it guesses how selective a box or a time range is
+        # (it ANDs the spatial index with the whole range of the datetime index, however long
+        # the range); each search is planned for its own box and time range instead.
         connect_args={"options": "-c timezone=UTC", "prepare_threshold": None},
         json_serializer=json_dumps,
     )

@@ -15,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hygiene.world import World, data_files, scratch, server, wait_until
+from tests.hygiene.world import (
+    World,
+    data_files,
+    scratch,
+    server,
+    wait_until,
+    write_striped_tif,
+)
 from tileserver.jobs.store import JobStore
 from tileserver.manage.sweep import sweep_scratch
 from tileserver.processing.context import JobContext
@@ -33,6 +40,17 @@ from tileserver.storage import atomic_file
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return World(tmp_path / "data")
+
+
+def wait_for_job(url: str, job_id: str, headers: dict[str, str]) -> dict:
+    deadline = time.time() + 180
+    while (job := httpx.get(f"{url}/jobs/{job_id}", headers=headers).json())["status"] in (
+        "accepted",
+        "running",
+    ):
+        assert time.time() < deadline, job
+        time.sleep(0.2)
+    return job
 
 
 def _aged(path: Path, seconds: float) -> Path:
@@ -209,3 +227,25 @@ def test_a_worker_sweeps_at_start(world):
     live = new_scratch(world.settings, "work")
     sweep_at_start(world.settings)
     assert not dead.exists() and live.exists()
+
+
+def test_a_sweep_while_a_real_job_writes_its_blocks_leaves_it_to_finish(world, tmp_path):
+    src = write_striped_tif(tmp_path / "scene.tif", 2048, count=2)
+    env = {"COGSIGHT_JOB_BLOCK_SIZE": "256", "COGSIGHT_DASK_WORKERS": "1"}
+    with server(world, **env) as (url, _proc):
+        files = {"file": ("scene.tif", src.read_bytes(), "image/tiff")}
+        up = httpx.post(
+            f"{url}/datasets", files=files, data={"bands": "red,nir"}, headers=world.headers
+        )
+        assert up.status_code == 201, up.text
+        inputs = {"inputs": {"dataset": up.json()["id"], "index": "NDVI"}}
+        job = httpx.post(
+            f"{url}/processes/index/execution", json=inputs, headers=world.headers
+        ).json()
+        root = world.data / ".tmp"
+        wait_until(lambda: list(root.glob(f"work-job-{job['jobID']}-1-*/*.blocks/*")), 120)
+        report = sweep_scratch(world.catalog, world.settings, legacy=True)
+        assert report.removed == []
+        done = wait_for_job(url, job["jobID"], world.headers)
+        assert done["status"] == "successful", done
+        assert scratch(world.data) == []  # and the job removed its own folder

@@ -9,8 +9,9 @@ or re-queued as a new attempt); a process folder whose process is dead (this hos
 has not changed for ``COGSIGHT_SCRATCH_STALE_SECONDS`` (another host, which this one cannot
 see). Entries of no known scheme (left by earlier versions: ``upload-…``, ``job-…``,
 ``.….partial``, rio-cogeo's ``tmp….tif``) and the temporary names earlier versions wrote
-beside the data (``.….partial``, ``.features.….fgb``, ``.….work``, a model's ``.….tmp``) are
-removed once they have not changed for that long either.
+beside the data (``.….partial``, ``.features.….fgb``, ``.….work``, a model's ``.….tmp``;
+looked for at start and then daily) are removed once they have not changed for that long
+either.
 """
 
 from __future__ import annotations
@@ -130,8 +131,13 @@ def _sweep_beside_data(settings: Settings, stale_after: float, report: SweepRepo
                     dirs.remove(name)
 
 
+LEGACY_EVERY_S = 24 * 3600
+"""How often the data folders are walked for earlier versions' names (at start, then daily)."""
+
+
 class ScratchSweeper:
-    """A daemon thread sweeping at start (with the legacy names) and every ``every`` seconds."""
+    """A daemon thread sweeping at start and every ``COGSIGHT_SCRATCH_SWEEP_SECONDS``; the walk
+    of the data folders for earlier versions' names at start and then daily."""
 
     def __init__(
         self,
@@ -148,11 +154,13 @@ class ScratchSweeper:
         self._thread.start()
 
     def _run(self) -> None:
-        legacy = True
+        legacy_due = 0.0
         while True:
+            legacy = time.monotonic() >= legacy_due
             try:
                 self._sweep(self.catalog, self.settings, legacy=legacy)
-                legacy = False
+                if legacy:
+                    legacy_due = time.monotonic() + LEGACY_EVERY_S
             except Exception:  # a sweep never stops the server; the next one tries again
                 logger.warning("scratch sweep failed", exc_info=True)
             if self._stop.wait(self.settings.scratch_sweep_seconds):

@@ -1,10 +1,10 @@
 """Harvest rate, end to end: items/s from a 20,000-item ndjson file and from a paged STAC API
 (the fake one in ``tests/archive/stac_api.py``, in its own process, pages of 500 on
-loopback), into a fresh SQLite
-catalog, through ``harvest.service`` and the real scene registration; then the re-run of each
-(every item unchanged: no writes).
+loopback), into a fresh SQLite catalog (or a throwaway PostgreSQL cluster's database with
+``--backends postgresql``, from ``tests/scaleout/pg.py``), through ``harvest.service`` and the
+real scene registration; then the re-run of each (every item unchanged: no writes).
 
-Usage: python bench/harvest.py [--items 20000] [--batch 500]
+Usage: python bench/harvest.py [--items 20000] [--batch 500] [--backends sqlite postgresql]
 
 The items are Earth Search-like ``sentinel-2-l2a`` items (``tests/archive/items.py``) over one
 synthetic scene's per-band COGs, each with its own id, footprint and date; their assets carry
@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--backends", nargs="+", default=["sqlite"])
     args = parser.parse_args()
+    with ExitStack() as stack:
+        postgres = None
+        if "postgresql" in args.backends:
+            from tests.scaleout.pg import pg_cluster
+
+            postgres = stack.enter_context(pg_cluster())
+        for backend in args.backends:
+            run_backend(args, backend, postgres if backend == "postgresql" else None)
+
+
+def run_backend(args: argparse.Namespace, backend: str, postgres: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp, serve_directory(Path(tmp)) as archive:
         scene = synthetic_scene(Path(tmp), "base", "sentinel-2-l2a", size=64)
         when = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
@@ -85,13 +98,15 @@ def main() -> None:
             text=True,
         )
         api_url = str(server.stdout.readline().strip()) if server.stdout else ""
-        print(f"{args.items:,} items, batches of {args.batch}, SQLite", flush=True)
+        print(f"{args.items:,} items, batches of {args.batch}, {backend}", flush=True)
         for label, make_source in (
             ("ndjson file", lambda url: str(ndjson)),
             ("STAC API (pages of 500)", lambda url: url),
         ):
             data = Path(tmp) / label.split()[0].lower()
             settings = Settings(data_dir=data, allowed_prefixes=[f"{archive.url}/"])
+            if postgres is not None:  # an empty database for each source
+                settings = settings.model_copy(update={"database_url": postgres.database("h")})
             data.mkdir()
             catalog = Catalog(settings.resolved_database_url)
             source = make_source(api_url)

@@ -16,14 +16,14 @@ import math
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
@@ -199,22 +199,6 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_all(batch: list[_Prepared]) -> None:
-    """Every VRT of a batch, written atomically by a few threads (file creation is I/O
-    latency, not CPU); on any failure the ones written are removed and it raises."""
-    if not batch:
-        return
-    try:
-        if len(batch) == 1:
-            _write_atomic(batch[0].vrt, batch[0].xml)
-            return
-        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            list(pool.map(lambda p: _write_atomic(p.vrt, p.xml), batch))
-    except BaseException:
-        _remove(p.vrt for p in batch)
-        raise
-
-
 def _prepare(
     item: Any,
     settings: Settings,
@@ -279,7 +263,7 @@ def _commit(catalog: Catalog, batch: list[_Prepared]) -> None:
     new = [_row_values(p.record) for p in batch if p.existing is None]
     with catalog.write_session() as s:
         if new:  # Core executemany: the ORM's bulk path compiles names per row
-            s.execute(insert(DatasetRow.__table__), new)
+            s.execute(insert(cast(Table, DatasetRow.__table__)), new)
         for p in batch:
             if p.existing is not None:
                 values = _row_values(p.record)
@@ -325,11 +309,33 @@ def register_items(
     order. ``allow_local``: asset hrefs may be local files (the CLI, an admin on the machine);
     never from the API."""
     outcomes: list[ItemOutcome] = []
-    for chunk in _chunks(items, BATCH):
-        existing = _existing(catalog, source, chunk)
-        batch: list[_Prepared] = []
-        slots: list[ItemOutcome | _Prepared] = []
-        seen: set[str] = set()
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for chunk in _chunks(items, BATCH):
+            outcomes += _register_chunk(
+                catalog, settings, chunk, pool, source, owner, visibility, allow_local
+            )
+    return outcomes
+
+
+def _register_chunk(
+    catalog: Catalog,
+    settings: Settings,
+    chunk: list[Any],
+    pool: ThreadPoolExecutor,
+    source: str | None,
+    owner: str | None,
+    visibility: str,
+    allow_local: bool,
+) -> list[ItemOutcome]:
+    """One batch: each scene's VRT is written by the pool while the next item is prepared
+    (file creation is I/O latency), then all rows go in one transaction; if anything fails
+    before it commits, every VRT of the batch is removed."""
+    existing = _existing(catalog, source, chunk)
+    batch: list[_Prepared] = []
+    writes: list[Future[None]] = []
+    slots: list[ItemOutcome | _Prepared] = []
+    seen: set[str] = set()
+    try:
         for item in chunk:
             try:
                 prepared = _prepare(
@@ -350,25 +356,30 @@ def register_items(
                     continue
                 seen.add(prepared.scene.external_id)
                 batch.append(prepared)
+                writes.append(pool.submit(_write_atomic, prepared.vrt, prepared.xml))
             slots.append(prepared)
-        _write_all(batch)
-        try:
-            _commit(catalog, batch)
-        except BaseException:
-            _remove(p.vrt for p in batch)
-            raise
-        _forget_replaced(settings, batch)
-        for slot in slots:
-            if isinstance(slot, ItemOutcome):
-                outcomes.append(slot)
-            else:
-                outcomes.append(
-                    ItemOutcome(
-                        item_id=slot.scene.item_id,
-                        status="updated" if slot.existing else "added",
-                        dataset_id=slot.record.id,
-                    )
+        for write in writes:
+            write.result()
+        _commit(catalog, batch)
+    except BaseException:
+        for write in writes:
+            write.cancel()
+        wait(writes)
+        _remove(p.vrt for p in batch)
+        raise
+    _forget_replaced(settings, batch)
+    outcomes: list[ItemOutcome] = []
+    for slot in slots:
+        if isinstance(slot, ItemOutcome):
+            outcomes.append(slot)
+        else:
+            outcomes.append(
+                ItemOutcome(
+                    item_id=slot.scene.item_id,
+                    status="updated" if slot.existing else "added",
+                    dataset_id=slot.record.id,
                 )
+            )
     return outcomes
 
 
@@ -390,8 +401,8 @@ def register_item(
     if isinstance(prepared, ItemOutcome):
         assert prepared.dataset_id is not None
         return catalog.get_dataset(prepared.dataset_id)
-    _write_all([prepared])
     try:
+        _write_atomic(prepared.vrt, prepared.xml)
         _commit(catalog, [prepared])
     except BaseException:
         prepared.vrt.unlink(missing_ok=True)

@@ -14,12 +14,13 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pystac.utils import str_to_datetime
 
 from tileserver.errors import InvalidInput
-from tileserver.sensors import SensorPreset, canonical_band, preset_for_collection
+from tileserver.sensors import SENSORS, SensorPreset, preset_for_collection
 
 Transform = tuple[float, float, float, float, float, float]
 # assets that are never bands: previews, metadata, multi-band renderings, other encodings
@@ -118,21 +119,23 @@ def _first(value: Any) -> dict[str, Any]:
 
 
 def _shape(value: Any) -> tuple[int, int] | None:
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(v, int) and v > 0 for v in value)
-    ):
-        return (value[0], value[1])
+    if type(value) is list and len(value) == 2:
+        rows, cols = value
+        if type(rows) is int and type(cols) is int and rows > 0 and cols > 0:
+            return (rows, cols)
     return None
 
 
+_REAL = (int, float)
+
+
 def _transform(value: Any) -> Transform | None:
-    if isinstance(value, list) and len(value) in (6, 9):
-        numbers = [_number(v) for v in value[:6]]
-        if all(n is not None for n in numbers) and numbers[0] and numbers[4]:
-            a, b, c, d, e, f = (float(n) for n in numbers if n is not None)
-            return (a, b, c, d, e, f)
+    if type(value) is list and len(value) in (6, 9):
+        six = value[:6]
+        if all(type(v) in _REAL for v in six) and all(math.isfinite(v) for v in six):
+            a, b, c, d, e, f = (float(v) for v in six)
+            if a and e:
+                return (a, b, c, d, e, f)
     return None
 
 
@@ -145,12 +148,24 @@ def _epsg(value: Any) -> int | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _common_names(preset: str) -> dict[str, str]:
+    """A preset's band ids and common names (lower case) -> the common name."""
+    names: dict[str, str] = {}
+    for name, aliases in SENSORS.get(preset).aliases.items():
+        for alias in aliases:
+            names.setdefault(alias.lower(), name)
+    names.update({name: name for name in SENSORS.get(preset).aliases})
+    return names
+
+
 def _name(key: str, eo: dict[str, Any], preset: SensorPreset, taken: set[str]) -> str:
     """Asset key if the preset knows it, else the band id's common name, else ``eo:bands``'
     common name, else the key: ``rededge1``..``3`` share the common name ``rededge``."""
+    known = _common_names(preset.name)
     for candidate in (
-        canonical_band(preset, key),
-        canonical_band(preset, str(eo.get("name") or "")),
+        known.get(key.lower()),
+        known.get(str(eo.get("name") or "").lower()),
         str(eo.get("common_name") or "").lower() or None,
         key.lower(),
     ):

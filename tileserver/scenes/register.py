@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -111,6 +109,18 @@ def _web_mercator() -> Any:
     return morecantile.tms.get("WebMercatorQuad")  # a deep copy per call: keep one
 
 
+@lru_cache(maxsize=1024)
+def _default_render(
+    names: tuple[str, ...], dtype: str, sensor: str, scale: float | None
+) -> dict[str, Any]:
+    """The rendering decided from the bands alone (no pixels read), cached: a harvest's
+    scenes share a handful of band layouts."""
+    traits = Traits(
+        band_names=list(names), dtype=dtype, sensor=sensor, reflectance_scale=scale, properties={}
+    )
+    return default_render(traits).model_dump(mode="json", exclude_none=True)
+
+
 @lru_cache(maxsize=256)
 def _metres_per_unit(epsg: int) -> float:
     from pyproj import CRS
@@ -140,20 +150,13 @@ def _record(
     offset = _common([b.offset for b in data]) if scale is not None else None
     if scale is None:
         scale, offset = scene.preset.reflectance_scale, scene.preset.reflectance_offset
-    traits = Traits(
-        band_names=names,
-        dtype=grid.dtype,
-        sensor=scene.preset.name,
-        reflectance_scale=scale,
-        properties={},
-    )
-    render = default_render(traits).model_dump(mode="json", exclude_none=True)
+    render = _default_render(tuple(names), grid.dtype, scene.preset.name, scale)
     metres = grid.resolution * _metres_per_unit(grid_epsg)
     lat = round((scene.bbox[1] + scene.bbox[3]) / 2, 1)  # rounded: the zooms are cached
     minzoom, maxzoom = _zooms(metres, grid.width, grid.height, lat)
     properties: dict[str, Any] = {
         **scene.properties,
-        "render": render,
+        "render": render,  # shared by scenes of one layout: never changed in place
         "assets": {b.name: b.key for b in scene.bands},
     }
     if scene.mask_band is not None:
@@ -191,12 +194,17 @@ def _record(
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    """Write a new VRT whole. Its name is new (dataset id + item hash) and no row names it
+    until the write has finished, so no reader can see it partly written; a failed write
+    removes it."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with open(path, "x", encoding="utf-8") as f:
+            f.write(text)
+    except FileExistsError:  # the same item version written before by a run that then failed
+        path.write_text(text, encoding="utf-8")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
 
 
 def _prepare(
@@ -221,8 +229,6 @@ def _prepare(
     dataset_id = known[0] if known else new_id()
     suffix = scene.item_hash[:8]
     uri = f"{SCENES_DIR}/{dataset_id}.{suffix}.vrt"
-    folder = settings.data_dir / SCENES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     record = _record(scene, dataset_id, uri, grid.epsg, grid, source, owner, visibility)
     xml = scene_vrt(scene.bands, paths, grids, grid, source)
     vrt = settings.data_dir / uri
@@ -331,6 +337,7 @@ def _register_chunk(
     (file creation is I/O latency), then all rows go in one transaction; if anything fails
     before it commits, every VRT of the batch is removed."""
     existing = _existing(catalog, source, chunk)
+    (settings.data_dir / SCENES_DIR).mkdir(parents=True, exist_ok=True)
     batch: list[_Prepared] = []
     writes: list[Future[None]] = []
     slots: list[ItemOutcome | _Prepared] = []
@@ -397,6 +404,7 @@ def register_item(
     InvalidInput (a bad item, an unreadable asset) or ForbiddenSource (an asset outside the
     allowed prefixes). Nothing is left behind when it raises."""
     existing = _existing(catalog, source, [item])
+    (settings.data_dir / SCENES_DIR).mkdir(parents=True, exist_ok=True)
     prepared = _prepare(item, settings, source, owner, visibility, allow_local, existing)
     if isinstance(prepared, ItemOutcome):
         assert prepared.dataset_id is not None

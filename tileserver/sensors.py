@@ -110,15 +110,3 @@ def preset_for_collection(collection: str | None) -> SensorPreset:
             if collection.lower() in preset.collections:
                 return preset
     return SENSORS.get("generic")
-
-
-def canonical_band(preset: SensorPreset, key: str) -> str | None:
-    """The common name a sensor's band id or asset key stands for (``B04`` -> ``red``,
-    ``nir08`` on Landsat -> ``nir``), or None when the preset does not know it."""
-    lowered = key.lower()
-    if lowered in preset.aliases:
-        return lowered
-    for name, aliases in preset.aliases.items():
-        if lowered in (a.lower() for a in aliases):
-            return name
-    return None

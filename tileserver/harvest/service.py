@@ -1,10 +1,11 @@
 """One harvest, start to end: the function the CLI and ``POST /harvests`` both call.
 
-Reads batches from the source (``read_api`` / ``read_static`` / ``read_file``), registers each
-with ``scenes.register.register_items`` (one transaction per batch, idempotent by source and
-item key, ``source_hash`` deciding unchanged / updated), then records the batch's counts,
-refusals and cursor on the run. Running the same source + search again continues an
-unfinished run from its cursor, or starts a new run whose unchanged items cost no write.
+Reads batches from the source (``read_api`` / ``read_static`` / ``read_file``, one batch
+ahead: ``prefetch``), registers each with ``scenes.register.register_items`` (one transaction
+per batch, idempotent by source and item key, ``source_hash`` deciding unchanged / updated),
+then records the batch's counts, refusals and cursor on the run. Running the same source +
+search again continues an unfinished run from its cursor, or starts a new run whose unchanged
+items cost no write.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tileserver.catalog import Catalog
 from tileserver.errors import CogsightError, InvalidInput
 from tileserver.harvest.batches import Batch
 from tileserver.harvest.options import HarvestOptions, run_key
+from tileserver.harvest.prefetch import prefetch
 from tileserver.harvest.read_api import TIMEOUT_S, read_api
 from tileserver.harvest.read_file import read_file
 from tileserver.harvest.read_static import read_static
@@ -143,7 +145,10 @@ def _run_batches(
 
     store = RunStore(catalog)
     seen = row.seen
-    for batch in batches(source, options, row.cursor, timeout):
+    reader = batches(source, options, row.cursor, timeout)
+    if options.max_items is not None:
+        reader = _up_to(reader, options.max_items - seen)
+    for batch in prefetch(reader):
         items = batch.items
         rejected = batch.rejected
         if options.max_items is not None:
@@ -203,6 +208,15 @@ def harvest(
     return run_harvest(
         catalog, settings, run.id, progress=progress, timeout=timeout, allow_local=allow_local
     )
+
+
+def _up_to(reader: Iterator[Batch], remaining: int) -> Iterator[Batch]:
+    """Batches until ``remaining`` entries are read: no page past ``--max-items`` is asked."""
+    for batch in reader:
+        yield batch
+        remaining -= batch.size
+        if remaining <= 0:
+            return
 
 
 def _text(value: object) -> str | None:

@@ -237,3 +237,21 @@ def test_cli_add_item_registers_local_assets_and_is_idempotent(
     assert "refused broken: The STAC item has no assets." in second.stderr
     vrts = sorted((tmp_path / "data" / "scenes").glob("*.vrt"))
     assert len(vrts) == 2, "the replaced VRT of the updated scene is gone"
+
+
+def test_a_changed_item_posted_again_updates_the_scene_at_once(
+    world: People, http_archive: Any, s2_files: dict[str, Path]
+) -> None:
+    item = sentinel2_item(s2_files, http_archive.href, item_id="S2B_changing_scene")
+    first = _add(world, item).json()
+    tile = _tile(first)
+    url = f"/raster/{first['id']}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.npy?bidx=1"
+    before = _npy(world.get(None, url))  # the record (and its VRT path) is now cached
+    changed = copy.deepcopy(item)
+    changed["assets"]["red"]["href"] = item["assets"]["nir"]["href"]  # a corrected asset
+    second = _add(world, changed)
+    assert second.status_code == 201 and second.json()["id"] == first["id"]
+    after = _npy(world.get(None, url))
+    nir = _npy(world.get(None, url.replace("bidx=1", "bidx=4")))
+    np.testing.assert_array_equal(after.filled(0), nir.filled(0))
+    assert not np.array_equal(after.filled(0), before.filled(0))

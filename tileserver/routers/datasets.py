@@ -179,7 +179,9 @@ def build_datasets_router() -> APIRouter:
         principal: Principal = Depends(get_principal),
     ) -> DatasetOut:
         """Register a STAC item (bands as separate COG assets, read in place) as a dataset."""
-        return dataset_out(register_posted_item(catalog, settings, principal, body), request)
+        forget = AppCaches(request.app)
+        record = register_posted_item(catalog, settings, principal, body, forget)
+        return dataset_out(record, request)
 
     router.add_api_route(
         "/datasets/items",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from tileserver.auth.access import require_writer
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.manage.caches import Forget
 from tileserver.scenes.register import register_item
 from tileserver.settings import Settings
 
@@ -33,11 +34,16 @@ class ItemRegistration(BaseModel):
 
 
 def register_posted_item(
-    catalog: Catalog, settings: Settings, principal: Principal, body: ItemRegistration
+    catalog: Catalog,
+    settings: Settings,
+    principal: Principal,
+    body: ItemRegistration,
+    forget: Forget | None = None,
 ) -> DatasetRecord:
-    """Register the item for the caller (its owner); remote assets only."""
+    """Register the item for the caller (its owner); remote assets only. A changed item
+    re-posted updates its scene in place: ``forget`` drops its cached record and tiles."""
     require_writer(principal)
-    return register_item(
+    record = register_item(
         catalog,
         settings,
         body.item,
@@ -45,3 +51,6 @@ def register_posted_item(
         visibility=body.visibility,
         allow_local=False,
     )
+    if forget is not None:
+        forget("dataset", record.id)
+    return record

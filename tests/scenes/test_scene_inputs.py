@@ -255,3 +255,15 @@ def test_a_changed_item_posted_again_updates_the_scene_at_once(
     nir = _npy(world.get(None, url.replace("bidx=1", "bidx=4")))
     np.testing.assert_array_equal(after.filled(0), nir.filled(0))
     assert not np.array_equal(after.filled(0), before.filled(0))
+
+
+def test_deleting_a_scene_removes_its_vrt_and_leaves_the_assets(
+    world: People, http_archive: Any, s2_files: dict[str, Path]
+) -> None:
+    item = sentinel2_item(s2_files, http_archive.href, item_id="S2B_deleted_scene")
+    scene = _add(world, item).json()
+    vrt = world.settings.data_dir / scene["uri"]
+    assert vrt.is_file()
+    assert world.delete("alice", f"/datasets/{scene['id']}").status_code == 204
+    assert not vrt.exists() and world.get("alice", f"/datasets/{scene['id']}").status_code == 404
+    assert all(path.is_file() for path in s2_files.values()), "the archive's files stay"

@@ -4,7 +4,9 @@ every raster capability: values compared with the per-band source files."""
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +152,16 @@ def test_wmts_and_tilejson(landsat: dict, world: People) -> None:
     assert drawn.status_code == 200 and drawn.headers["content-type"].startswith("image/")
     rgba = np.asarray(Image.open(io.BytesIO(drawn.content)).convert("RGBA"))
     assert (rgba[..., 3] > 0).sum() > 1000, "the default true-colour rendering draws"
+    # the WMTS layer's own tile template (what QGIS / ArcGIS request)
+    template = re.search(r'template="([^"]+)"', caps)
+    assert template is not None
+    wmts_url = html.unescape(template.group(1))
+    for key, value in (("TileMatrix", tile.z), ("TileCol", tile.x), ("TileRow", tile.y)):
+        wmts_url = wmts_url.replace("{" + key + "}", str(value))
+    wmts = world.client.get(wmts_url)
+    assert wmts.status_code == 200, wmts.text[:200]
+    drawn_wmts = np.asarray(Image.open(io.BytesIO(wmts.content)).convert("RGBA"))
+    assert (drawn_wmts[..., 3] > 0).mean() == pytest.approx((rgba[..., 3] > 0).mean(), abs=0.02)
 
 
 def test_s3_assets_read_the_same_pixels(

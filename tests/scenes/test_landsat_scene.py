@@ -56,7 +56,7 @@ def landsat(world: People, http_archive: Any, landsat_files: dict[str, Path]) ->
     return response.json()
 
 
-def _npy(response: Any) -> np.ma.MaskedArray:
+def _npy(response: Any) -> Any:  # a numpy masked array
     """A ``.npy`` tile: the bands and, last, the mask (the data type's lowest value = masked:
     0 for integers, the most negative float for float data)."""
     assert response.status_code == 200, response.text[:300]

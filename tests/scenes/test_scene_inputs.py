@@ -34,7 +34,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, http_archive: Any) -> Any:
         yield w
 
 
-def _npy(response: Any) -> np.ma.MaskedArray:
+def _npy(response: Any) -> Any:  # a numpy masked array
     assert response.status_code == 200, response.text[:300]
     array = np.load(io.BytesIO(response.content))
     data, mask = array[:-1], array[-1]

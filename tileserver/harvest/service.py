@@ -1,7 +1,7 @@
 """One harvest, start to end: the function the CLI and ``POST /harvests`` both call.
 
-Reads batches from the source (``read_api`` / ``read_static`` / ``read_file``, one batch
-ahead: ``prefetch``), registers each with ``scenes.register.register_items`` (one transaction
+Reads batches from the source (``read_api`` / ``read_static`` / ``read_file``; remote ones one
+batch ahead: ``prefetch``), registers each with ``scenes.register.register_items`` (one transaction
 per batch, idempotent by source and item key, ``source_hash`` deciding unchanged / updated),
 then records the batch's counts, refusals and cursor on the run. Running the same source +
 search again continues an unfinished run from its cursor, or starts a new run whose unchanged
@@ -148,7 +148,9 @@ def _run_batches(
     reader = batches(source, options, row.cursor, timeout)
     if options.max_items is not None:
         reader = _up_to(reader, options.max_items - seen)
-    for batch in prefetch(reader):
+    # a remote page is a network wait worth overlapping; a local file is parsing that would
+    # only contend for the interpreter with registration
+    for batch in prefetch(reader) if source.kind != "file" else reader:
         items = batch.items
         rejected = batch.rejected
         if options.max_items is not None:

@@ -332,9 +332,28 @@ def test_a_dead_process_reservation_expires(world):
 
 
 # 1c: job and model outputs count ---------------------------------------------------------------
-def test_a_job_output_over_the_quota_fails_and_publishes_nothing(world, public_raster):
+def test_a_job_whose_estimated_output_is_over_the_quota_is_refused_at_submit(world, public_raster):
     """A ``resample`` 4x finer of a 256 px raster is ~2 MB: it used to be stored whatever the
-    owner's quota."""
+    owner's quota; now its estimate is refused before a job exists."""
+    _, headers = world.user("jobber-est", storage_bytes=200_000)
+    response = world.client.post(
+        "/processes/resample/execution",
+        json={"inputs": {"dataset": public_raster, "resolution": 2.5}},
+        headers={**headers, "Prefer": "respond-sync"},
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "quota_exceeded"
+    assert "this job's output needs" in response.json()["detail"]
+    assert world.client.get("/jobs", headers=headers).json()["jobs"] == []
+
+
+def test_a_job_output_over_the_quota_fails_and_publishes_nothing(world, public_raster, monkeypatch):
+    """An output larger than its estimate (the estimate said nothing) is still refused when it
+    is published: the job fails with the figures and stores nothing."""
+    from tileserver.processing.base import PROCESSES
+    from tileserver.processing.estimate import NOTHING
+
+    monkeypatch.setattr(type(PROCESSES.get("resample")), "estimate", lambda *a, **k: NOTHING)
     user_id, headers = world.user("jobber", storage_bytes=200_000)
     cogs = set((world.settings.data_dir / "cogs").glob("*"))
     response = world.client.post(
@@ -374,8 +393,8 @@ def test_a_job_is_refused_at_submit_when_storage_is_full(world, public_raster):
     assert response.status_code == 403, response.text
     assert response.json() == {
         "code": "quota_exceeded",
-        "detail": "Storage quota: 0.0 KB of 0.0 KB used, 0.0 KB left; this job needs room "
-        "for its output.",
+        "detail": "Storage quota: 0.0 KB of 0.0 KB used, 0.0 KB left; this job's output "
+        "needs 262.1 KB.",
     }
     assert world.client.get("/jobs", headers=headers).json()["jobs"] == []
 

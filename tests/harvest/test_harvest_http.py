@@ -161,3 +161,18 @@ def test_credentials_reach_the_archive_and_nowhere_else(
     assert "X-Api-Key" in caplog.text or "x-api-key" in caplog.text.lower()  # it was logged…
     for text in texts:
         assert SECRET not in text and WRONG not in text  # …masked
+
+
+def test_bad_requests_are_precise_4xx(world: World) -> None:
+    root = world.as_("root")
+    bbox = world.client.post(
+        "/harvests", json={"source": "earth", "bbox": [10, 50, 11]}, headers=root
+    )
+    assert bbox.status_code in (400, 422)
+    assert "bbox is west,south,east,north (4 numbers)" in bbox.text
+    missing = world.client.get("/harvests/0123456789abcdef", headers=root)
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    assert "Harvest run '0123456789abcdef' not found." in missing.text
+    page = world.client.get("/harvests/0123456789abcdef/refused", headers=root)
+    assert page.status_code == 404
+    assert world.api.requests == []

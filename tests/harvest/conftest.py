@@ -1,8 +1,5 @@
 """Fixtures for harvest tests: a fake archive (synthetic per-band scenes on the range server),
 Earth Search-like items over it, the fake STAC API, and a fresh catalog per test.
-
-``tileserver.scenes.register`` is the registration the harvest calls; while it is not in the
-tree a stand-in with the same contract is installed (``standin_register``).
 """
 
 from __future__ import annotations
@@ -19,11 +16,8 @@ import pytest
 from tests.archive.assets import HttpArchive, serve_directory, synthetic_scene
 from tests.archive.items import item_for
 from tests.archive.stac_api import stac_api  # noqa: F401  (fixture)
-from tests.harvest.standin_register import install_if_missing
 from tileserver.catalog import Catalog
 from tileserver.settings import Settings
-
-install_if_missing()
 
 # (item id, collection, bbox, acquisition day in 2024): the archive the API serves
 PLACES: list[tuple[str, str, tuple[float, float, float, float], int]] = [

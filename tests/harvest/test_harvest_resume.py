@@ -18,11 +18,6 @@ from tileserver.catalog import Catalog
 from tileserver.harvest.runs import RunStore
 from tileserver.settings import Settings
 
-CLI = (
-    "import sys; from tests.harvest.standin_register import install_if_missing; "
-    "install_if_missing(); from tileserver.cli import app; sys.exit(app())"
-)
-
 
 def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:
     env = {
@@ -32,7 +27,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.Popen[str]:
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
-        [sys.executable, "-c", CLI, "harvest", *args],
+        [sys.executable, "-m", "tileserver.cli", "harvest", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,5 +1,5 @@
 """Harvested scenes are datasets like any other: found by ``/stac/search`` and drawn, their
-pixels those of the per-band files on the archive (needs ``tileserver.scenes``)."""
+pixels those of the per-band files on the archive."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from typing import Any
 
 import morecantile
 import numpy as np
-import pytest
 import rasterio
 from fastapi.testclient import TestClient
 from PIL import Image
 from rasterio.warp import transform as warp_points
 
-from tests.harvest import standin_register
 from tests.harvest.conftest import WUHAN
 from tests.harvest.helpers import registered
 from tileserver.app import create_app
@@ -22,10 +20,6 @@ from tileserver.catalog import Catalog
 from tileserver.harvest.options import HarvestOptions
 from tileserver.harvest.service import harvest
 from tileserver.settings import Settings
-
-pytestmark = pytest.mark.skipif(
-    standin_register.INSTALLED, reason="tileserver.scenes (scene registration) is not here yet"
-)
 
 
 def test_harvested_scenes_are_searchable_and_draw(

@@ -49,39 +49,7 @@ from tileserver.stac.collections import published
 from tileserver.stac.datetimes import parse_interval
 from tileserver.stac.search import BOUNDS, in_interval, sort_order
 
-COLUMNS = [
-    "id",
-    "title",
-    "kind",
-    "uri",
-    "crs",
-    "west",
-    "south",
-    "east",
-    "north",
-    "footprint",
-    "datetime",
-    "sensor",
-    "band_names",
-    "dtype",
-    "nodata",
-    "width",
-    "height",
-    "resolution",
-    "minzoom",
-    "maxzoom",
-    "reflectance_scale",
-    "reflectance_offset",
-    "cloud_cover",
-    "owner",
-    "visibility",
-    "properties",
-    "created",
-    "collection",
-    "source",
-    "external_id",
-    "source_hash",
-]
+COLUMNS = [c.name for c in DatasetRow.__table__.columns]  # scene() yields them in this order
 TILES = 20_000
 REVISIT_DAYS = 5
 EPOCH = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)

@@ -24,6 +24,7 @@ from rasterio.windows import Window
 
 from tileserver.ingest.cogify import write_cog
 from tileserver.processing.context import JobContext
+from tileserver.scenes.vrt import GDAL_TYPES
 
 WindowTuple = tuple[int, int, int, int]  # col_off, row_off, width, height
 
@@ -101,18 +102,6 @@ def write_block(
     return path
 
 
-_GDAL_TYPES = {
-    "uint8": "Byte",
-    "int8": "Int8",
-    "uint16": "UInt16",
-    "int16": "Int16",
-    "uint32": "UInt32",
-    "int32": "Int32",
-    "float32": "Float32",
-    "float64": "Float64",
-}
-
-
 def mosaic_vrt(
     spec: BlockSpec, parts: dict[WindowTuple, str], band_names: Sequence[str] | None
 ) -> str:
@@ -128,7 +117,7 @@ def mosaic_vrt(
         f"<GeoTransform>{g.c!r}, {g.a!r}, {g.b!r}, {g.f!r}, {g.d!r}, {g.e!r}</GeoTransform>",
     ]
     for band in range(1, spec.count + 1):
-        lines.append(f'<VRTRasterBand dataType="{_GDAL_TYPES[spec.dtype]}" band="{band}">')
+        lines.append(f'<VRTRasterBand dataType="{GDAL_TYPES[spec.dtype]}" band="{band}">')
         if spec.nodata is not None:
             lines.append(f"<NoDataValue>{spec.nodata!r}</NoDataValue>")
         if band_names:

@@ -7,6 +7,7 @@ import { createAccountPanel } from "./accountPanel.js";
 import { api } from "./api.js";
 import { adoptTokenFromAddress, clearToken, getToken } from "./auth.js";
 import { BUNDLED, basemapLayer, createBasemapPicker } from "./basemaps.js";
+import { Buildings3D } from "./buildings3d.js";
 import { canManage, createCatalogPanel } from "./catalogPanel.js";
 import { DrawTool, createDrawHint, lonLatAt } from "./draw.js";
 import { VectorEditor } from "./editing.js";
@@ -32,6 +33,7 @@ import { createSearchPanel } from "./searchPanel.js";
 import { createStatusBar } from "./statusBar.js";
 import { createSwipe } from "./swipe.js";
 import { createTabs } from "./tabs.js";
+import { createTerrainPicker } from "./terrain.js";
 import { createTimeSeries } from "./timeseries.js";
 import { createToolsPanel } from "./toolsPanel.js";
 import { installGlobalErrorHandlers, el, showError, showInfo, showWarning } from "./ui.js";
@@ -95,6 +97,29 @@ const draw = new DrawTool(viewer, { hint: createDrawHint(globeBox) });
 const popup = createFeaturePopup({ container: globeBox });
 const editor = new VectorEditor({ viewer, vectors, draw, container: globeBox, popup, onError: (err, title) => showError(err, title), onChange: () => refreshPanels() });
 const viewMode = createViewMode({ container: globeBox, viewer });
+// Terrain (picker, lighting, exaggeration, height / slope readout) and extruded buildings.
+let surfaceOfVectors = "ellipsoid";
+const terrain = createTerrainPicker({
+  root: document.getElementById("terrain"),
+  viewer,
+  statusRoot: document.getElementById("statusbar"),
+  getDatasets: () => catalog.datasets,
+  onChange: ({ id }) => {
+    // Vector tiles are clamped (or not) when made: make them again on a new surface.
+    if (id !== surfaceOfVectors) {
+      surfaceOfVectors = id;
+      for (const handle of vectors.layers) vectors.reload(handle, handle.version).catch((err) => showError(err, `Vector tiles of "${handle.title}"`));
+    }
+    buildings.sync();
+  },
+  onError: (err, title) => showError(err, title),
+});
+const buildings = new Buildings3D(viewer, {
+  vectors,
+  getTerrain: () => ({ id: terrain.current, exaggeration: terrain.exaggeration }),
+  onChange: () => layersPanel.render(),
+  onError: (err, title) => showError(err, title),
+});
 
 // ---- Render resolution -------------------------------------------------------------------------
 
@@ -362,13 +387,14 @@ const clicks = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
 clicks.setInputAction(async (event) => {
   if (draw.active || editor.active) return; // those tools handle their own clicks
   const position = event.position;
-  const picked = vectors.pick(position);
+  const building = buildings.pick(position); // an extruded building: its feature is known
+  const picked = building || vectors.pick(position);
   const here = lonLatAt(viewer, position);
   let handle = picked ? picked.handle : null;
   let properties = picked ? picked.properties : null;
-  let fid = null;
+  let fid = building ? building.fid : null;
   try {
-    const candidates = handle ? [handle] : here ? vectors.layersAt(here[0], here[1]) : [];
+    const candidates = building ? [] : handle ? [handle] : here ? vectors.layersAt(here[0], here[1]) : [];
     for (const h of candidates) {
       const feature = here ? await featureAt(h, here[0], here[1]) : null;
       if (feature) {
@@ -395,7 +421,8 @@ clicks.setInputAction(async (event) => {
       onclick: async () => {
         popup.hide();
         await editor.start(target);
-        if (here) editor.select(await editor.featureAt(here[0], here[1]));
+        if (building) editor.select(await api.feature(target.datasetId, building.fid));
+        else if (here) editor.select(await editor.featureAt(here[0], here[1]));
       },
     },
     "Edit",
@@ -436,6 +463,7 @@ const catalogPanel = createCatalogPanel({
   onRefresh: () => loadCatalog().catch(() => {}), // errors already shown by loadCatalog
   onUpdate: (entry, source, patch) => updateEntry(entry, source, patch),
   onDelete: (entry, source) => deleteEntry(entry, source),
+  onUseTerrain: (entry) => terrain.choose(entry.id).catch((err) => showError(err, "Terrain")),
   onError: (err, title) => showError(err, title),
 });
 
@@ -446,6 +474,8 @@ const layersPanel = createLayersPanel({
   isEditing: (handle) => editor.active === handle,
   onEdit: (handle) => (editor.active === handle ? editor.stop() : editor.start(handle).catch((err) => showError(err, "Edit"))),
   onZoom: (handle) => zoomTo(handle).catch((err) => showError(err)),
+  buildings,
+  getTerrains: () => terrain.listed,
   onError: (err) => showError(err),
 });
 
@@ -542,6 +572,7 @@ function refreshPanels() {
   }
   swipe.refresh();
   timeSeries.refresh();
+  buildings.sync();
   tabs.badge("layers", manager.layers.length + vectors.layers.length);
   projectsPanel.changed();
 }
@@ -606,6 +637,12 @@ api
 
 // A project named in the URL (#project=<id>) reopens on its layers; otherwise the view was set
 // on the catalog's data when it loaded. body[data-view] becomes "1" when the camera is there.
+// The terrain opens once the catalog is known (a DEM in it is the default surface).
+const terrainReady = firstLoad
+  .catch(() => {})
+  .then(() => terrain.start())
+  .catch((err) => showError(err, "Terrain"));
+
 const opened = firstLoad
   .then(async () => {
     const id = projectsPanel.fromHash();
@@ -650,6 +687,9 @@ window.cogsight = {
   timeseries: timeSeries,
   viewMode,
   basemaps,
+  terrain, // choose(id), setExaggeration(x), sample(lon, lat), current, listed
+  terrainReady,
+  buildings, // enable(layer, {attribute, dsm}), disable(layer), pick(position)
   projects: projectsPanel,
   opened, // resolves when the camera is on the data (or on the project of the URL, reopened)
   viewRectangle,

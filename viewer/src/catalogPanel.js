@@ -68,7 +68,7 @@ export function editPatch(entry, { title, description }) {
  *          onUpdate?: (entry, source, patch) => Promise<object>,
  *          onDelete?: (entry, source) => Promise<void>, onError?: (err, title?) => void}} opts
  */
-export function createCatalogPanel({ root, onAdd, onRefresh, onUpdate, onDelete, onError = () => {} }) {
+export function createCatalogPanel({ root, onAdd, onRefresh, onUpdate, onDelete, onUseTerrain = null, onError = () => {} }) {
   let state = { datasets: [], mosaics: [], loading: true, failed: false, me: null };
   let query = "";
   // One entry at a time is being edited or asked about: {id, mode: "edit"|"delete", busy, error}.
@@ -228,6 +228,9 @@ export function createCatalogPanel({ root, onAdd, onRefresh, onUpdate, onDelete,
           ),
         ),
         manageButtons(entry, source),
+        onUseTerrain && entry.kind !== "vector" && entry.properties && entry.properties.elevation
+          ? el("button", { type: "button", class: "btn btn-small btn-ghost", testid: `use-terrain-${entry.id}`, title: "Use this elevation model as the globe's terrain", onclick: () => onUseTerrain(entry, source) }, "Terrain")
+          : null,
         el(
           "button",
           {

@@ -36,7 +36,7 @@ export function renderLegend(render, testid) {
  *          isEditing: (handle) => boolean, onEdit: (handle) => void,
  *          onZoom: (handle) => void, onError: (err) => void}} opts
  */
-export function createLayersPanel({ root, manager, vectors, isEditing = () => false, onEdit = () => {}, onZoom, onError }) {
+export function createLayersPanel({ root, manager, vectors, isEditing = () => false, onEdit = () => {}, onZoom, buildings = null, getTerrains = () => [], onError }) {
   const list = el("div", { class: "layer-list", testid: "layer-list" });
   root.append(el("div", { class: "section-head" }, el("h2", {}, "Layers")), list);
 
@@ -156,7 +156,32 @@ export function createLayersPanel({ root, manager, vectors, isEditing = () => fa
       ),
       swatches(handle.classes, ["0"].filter((k) => handle.classes && Object.keys(handle.classes).length > 1 && k in handle.classes), `layer-legend-${id}`),
       opacityRow(handle, vectors),
+      buildingsRow(handle),
     );
+  }
+
+  /** The "3D" choice of a vector layer: flat, extruded by a height attribute, or by a DSM. */
+  function buildingsRow(handle) {
+    if (!buildings) return null;
+    const state = buildings.state(handle);
+    const value = !state ? "" : state.attribute === "dsm" ? `dsm:${state.dsm}` : state.attribute || "auto";
+    const options = [el("option", { value: "" }, "flat"), el("option", { value: "auto" }, "3D: height attribute (automatic)")];
+    for (const name of (state && state.attributes) || []) options.push(el("option", { value: name }, `3D: ${name}${/level|stor|floor/.test(name) ? " × 3 m" : " (m)"}`));
+    for (const t of getTerrains()) options.push(el("option", { value: `dsm:${t.id}` }, `3D: surface ${t.title || t.id} − terrain`));
+    const select = el("select", {
+      class: "input input-small",
+      testid: `buildings-${handle.id}`,
+      title: "Extrude polygons as 3D buildings",
+      onchange: guard((e) => {
+        const v = e.target.value;
+        if (!v) return buildings.disable(handle);
+        if (v.startsWith("dsm:")) return buildings.enable(handle, { attribute: "dsm", dsm: v.slice(4) });
+        return buildings.enable(handle, { attribute: v === "auto" ? null : v });
+      }),
+    }, options);
+    select.value = value;
+    const note = state ? el("span", { class: "hint", testid: `buildings-count-${handle.id}` }, `${state.count} buildings${state.used && state.used !== "dsm" ? ` · ${state.used}` : ""}`) : null;
+    return el("div", { class: "layer-row buildings-row" }, select, note);
   }
 
   return {

@@ -6,8 +6,10 @@
 // vector datasets get one colour. Tile URLs carry ?v=<edit version> so an edited dataset's
 // tiles are fetched again (the server answers 204 for empty tiles; Cesium skips them).
 //
-// Height: on the plain WGS84 ellipsoid (this viewer has no terrain) features at height 0 lie on
-// the globe. With a terrain provider set they are draped (HeightReference.CLAMP_TO_GROUND).
+// Height: on the plain WGS84 ellipsoid features at height 0 lie on the globe. With terrain
+// (terrain.js) they are draped on it (HeightReference.CLAMP_TO_GROUND, which MVTDataProvider
+// honours for polygons since CesiumJS 1.144; the viewer has 1.145); the app makes a layer's
+// tileset again when the terrain changes. Extruded buildings: buildings3d.js.
 
 import { withToken } from "./auth.js";
 import { findHandle, hidden, requireHandle } from "./handles.js";

@@ -32,6 +32,7 @@ from tileserver.routers.places import build_places_router
 from tileserver.routers.processes import build_processes_router
 from tileserver.routers.raster import build_raster_tiler
 from tileserver.routers.stac import build_stac_router
+from tileserver.routers.terrain import build_terrain_router
 from tileserver.routers.uploads import build_uploads_router
 from tileserver.routers.vectors import build_vectors_router
 from tileserver.routers.viewer import mount_viewer
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_me_router())
     app.include_router(build_harvests_router())
     app.include_router(build_wms_router())  # before the tilers: /raster/{id}/wms
+    app.include_router(build_terrain_router())
     raster = build_raster_tiler()
     app.include_router(raster.router, prefix=raster.router_prefix, tags=["Raster tiles"])
     mosaic = build_mosaic_tiler()

@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from tileserver.auth.access import Owned, can_read
 from tileserver.auth.principal import query_pairs, remember, resolve_principal, token_of
 from tileserver.auth.schemas import Principal
+from tileserver.errors import NotFoundError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -48,6 +49,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 TILE_PATH = re.compile(
     r"^/(raster|mosaics|vectors)/([^/]+)/tiles/(?:[^/]+/)?\d+/\d+/\d+(?:\.[A-Za-z0-9]+)?$"
 )
+TERRAIN_PATH = re.compile(r"^/(terrain)/([^/]+)/\d+/\d+/\d+\.terrain$")
+"""Quantized-mesh tiles: the id is a dataset's or a mosaic's."""
 DOCUMENT_PATH = re.compile(
     r"^/(?:raster|mosaics|vectors)/[^/]+/"
     r"(?:(?:[^/]+/)?tilejson\.json|WMTSCapabilities\.xml|tiles(?:/[^/]+)?)$"
@@ -122,6 +125,14 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 async def _record(records: Any, family: str, ident: str) -> Owned:
     """The tile's dataset or mosaic (``RecordCache``: no database round trip while cached)."""
+    if family == "terrain":
+        found = records.peek_dataset(ident) or records.peek_mosaic(ident)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        try:
+            return await run_in_threadpool(records.dataset, ident)  # type: ignore[no-any-return]
+        except NotFoundError:
+            return await run_in_threadpool(records.mosaic, ident)  # type: ignore[no-any-return]
     if family == "mosaics":
         mosaic = records.peek_mosaic(ident)
         return mosaic or await run_in_threadpool(records.mosaic, ident)
@@ -173,7 +184,7 @@ class TileCacheMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        tile = TILE_PATH.match(path)
+        tile = TILE_PATH.match(path) or TERRAIN_PATH.match(path)
         if tile is None:
             if DOCUMENT_PATH.match(path) and token_of(scope) is not None:
                 send = _not_stored(send)

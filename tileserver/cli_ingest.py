@@ -56,6 +56,13 @@ def ingest(
     datetime: Annotated[str | None, typer.Option(help="ISO 8601 acquisition time.")] = None,
     bands: Annotated[str | None, typer.Option(help="Comma-separated band names.")] = None,
     cloud_cover: Annotated[float | None, typer.Option(help="Percent.")] = None,
+    elevation: Annotated[
+        bool | None,
+        typer.Option(
+            "--elevation/--not-elevation",
+            help="Force or refuse reading single-band rasters as DEMs (default: detect).",
+        ),
+    ] = None,
 ) -> None:
     """Detect, validate, convert and register files; one JSON line per dataset on stdout."""
     from tileserver.ingest.upload import ingest_file, parse_band_names
@@ -85,6 +92,7 @@ def ingest(
                     band_names=band_names,
                     cloud_cover=cloud_cover,
                     progress=stage,
+                    elevation=elevation,
                 )
             except CogsightError as exc:
                 failures += 1

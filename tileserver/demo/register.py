@@ -16,12 +16,15 @@ SENSOR_BY_KIND = {"optical": "generic", "sar": "sentinel-1-grd"}
 def ensure_demo(
     catalog: Catalog, settings: Settings, progress: Callable[[str], None] | None = None
 ) -> list[tuple[str, str, str]]:
-    """Generate and register the demo data unless already registered; return (kind, id, title)."""
+    """Generate and register the demo data (scenes, mosaic, elevation model) unless already
+    registered; return (kind, id, title)."""
     from tileserver.demo import generate_demo
+    from tileserver.demo.elevation import DEM_DESCRIPTION, generate_dem
 
     say = progress or (lambda _m: None)
     source_dir = settings.data_dir / "demo-source"
     items = generate_demo(source_dir, progress=say)
+    items.append(generate_dem(source_dir, progress=say))
     known = {
         d.properties.get("demo_file"): d
         for d in catalog.find_datasets()
@@ -34,13 +37,14 @@ def ensure_demo(
         if record is None:
             say(f"registering {item.path.name}")
             truth = item.truth_path
+            dem = item.kind == "elevation"
             record = register_raster(
                 catalog,
                 settings,
                 item.path,
                 title=item.title,
                 sensor=SENSOR_BY_KIND.get(item.kind, "generic"),
-                datetime_=item.datetime,
+                datetime_=item.datetime or None,
                 reflectance_scale=1e-4 if item.kind == "optical" else None,
                 reflectance_offset=0.0 if item.kind == "optical" else None,
                 properties={
@@ -48,7 +52,9 @@ def ensure_demo(
                     "synthetic": True,
                     "group": item.group,
                     "truth": str(truth.relative_to(settings.data_dir)) if truth else None,
+                    **({"description": DEM_DESCRIPTION} if dem else {}),
                 },
+                elevation=True if dem else None,
             )
         out.append(("dataset", record.id, record.title))
         if item.group == "mosaic":

@@ -13,6 +13,7 @@ from rio_tiler.io import Reader
 
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
+from tileserver.elevation.detect import elevation_properties
 from tileserver.errors import InvalidInput, InvalidRaster
 from tileserver.ingest.acquisition import detect_acquisition, read_tags
 from tileserver.ingest.cogify import is_cog, write_cog
@@ -104,6 +105,7 @@ def register_raster(
     thumbnail: bool = True,
     untrusted: bool = False,
     charge: Callable[[int], None] | None = None,
+    elevation: bool | None = None,
 ) -> DatasetRecord:
     """Validate ``source`` and add it to the catalog.
 
@@ -115,7 +117,8 @@ def register_raster(
     ``untrusted``: a client's upload, which must also have a known CRS, must not claim far
     more pixels than its bytes hold, and, if it is a COG stored as it is, must decode whole.
     ``charge(size)`` runs with the stored file's size before it is published and may raise
-    (a storage quota) to refuse it; nothing is then stored.
+    (a storage quota) to refuse it; nothing is then stored. ``elevation`` forces (True) or
+    refuses (False) recognising it as a DEM; None detects it (``tileserver.elevation.detect``).
     """
     say = progress or (lambda _msg: None)
     preset = SENSORS.get(sensor)
@@ -179,6 +182,8 @@ def register_raster(
         with Reader(serve_path) as reader:
             minzoom, maxzoom = reader.minzoom, reader.maxzoom
         say("band statistics")
+        dem = elevation_properties(serve_path, names, facts.dtype, named, elevation)
+        properties = {**(properties or {}), **dem}
         properties = {
             **acquired.properties,
             **(properties or {}),

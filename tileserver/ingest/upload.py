@@ -74,6 +74,7 @@ def ingest_file(
     visibility: str = "public",
     progress: Progress | None = None,
     charge: Callable[[int], None] | None = None,
+    elevation: bool | None = None,
 ) -> DatasetRecord:
     """Detect, validate and register one local file as a raster or vector dataset.
 
@@ -113,6 +114,7 @@ def ingest_file(
         progress=say,
         untrusted=True,
         charge=charge,
+        elevation=elevation,
     )
 
 

@@ -6,7 +6,8 @@ statistics), so ingest, tiles, thumbnails and links agree on one answer:
 - class rasters (``colormap`` / ``classes`` in the properties) in their class colours;
 - a single band named after a spectral index in that index's range and colours;
 - SAR: the first polarisation in grey, sigma0 in dB at a fixed -25..0 dB;
-- a single band that is elevation (named ``elevation``/``dem``/…) in a terrain colormap;
+- a single band that is elevation (recorded so at ingest, or named ``elevation``/``dem``/…) in a
+  terrain colormap, with terrain / hillshade / slope / aspect / contours presets;
 - red/green/blue (by name, sensor alias or colour interpretation; else bands 1-3): 8-bit as it
   is, anything else stretched 2-98 % per band;
 - otherwise band 1 in grey, stretched 2-98 %: a 2-band raster never shows its second band (a
@@ -22,6 +23,7 @@ from typing import Any
 from tileserver.errors import UnknownBand
 from tileserver.expressions import resolve_band
 from tileserver.indices import INDICES
+from tileserver.rendering.elevation import elevation_presets
 from tileserver.rendering.fallback import SAR_DB_RANGE, SAR_SENSORS, fixed_rescale
 from tileserver.rendering.model import RGBA, Render
 
@@ -154,6 +156,11 @@ def _looks_like_db(traits: Traits) -> bool:
 
 
 def _looks_like_dem(traits: Traits) -> bool:
+    """Recorded as elevation at registration (``properties["elevation"]``: facts, or False
+    when refused), else a single band named like one (records from before that)."""
+    recorded = traits.properties.get("elevation")
+    if recorded is not None:
+        return bool(recorded)
     if len(traits.band_names) != 1 or _is_8bit(traits):
         return False
     words = f"{traits.band_names[0]} {traits.sensor or ''}".lower()
@@ -226,4 +233,6 @@ def presets(traits: Traits) -> dict[str, Render]:
     for spectral in sorted(INDICES, key=lambda s: s.name not in FIRST_INDICES):
         if all(band_of(traits, b) for b in spectral.bands):
             out[spectral.name.lower()] = _index_render(spectral.name)
+    if _looks_like_dem(traits):
+        out.update(elevation_presets(stretch(traits, 1)))
     return out

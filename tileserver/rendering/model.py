@@ -13,7 +13,8 @@ RGBA = tuple[int, int, int, int]
 
 class Render(BaseModel):
     """What ``bidx`` / ``expression`` / ``index`` / ``rescale`` / ``colormap_name`` /
-    ``colormap`` of the same names do on a tile request; ``title`` says what it shows."""
+    ``colormap`` / ``algorithm`` (a post-process such as ``hillshade``, with its
+    ``algorithm_params``) of the same names do on a tile request; ``title`` says what it shows."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -24,6 +25,8 @@ class Render(BaseModel):
     rescale: list[tuple[float, float]] | None = None
     colormap_name: str | None = None
     colormap: dict[str, RGBA] | None = None
+    algorithm: str | None = None
+    algorithm_params: dict[str, float] | None = None
 
     def query(self) -> list[tuple[str, str]]:
         """The query parameters, in titiler's spelling (``rescale`` as ``min,max``)."""
@@ -38,6 +41,10 @@ class Render(BaseModel):
         if self.colormap:
             table = {k: list(v) for k, v in self.colormap.items()}
             params.append(("colormap", json.dumps(table, separators=(",", ":"))))
+        if self.algorithm:
+            params.append(("algorithm", self.algorithm))
+        if self.algorithm_params:
+            params.append(("algorithm_params", json.dumps(self.algorithm_params)))
         return params
 
     def query_values(self) -> dict[str, Any]:

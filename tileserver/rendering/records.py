@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput
 from tileserver.rendering.choose import Traits, default_render, presets
+from tileserver.rendering.elevation import ELEVATION_RENDERS
 from tileserver.rendering.model import Render
 from tileserver.rendering.saved import saved_renders
 from tileserver.rendering.statistics import band_statistics
@@ -63,6 +64,11 @@ def find_render(renders: Mapping[str, Render], name: str) -> Render:
     for key, render in renders.items():
         if key == wanted:
             return render
+    if wanted in ELEVATION_RENDERS:
+        raise InvalidInput(
+            f"Render '{wanted}' draws elevation models (single-band DEMs); this data is not "
+            f"one. It has: {', '.join(renders)}."
+        )
     raise InvalidInput(f"Unknown render '{name[:40]}'; this data has: {', '.join(renders)}.")
 
 

@@ -1,9 +1,10 @@
 """When a tile, preview or image request gets a default or a named rendering.
 
-Defaults apply to image requests that choose no bands (``bidx``, ``expression``, ``index`` or a
-titiler ``algorithm``): a GIS client's bare ``/tiles/…/{z}/{x}/{y}.png``. A ``rescale`` or a
-colormap alone still gets the default's bands (one band under a colormap). ``?render=NAME``
-picks a preset on any endpoint. Raw formats (GeoTIFF, npy, pngraw) keep their data values.
+Defaults apply to image requests that choose no bands (``bidx``, ``expression``, ``index``, a
+titiler ``algorithm`` or a height ``encoding``): a GIS client's bare ``/tiles/…/{z}/{x}/{y}.png``.
+A ``rescale`` or a colormap alone still gets the default's bands (one band under a colormap).
+``?render=NAME`` picks a preset on any endpoint. Raw formats (GeoTIFF, npy, pngraw) keep their
+data values.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tileserver.rendering.model import Render
 from tileserver.rendering.records import DEFAULT, dataset_presets, dataset_render, find_render
 
 RAW_FORMATS = frozenset({"tif", "npy", "pngraw"})
-BAND_CHOICES = ("bidx", "expression", "index", "algorithm")
+BAND_CHOICES = ("bidx", "expression", "index", "algorithm", "encoding")
 COLORMAP_CHOICES = ("colormap", "colormap_name")
 IMAGE_ROUTES = frozenset({"tile", "preview", "bbox_image", "feature_image"})
 """titiler's endpoints (by function name) that draw an image from the request's bands."""

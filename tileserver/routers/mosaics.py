@@ -15,6 +15,7 @@ from tileserver.auth.access import can_read, require_writer
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
+from tileserver.elevation.process import buffered_tile, post_process, smooth_dataset
 from tileserver.manage import Changes, change_mosaic, delete_mosaic
 from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.backend import CatalogMosaicBackend, backend_options
@@ -125,6 +126,9 @@ def build_mosaic_tiler() -> MosaicTilerFactory:
         path_dependency=mosaic_path,
         layer_dependency=mosaic_layer,  # type: ignore[arg-type]
         render_dependency=index_rendering,  # type: ignore[arg-type]
+        process_dependency=post_process,  # type: ignore[arg-type]
+        tile_dependency=buffered_tile,  # type: ignore[arg-type]
+        dataset_dependency=smooth_dataset,  # type: ignore[arg-type]
         supported_tms=supported_tms,
         add_viewer=False,
         extensions=[

@@ -6,6 +6,7 @@ from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
 from tileserver.auth.metering import MeteredExportRoute
+from tileserver.elevation.process import buffered_tile, post_process, smooth_dataset
 from tileserver.tiling.dependencies import (
     WMTS_TILE_QUERY,
     checked_factory_options,
@@ -30,6 +31,9 @@ def build_raster_tiler() -> TilerFactory:
         path_dependency=dataset_path,
         layer_dependency=raster_layer,  # type: ignore[arg-type]
         render_dependency=index_rendering,  # type: ignore[arg-type]
+        process_dependency=post_process,  # type: ignore[arg-type]
+        tile_dependency=buffered_tile,  # type: ignore[arg-type]
+        dataset_dependency=smooth_dataset,  # type: ignore[arg-type]
         supported_tms=supported_tms,
         add_viewer=False,
         add_ogc_maps=False,

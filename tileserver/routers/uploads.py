@@ -29,6 +29,7 @@ from tileserver.auth.principal import get_principal
 from tileserver.auth.quotas import StorageReservation, check_download, record_download
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
+from tileserver.elevation.detect import parse_elevation_flag
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.ingest.detect import detect_format
 from tileserver.ingest.receive import check_content_length, received_upload
@@ -46,7 +47,9 @@ from tileserver.tiling.dependencies import get_catalog, get_settings, readable_d
 logger = logging.getLogger("cogsight.upload")
 
 DEFAULT_MAX_UPLOAD_BYTES = 5 * 1024**3
-UPLOAD_FIELDS = frozenset({"title", "sensor", "datetime", "bands", "cloud_cover", "visibility"})
+UPLOAD_FIELDS = frozenset(
+    {"title", "sensor", "datetime", "bands", "cloud_cover", "visibility", "elevation", "kind"}
+)
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -75,6 +78,16 @@ UPLOAD_BODY: dict[str, Any] = {
                         "datetime": {"type": "string", "description": "ISO 8601."},
                         "bands": {"type": "string", "description": "Comma-separated names."},
                         "cloud_cover": {"type": "number", "minimum": 0, "maximum": 100},
+                        "elevation": {
+                            "type": "boolean",
+                            "description": "Force (true) or refuse (false) reading a "
+                            "single-band raster as a DEM; detected when absent.",
+                        },
+                        "kind": {
+                            "type": "string",
+                            "enum": ["elevation", "image"],
+                            "description": "Same as 'elevation': true / false.",
+                        },
                         "visibility": {
                             "type": "string",
                             "enum": ["public", "private"],
@@ -110,6 +123,7 @@ def upload_options(fields: dict[str, str]) -> dict[str, Any]:
         "band_names": parse_band_names(values.get("bands")),
         "cloud_cover": cloud_cover,
         "visibility": values.get("visibility", "public"),
+        "elevation": parse_elevation_flag(values.get("elevation", values.get("kind"))),
     }
 
 

@@ -157,7 +157,7 @@ export class Buildings3D {
   async _surface(id) {
     const Cesium = window.Cesium;
     if (!this.dsmProviders.has(id)) {
-      const url = withToken(`/terrain/${encodeURIComponent(id)}/layer.json`);
+      const url = withToken(`/terrain/${encodeURIComponent(id)}/`);
       this.dsmProviders.set(id, Cesium.CesiumTerrainProvider.fromUrl(new Cesium.Resource({ url })));
     }
     return this.dsmProviders.get(id);

@@ -89,9 +89,10 @@ export function initialTerrain({ fromUrl, saved, listed = [], datasets = [] }) {
   return ELLIPSOID;
 }
 
-/** The layer.json URL of a terrain (with the viewer's token on this server). */
+/** The base URL of a terrain (with the viewer's token on this server): CesiumTerrainProvider
+ * reads `layer.json` and the tiles relative to it, the token carried along. */
 export function terrainUrl(id) {
-  return withToken(`/terrain/${encodeURIComponent(id)}/layer.json`);
+  return withToken(`/terrain/${encodeURIComponent(id)}/`);
 }
 
 /** "1 234 m" style text for a height. */

@@ -186,13 +186,19 @@ def test_aspect_of_an_east_facing_plane_is_90_degrees(client, east_facing):
     assert np.abs(aspect - 90.0).max() < 1.0
 
 
-def test_hillshade_is_brighter_facing_the_sun(client):
-    """A ridge running north-south: its west flank faces the north-west sun, its east flank
-    faces away; the default sun is at azimuth 315°, 45° high."""
+@pytest.fixture(scope="module")
+def ridge(client: TestClient) -> str:
+    """A ridge running north-south down the middle, flanks sloping 0.5 m per m."""
     cols = np.arange(SIZE) + 0.5
-    ridge = 1000.0 - 0.5 * np.abs(cols - SIZE / 2) * PIXEL
-    heights = np.repeat(ridge[None, :], SIZE, axis=0).astype("float32")
-    ident = str(upload(client, "ridge_dem.tif", geotiff(heights))["id"])
+    crest = 1000.0 - 0.5 * np.abs(cols - SIZE / 2) * PIXEL
+    heights = np.repeat(crest[None, :], SIZE, axis=0).astype("float32")
+    return str(upload(client, "ridge_dem.tif", geotiff(heights))["id"])
+
+
+def test_hillshade_is_brighter_facing_the_sun(client, ridge):
+    """The ridge's west flank faces the north-west sun, its east flank faces away; the
+    default sun is at azimuth 315°, 45° high."""
+    ident = ridge
     t = middle_tile(client, ident, 15)
     grey = decode(tile(client, ident, t, "png", "&render=hillshade"))[0].astype("float64")
     crest = int(np.median(np.argmax(heights_of(client, ident, t), axis=1)))
@@ -207,6 +213,28 @@ def test_hillshade_is_brighter_facing_the_sun(client):
     assert west.mean() > east.mean() + 100
     assert abs(float(np.median(west)) - 255 * lit) < 3
     assert abs(float(np.median(east)) - 255 * max(shaded, 0)) < 3
+
+
+def test_wms_draws_the_hillshade_preset_as_a_layer(client, ridge):
+    half = SIZE * PIXEL / 2
+    bbox = (WEST + half - 600, NORTH - half - 300, WEST + half + 600, NORTH - half + 300)
+    query = {
+        "SERVICE": "WMS",
+        "REQUEST": "GetMap",
+        "VERSION": "1.3.0",
+        "LAYERS": f"{ridge}:hillshade",
+        "STYLES": "",
+        "CRS": "EPSG:32650",
+        "BBOX": ",".join(str(v) for v in bbox),
+        "WIDTH": "240",
+        "HEIGHT": "120",
+        "FORMAT": "image/png",
+    }
+    r = client.get("/wms", params=query)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text[:300]
+    grey = np.asarray(Image.open(io.BytesIO(r.content)).convert("L")).astype("float64")
+    west, east = grey[5:-5, 5:110], grey[5:-5, 130:-5]  # the crest is at column 120
+    assert west.mean() > east.mean() + 100
 
 
 def test_contour_lines_lie_at_their_heights(client):
@@ -297,3 +325,38 @@ def test_demo_source_dem_is_deterministic(tmp_path: Path):
     second, _, _ = make_dem()
     assert np.array_equal(first, second)
     assert (first == LAKE_LEVEL_M).mean() > 0.05 and first.max() > 60
+
+
+def test_a_saved_render_with_an_unknown_algorithm_is_refused(client, ridge):
+    from tileserver.errors import InvalidInput
+    from tileserver.rendering.model import Render
+    from tileserver.rendering.saved import check_render
+
+    record = client.app.state.catalog.get_dataset(ridge)  # type: ignore[attr-defined]
+    check_render(record, "shade", Render(bidx=[1], algorithm="hillshade"))
+    with pytest.raises(InvalidInput, match="Unknown algorithm 'relief'"):
+        check_render(record, "shade", Render(bidx=[1], algorithm="relief"))
+    too_far = Render(algorithm="hillshade", algorithm_params={"azimuth": 400})
+    with pytest.raises(InvalidInput, match="Bad 'algorithm_params'"):
+        check_render(record, "shade", too_far)
+
+
+def test_a_dem_mosaic_serves_terrarium_and_hillshade(client):
+    heights = plane(0.3, 0.1, base=400.0)
+    heights[100:140, 100:140] = -9999.0  # a nodata hole
+    ident = str(upload(client, "hole_dem.tif", geotiff(heights, nodata=-9999.0))["id"])
+    made = client.post("/mosaics", json={"ids": [ident]})
+    assert made.status_code == 201, made.text
+    mosaic = made.json()["id"]
+    t = middle_tile(client, ident, 15)
+    base = f"/mosaics/{mosaic}/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}.png"
+    r = client.get(f"{base}?encoding=terrarium")
+    assert r.status_code == 200, r.text
+    rgba = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGBA")).astype("float64")
+    decoded = rgba[..., 0] * 256 + rgba[..., 1] + rgba[..., 2] / 256 - 32768
+    truth = heights_of(client, ident, t)
+    valid = rgba[..., 3] > 0
+    assert 0.5 < valid.mean() < 1.0, "the hole is transparent"
+    assert np.abs(decoded[valid] - truth[valid]).max() <= 1 / 256 + 1e-3
+    shade = client.get(f"{base}?render=hillshade")
+    assert shade.status_code == 200 and decode(shade.content).shape[1:] == (256, 256)

@@ -62,6 +62,14 @@ def build_algorithm(name: str, params: dict[str, Any], tile: bool) -> BaseAlgori
         raise InvalidInput(f"Bad 'algorithm_params' for '{name}': {exc}"[:500]) from None
 
 
+def render_algorithm(render: Render) -> BaseAlgorithm | None:
+    """A rendering's own post-process (a DEM preset's hillshade ...), for readers outside the
+    tilers (WMS), which read no buffer: edge pixels use one-sided differences."""
+    if not render.algorithm:
+        return None
+    return build_algorithm(render.algorithm, dict(render.algorithm_params or {}), tile=False)
+
+
 async def post_process(
     request: Request,
     algorithm: Annotated[

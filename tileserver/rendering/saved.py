@@ -65,6 +65,13 @@ def check_render(record: DatasetRecord, name: str, render: Render) -> None:
         raise InvalidInput(f"{where}: rescale takes one min,max pair per band drawn.")
     if render.colormap_name is not None and render.colormap_name not in cmap.list():
         raise InvalidInput(f"{where}: unknown colormap '{render.colormap_name[:40]}'.")
+    if render.algorithm is not None:
+        from tileserver.elevation.process import build_algorithm  # the tilers' own check
+
+        try:
+            build_algorithm(render.algorithm, dict(render.algorithm_params or {}), tile=False)
+        except CogsightError as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
 
 
 def merged_saved(

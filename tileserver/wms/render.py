@@ -27,6 +27,8 @@ from rio_tiler.utils import linear_rescale
 from rio_tiler.utils import render as encode_array
 
 from tileserver.catalog import DatasetRecord
+from tileserver.elevation.algorithms import smooth_heights
+from tileserver.elevation.process import render_algorithm
 from tileserver.mosaics.backend import open_mosaic
 from tileserver.rendering import Render
 from tileserver.settings import Settings
@@ -51,6 +53,7 @@ class Sources:
 def read_layer(layer: Layer, render: Render, query: MapQuery, sources: Sources) -> ImageData | None:
     """The layer's bands for the map area and size, or None where it has no data."""
     bands = resolve_layer(LayerQuery(), layer.source, render)
+    algorithm = render_algorithm(render)  # a DEM preset's hillshade, slope ...
     options = dict(
         dst_crs=query.crs.crs,
         bounds_crs=query.crs.crs,
@@ -58,16 +61,18 @@ def read_layer(layer: Layer, render: Render, query: MapQuery, sources: Sources) 
         height=query.height,
         indexes=bands.indexes,
         expression=bands.expression,
+        **({"reproject_method": "bilinear"} if smooth_heights(algorithm) else {}),
     )
     try:
         if isinstance(layer.source, DatasetRecord):
             with CatalogReader(gdal_path(layer.source.uri, sources.settings)) as src:
-                return src.part(query.bbox, **options)
-        with open_mosaic(layer.source, sources.records, sources.settings) as mosaic:
-            image, _ = mosaic.part(query.bbox, **options)
-            return image
+                image = src.part(query.bbox, **options)
+        else:
+            with open_mosaic(layer.source, sources.records, sources.settings) as mosaic:
+                image, _ = mosaic.part(query.bbox, **options)
     except OUTSIDE:
         return None
+    return algorithm(image) if algorithm is not None else image
 
 
 def _colormap(render: Render) -> Any:

@@ -45,6 +45,8 @@ def tile_heights(
     heights = np.where(valid, values, 0.0)
     holes = inside & ~valid
     if holes.any():
-        filled = fillnodata(heights, mask=valid.astype(np.uint8), max_search_distance=2 * SAMPLES)
+        filled = fillnodata(  # fills its input in place
+            heights.copy(), mask=valid.astype(np.uint8), max_search_distance=2 * SAMPLES
+        )
         heights = np.where(holes, filled, heights)
     return heights, valid | holes

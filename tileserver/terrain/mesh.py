@@ -47,20 +47,32 @@ def build_mesh(heights: np.ndarray, bounds: tuple[float, float, float, float], z
         height=rows,
         max_error=max_error(z),
     )
-    vertices = np.asarray(tin.vertices, dtype=np.float64).reshape(-1, 3)  # col, row, height
+    # pydelatin's vertices are (column, rows - 1 - row, height): its y grows northwards
+    vertices = np.asarray(tin.vertices, dtype=np.float64).reshape(-1, 3)
     triangles = np.asarray(tin.triangles, dtype=np.uint32).reshape(-1, 3)
     col = np.rint(vertices[:, 0]).astype(int)
-    row = np.rint(vertices[:, 1]).astype(int)
+    row = rows - 1 - np.rint(vertices[:, 1]).astype(int)
     west, south, east, north = bounds
     lon = west + col * (east - west) / (cols - 1)
     lat = north - row * (north - south) / (rows - 1)
     lon[col == cols - 1], lat[row == 0] = east, north  # exact edges, not a rounding of them
     positions = np.column_stack([lon, lat, heights[row, col].astype(np.float64)])
-    return Mesh(positions, _counter_clockwise(positions, triangles))
+    return _first_use_order(Mesh(positions, _counter_clockwise(positions, triangles)))
+
+
+def _first_use_order(mesh: Mesh) -> Mesh:
+    """Number vertices in the order the triangles first use them: the spec's high-water-mark
+    index encoding can only say "the next new vertex" or "one already seen"."""
+    flat = mesh.triangles.ravel()
+    _, first = np.unique(flat, return_index=True)
+    order = flat[np.sort(first)]  # old vertex ids, by first use
+    new_id = np.empty(mesh.positions.shape[0], dtype=np.uint32)
+    new_id[order] = np.arange(order.size, dtype=np.uint32)
+    return Mesh(mesh.positions[order], new_id[mesh.triangles])
 
 
 def _counter_clockwise(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Grid rows grow southwards, which mirrors the triangles: wind them as the spec wants."""
+    """Wind every triangle counter-clockwise seen from above, as the spec wants."""
     a, b, c = (positions[triangles[:, i], :2] for i in range(3))
     area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     flipped = triangles.copy()

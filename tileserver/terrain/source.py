@@ -20,7 +20,7 @@ from cachetools import LRUCache
 from rasterio.crs import CRS
 from rio_tiler.constants import WGS84_CRS
 from rio_tiler.errors import EmptyMosaicError, NoAssetFoundError, TileOutsideBounds
-from shapely.geometry import box, shape
+from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
 from tileserver.catalog import DatasetRecord, MosaicRecord
@@ -108,6 +108,8 @@ class Terrain:
         options: dict[str, Any] = dict(
             dst_crs=WGS84_CRS, bounds_crs=WGS84_CRS, width=size, height=size, indexes=1,
             resampling_method="bilinear", reproject_method="bilinear",
+            # a near-exact transformer (GDAL approximates to 0.125 px by default)
+            vrt_options={"tolerance": 0.01},
         )  # fmt: skip
         try:
             if self.dataset is not None:
@@ -132,10 +134,12 @@ def _bbox(bounds: Any) -> tuple[float, float, float, float]:
 
 
 def _geometry(record: DatasetRecord) -> BaseGeometry:
+    """The data's outline without its holes: a nodata hole inside a DEM is filled, not flat."""
     try:
-        geometry = shape(record.footprint)
-        if not geometry.is_empty:
-            return geometry.buffer(0)
+        geometry = shape(record.footprint).buffer(0)
+        parts = [p for p in getattr(geometry, "geoms", [geometry]) if isinstance(p, Polygon)]
+        if parts:
+            return shapely.union_all([Polygon(p.exterior) for p in parts])
     except Exception:  # a malformed stored footprint: its bounds still say where it is
         pass
     return box(*record.bounds)

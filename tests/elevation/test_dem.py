@@ -360,3 +360,33 @@ def test_a_dem_mosaic_serves_terrarium_and_hillshade(client):
     assert np.abs(decoded[valid] - truth[valid]).max() <= 1 / 256 + 1e-3
     shade = client.get(f"{base}?render=hillshade")
     assert shade.status_code == 200 and decode(shade.content).shape[1:] == (256, 256)
+
+
+def test_wmts_and_tilejson_offer_the_dem_presets(client, ridge):
+    r = client.get(f"/raster/{ridge}/WMTSCapabilities.xml")
+    assert r.status_code == 200, r.text[:300]
+    for preset in ("hillshade", "slope", "aspect", "contours", "terrain"):
+        assert f"cogsight_{ridge}_WebMercatorQuad_{preset}" in r.text
+    tilejson = client.get(f"/raster/{ridge}/WebMercatorQuad/tilejson.json?render=contours")
+    assert tilejson.status_code == 200
+    url = tilejson.json()["tiles"][0]
+    assert "render=contours" in url
+
+
+def test_the_wmts_contours_layer_url_draws_contours(client, ridge):
+    import re
+    from html import unescape
+
+    caps = client.get(f"/raster/{ridge}/WMTSCapabilities.xml").text
+    layer = caps[caps.index(f"<ows:Identifier>cogsight_{ridge}_WebMercatorQuad_contours<") :]
+    template = unescape(re.search(r'template="([^"]+)"', layer).group(1))  # type: ignore[union-attr]
+    t = middle_tile(client, ridge, 15)
+    url = (
+        template.replace("{TileMatrix}", str(t.z))
+        .replace("{TileCol}", str(t.x))
+        .replace("{TileRow}", str(t.y))
+    )
+    r = client.get(url.split("testserver", 1)[-1])
+    assert r.status_code == 200, r.text[:300]
+    alpha = decode(r.content)[-1]
+    assert 0 < (alpha > 0).mean() < 0.3, "lines on a clear background"

@@ -390,3 +390,22 @@ def test_the_wmts_contours_layer_url_draws_contours(client, ridge):
     assert r.status_code == 200, r.text[:300]
     alpha = decode(r.content)[-1]
     assert 0 < (alpha > 0).mean() < 0.3, "lines on a clear background"
+
+
+def test_an_erdas_imagine_dem_is_elevation(client, tmp_path):
+    path = tmp_path / "valley.img"
+    with rasterio.open(
+        path,
+        "w",
+        driver="HFA",
+        width=64,
+        height=64,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32650",
+        transform=from_origin(WEST, NORTH, PIXEL, PIXEL),
+    ) as dst:
+        dst.write(plane(0.5)[None, :64, :64])
+    record = upload(client, "valley.img", path.read_bytes())
+    info = elevation_info(properties(client, record["id"]))
+    assert info is not None and info["min"] == pytest.approx(300.0, abs=3.0)

@@ -16,7 +16,15 @@ from affine import Affine
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from tileserver.demo import landscape as ls
-from tileserver.demo.scenes import DemoItem, Progress, _complete, _crs_wkt, scene_grid, write_cog
+from tileserver.demo.scenes import (
+    DATE_1,
+    DemoItem,
+    Progress,
+    _complete,
+    _crs_wkt,
+    scene_grid,
+    write_cog,
+)
 
 DEM_FILE = "dem-east-lake.tif"
 DEM_TITLE = "Wuhan East Lake, elevation model (synthetic)"
@@ -68,4 +76,5 @@ def generate_dem(out_dir: Path, seed: int = 42, progress: Progress | None = None
         report(f"writing {DEM_FILE}")
         heights, transform, crs = make_dem(seed)
         write_cog(path, heights, transform, crs, NODATA, ["elevation"])
-    return DemoItem(path, DEM_TITLE, "generic", "", "elevation", "elevation", None)
+    # dated as the land it is shaped on (the baseline scene), so date searches find it too
+    return DemoItem(path, DEM_TITLE, "generic", DATE_1, "elevation", "elevation", None)

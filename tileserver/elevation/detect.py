@@ -43,6 +43,8 @@ DATUM_HINTS: tuple[tuple[str, str], ...] = (
     ("srtm", "EGM96"),
     ("ellipsoid", "WGS84 ellipsoid"),
 )
+GENERIC_NAME = re.compile(r"^(b|band|layer)[ _-]?1$", re.IGNORECASE)
+"""Names that say nothing (GDAL's, ERDAS Imagine's ``Layer_1``): an unnamed band."""
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "elevation", "dem"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", "image", "raster", "none"})
 
@@ -126,7 +128,7 @@ def elevation_properties(
     if forced is None:
         hints = _words(*descriptions, band_names[0], filename, *tags.keys(), *tags.values())
         metres = (units or "").strip().lower() in METRE_UNITS
-        unnamed = band_names[0].lower() == "b1" and not descriptions[0]
+        unnamed = all(GENERIC_NAME.match(n) for n in (band_names[0], descriptions[0]) if n)
         hinted = bool(hints & HINT_WORDS) or metres
         wide = stats["max"] - stats["min"] >= MIN_UNHINTED_SPAN_M <= stats["max"]
         if not _plausible(stats) or not (hinted or (unnamed and wide)):

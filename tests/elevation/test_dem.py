@@ -235,6 +235,12 @@ def test_wms_draws_the_hillshade_preset_as_a_layer(client, ridge):
     grey = np.asarray(Image.open(io.BytesIO(r.content)).convert("L")).astype("float64")
     west, east = grey[5:-5, 5:110], grey[5:-5, 130:-5]  # the crest is at column 120
     assert west.mean() > east.mean() + 100
+    caps = client.get("/wms", params={"SERVICE": "WMS", "REQUEST": "GetCapabilities"})
+    assert caps.status_code == 200 and f"<Name>{ridge}:hillshade</Name>" in caps.text
+    legend = {"SERVICE": "WMS", "REQUEST": "GetLegendGraphic", "FORMAT": "image/png"}
+    for preset in ("hillshade", "slope", "aspect", "contours"):
+        r = client.get("/wms", params={**legend, "LAYER": f"{ridge}:{preset}"})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", preset
 
 
 def test_contour_lines_lie_at_their_heights(client):

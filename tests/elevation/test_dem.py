@@ -115,6 +115,11 @@ def test_int16_srtm_file_is_elevation_with_its_datum(client):
     info = elevation_info(properties(client, record["id"]))
     assert info is not None and info["vertical_datum"] == "EGM96"
     assert info["min"] == pytest.approx(float(heights.min()), abs=1.0)
+    tile_named = upload(client, "N30E117.tif", geotiff(heights, nodata=-32768))
+    assert elevation_info(properties(client, tile_named["id"])) is not None
+    # an integer band with no hint is a count or a digital number, not heights
+    plain = upload(client, "counts.tif", geotiff(heights, nodata=-32768))
+    assert elevation_info(properties(client, plain["id"])) is None
 
 
 def test_three_band_image_is_not_elevation_and_has_no_hillshade(client):

@@ -3,9 +3,10 @@
 A DEM is one band of floats or 16/32-bit integers whose values are a plausible range of metres
 on Earth. What makes it elevation rather than any other single-band measurement is a hint: a
 band description, unit, GDAL metadata or file name saying dem / dsm / dtm / srtm / elevation /
-height, or a unit of metres. Without a hint an unnamed float or int16 band spanning 20 m or more
-and reaching 20 m or higher is taken as elevation too (what a bare DEM export looks like; SAR
-decibels, reflectances and scores are not).
+height, a unit of metres, or a 1° tile name such as ``N30E114``. Without a hint an unnamed float
+band spanning 20 m or more and reaching 20 m or higher is taken as elevation too (what a bare
+DEM export looks like; SAR decibels, reflectances and scores are not; integer bands need a hint:
+most are counts or digital numbers).
 The uploader can force the answer either way (``elevation=true|false``).
 
 The record keeps ``properties["elevation"] = {"units": "m", "vertical_datum": ..., "min",
@@ -43,6 +44,8 @@ DATUM_HINTS: tuple[tuple[str, str], ...] = (
     ("srtm", "EGM96"),
     ("ellipsoid", "WGS84 ellipsoid"),
 )
+SRTM_TILE = re.compile(r"(^|[^a-z0-9])[ns]\d{2}[ew]\d{3}([^a-z0-9]|$)", re.IGNORECASE)
+"""An SRTM / Copernicus style 1° tile name: ``N30E114.tif``, ``srtm_n30e114.hgt``."""
 GENERIC_NAME = re.compile(r"^(b|band|layer)[ _-]?1$", re.IGNORECASE)
 """Names that say nothing (GDAL's, ERDAS Imagine's ``Layer_1``): an unnamed band."""
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "elevation", "dem"})
@@ -129,7 +132,9 @@ def elevation_properties(
         hints = _words(*descriptions, band_names[0], filename, *tags.keys(), *tags.values())
         metres = (units or "").strip().lower() in METRE_UNITS
         unnamed = all(GENERIC_NAME.match(n) for n in (band_names[0], descriptions[0]) if n)
-        hinted = bool(hints & HINT_WORDS) or metres
+        unnamed = unnamed and dtype.lower().startswith("float")
+        tile_name = bool(SRTM_TILE.search(filename))
+        hinted = bool(hints & HINT_WORDS) or metres or tile_name
         wide = stats["max"] - stats["min"] >= MIN_UNHINTED_SPAN_M <= stats["max"]
         if not _plausible(stats) or not (hinted or (unnamed and wide)):
             return {}

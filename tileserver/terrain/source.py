@@ -121,7 +121,10 @@ class Terrain:
                     image, _ = backend.part(bbox, **options)
         except OUTSIDE:
             return None
-        return np.ma.MaskedArray(image.array[0].astype(np.float64), mask=image.array.mask[0])
+        band = image.array[0]
+        with np.errstate(invalid="ignore"):  # masked samples may hold NaN
+            values = np.ma.getdata(band).astype(np.float64)
+        return np.ma.MaskedArray(values, mask=np.ma.getmaskarray(band))
 
     def inside(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Which sample positions lie inside the data's footprint (holes there are filled)."""

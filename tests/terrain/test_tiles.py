@@ -158,7 +158,7 @@ def test_neighbouring_tiles_meet(world: World, name: str, direction: str) -> Non
     shared_b = {round(float(p), 9): float(h) for p, h in zip(pb[eb], b.height[eb], strict=True)}
     common = set(shared_a) & set(shared_b)
     assert len(common) >= 2  # at least the corners
-    for p in common:  # GDAL scales its bilinear kernel per read window: a few cm apart
+    for p in common:  # GDAL scales its bilinear kernel per read window: ~0.1 m apart
         assert shared_a[p] == pytest.approx(shared_b[p], abs=EDGE_M + 2 * QUANTUM)
     assert max(shared_a.values()) > 150  # an edge through data, not the flat ellipsoid
     for mine, other in ((shared_a, shared_b), (shared_b, shared_a)):

@@ -135,7 +135,8 @@ def elevation_properties(
         unnamed = unnamed and dtype.lower().startswith("float")
         tile_name = bool(SRTM_TILE.search(filename))
         hinted = bool(hints & HINT_WORDS) or metres or tile_name
-        wide = stats["max"] - stats["min"] >= MIN_UNHINTED_SPAN_M <= stats["max"]
+        span = stats["max"] - stats["min"]
+        wide = span >= MIN_UNHINTED_SPAN_M and stats["max"] >= MIN_UNHINTED_SPAN_M
         if not _plausible(stats) or not (hinted or (unnamed and wide)):
             return {}
     return {

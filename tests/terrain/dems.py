@@ -85,6 +85,7 @@ class Decoded:
     north: np.ndarray
     normals: bool
     watermask: object
+    header: dict[str, float] | None = None
 
 
 def decode(body: bytes, bounds: tuple[float, float, float, float]) -> Decoded:
@@ -102,6 +103,7 @@ def decode(body: bytes, bounds: tuple[float, float, float, float]) -> Decoded:
         west=np.array(tile.westI), south=np.array(tile.southI),
         east=np.array(tile.eastI), north=np.array(tile.northI),
         normals=len(tile.vLight) == len(tile.u), watermask=tile.watermask,
+        header=dict(tile.header),
     )  # fmt: skip
 
 

@@ -121,6 +121,25 @@ def test_both_root_tiles_exist_and_decode(world: World) -> None:
         assert d.normals  # octvertexnormals present for every vertex
 
 
+@pytest.mark.parametrize(
+    ("z", "lon", "lat"), [(0, 114.0, 30.7), (1, 114.0, 30.7), (12, 114.06, 30.72)]
+)
+def test_horizon_occlusion_point_is_in_the_ellipsoid_scaled_frame(
+    world: World, z: int, lon: float, lat: float
+) -> None:
+    """Cesium reads it as ``occludeePointInScaledSpace``: just above the unit sphere for a
+    small tile (metres would put it millions of radii out and disable horizon culling)."""
+    x, y = tile_at(z, lon, lat)
+    d = get_tile(world, world.ids["utm"], z, x, y)
+    assert d.header is not None
+    point = np.array([d.header[f"horizonOcclusionPoint{c}"] for c in "XYZ"])
+    assert np.isfinite(point).all()
+    norm = float(np.linalg.norm(point))
+    assert 1.0 < norm < (1.01 if z == 12 else 1001.0)
+    centre = np.array([d.header[f"center{c}"] for c in "XYZ"])
+    assert float(np.dot(point / norm, centre / np.linalg.norm(centre))) > 0.99
+
+
 def test_tiles_with_no_data_are_flat_at_the_ellipsoid(world: World) -> None:
     x, y = tile_at(12, -70.0, -30.0)  # far from every DEM
     d = get_tile(world, world.ids["utm"], 12, x, y)

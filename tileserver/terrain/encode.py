@@ -56,19 +56,21 @@ def water_mask(heights: np.ndarray, has_data: np.ndarray) -> np.ndarray | int:
     return np.where(picked, 255, 0).astype(np.uint8)
 
 
-def _finite_occlusion_point(header: dict[str, float]) -> None:
-    """No point hides a tile wider than a quarter of the globe (z0, z1) behind the horizon:
-    the library divides by zero there. Such a tile gets a point far out along its centre, which
-    the horizon never hides from the side facing it."""
+def _scaled_occlusion_point(header: dict[str, float]) -> None:
+    """The horizon occlusion point in the ellipsoid-scaled frame, as the spec and Cesium
+    (``occludeePointInScaledSpace``) take it: the library computes it there but multiplies it
+    back to metres. A tile wider than a quarter of the globe (z0, z1) has no such point (the
+    library divides by zero): it gets one far out along its centre, which the horizon never
+    hides from the side facing it."""
     keys = ("horizonOcclusionPointX", "horizonOcclusionPointY", "horizonOcclusionPointZ")
-    point = np.array([header[k] for k in keys], dtype=np.float64)
-    if np.isfinite(point).all():
-        return
-    centre = np.array([header["centerX"], header["centerY"], header["centerZ"]], np.float64)
-    norm = float(np.linalg.norm(centre))
-    direction = centre / norm if norm > 0 else np.array([1.0, 0.0, 0.0])
-    scale = np.array([WGS84.a, WGS84.a, WGS84.b])  # the library's points are scaled back so
-    for key, value in zip(keys, direction * FAR_OCCLUSION * scale, strict=True):
+    scale = np.array([WGS84.a, WGS84.a, WGS84.b])
+    point = np.array([header[k] for k in keys], dtype=np.float64) / scale
+    if not np.isfinite(point).all():
+        centre = np.array([header["centerX"], header["centerY"], header["centerZ"]], np.float64)
+        norm = float(np.linalg.norm(centre))
+        direction = centre / norm if norm > 0 else np.array([1.0, 0.0, 0.0])
+        point = direction * FAR_OCCLUSION
+    for key, value in zip(keys, point, strict=True):
         header[key] = float(value)
 
 
@@ -93,7 +95,7 @@ def encode_tile(
     # the header's centre, sphere and occlusion point are float32 in the library (and the spec)
     with np.errstate(divide="ignore", invalid="ignore"):
         header = compute_header(mesh.positions.astype(np.float32), None)
-    _finite_occlusion_point(header)
+    _scaled_occlusion_point(header)
     encode_header(out, header)
     low, high = (float(np.float32(header[k])) for k in ("minimumHeight", "maximumHeight"))
     quantized = _quantize(mesh, bounds, low, high)

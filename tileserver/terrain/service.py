@@ -17,7 +17,7 @@ from tileserver.terrain.grid import check_tile, tile_bounds
 from tileserver.terrain.heights import tile_heights
 from tileserver.terrain.layer import layer_json
 from tileserver.terrain.mesh import build_mesh
-from tileserver.terrain.source import Terrain, dataset_terrain, mosaic_terrain
+from tileserver.terrain.source import Terrain, dataset_terrain, elevation_of, mosaic_terrain
 from tileserver.tiling.dependencies import RecordCache
 
 _TERRAINS: TTLCache[str, Terrain] = TTLCache(maxsize=512, ttl=10.0)
@@ -93,7 +93,7 @@ def list_terrains(
     out: list[dict[str, Any]] = []
     catalog = records.catalog
     for record in catalog.find_datasets(DatasetQuery(kind="raster", limit=10000)):
-        if viewer.sees(record) and isinstance(record.properties.get("elevation"), dict):
+        if viewer.sees(record) and elevation_of(record) is not None:
             out.append(_entry(record.id, records, settings))
     for mosaic in catalog.list_mosaics():
         if not viewer.sees(mosaic) or len(mosaic.band_names) != 1 or not mosaic.dataset_ids:
@@ -102,7 +102,7 @@ def list_terrains(
             first = records.dataset(mosaic.dataset_ids[0])
         except NotFoundError:
             continue
-        if isinstance(first.properties.get("elevation"), dict):
+        if elevation_of(first) is not None:
             out.append(_entry(mosaic.id, records, settings))
     return [e for e in out if e]
 

@@ -10,7 +10,6 @@ to EPSG:4326 on the tile's sample grid, so scenes in two UTM zones make one surf
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 
 from tileserver.catalog import DatasetRecord, MosaicRecord
+from tileserver.elevation.detect import elevation_info
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.mosaics.backend import open_mosaic
 from tileserver.rendering.statistics import band_statistics
@@ -47,10 +47,7 @@ class NotElevation(InvalidInput):
 
 def elevation_of(record: DatasetRecord) -> dict[str, Any] | None:
     """The DEM facts ingest stored (``units``, ``vertical_datum``, ``min``, ``max``), or None."""
-    value = record.properties.get("elevation")
-    if isinstance(value, Mapping) and "min" in value and "max" in value:
-        return dict(value)
-    return None
+    return elevation_info(record)
 
 
 def check_dem(record: DatasetRecord) -> None:

@@ -146,10 +146,16 @@ def brightness(image: np.ndarray, x: float, y: float, r: int = 6) -> float:
 
 def test_relief_on_the_globe(page: Any, server: dict[str, str]) -> None:
     dem = server["dem"]
-    page.evaluate(
-        "id => window.cogsight.terrainReady.then(() => window.cogsight.terrain.choose(id))", dem
-    )
-    assert page.get_attribute("#terrain", "data-terrain") == dem
+    page.evaluate("() => window.cogsight.terrainReady")
+    record = httpx.get(f"{server['url']}/datasets/{dem}").json()
+    assert record["properties"].get("elevation"), "registered as a DEM"
+    assert page.evaluate("() => window.cogsight.terrain.current") == dem, "opens on the DEM"
+    # the catalog's Terrain action on the DEM (after going back to the ellipsoid)
+    page.evaluate("() => window.cogsight.terrain.choose('ellipsoid')")
+    assert page.evaluate("() => window.cogsight.viewer.scene.globe.enableLighting") is False
+    page.click(f"[data-testid='use-terrain-{dem}']")
+    page.wait_for_selector(f"#terrain[data-terrain='{dem}'][data-state='ready']", timeout=30_000)
+    assert page.evaluate("() => window.cogsight.viewer.scene.globe.enableLighting") is True
     assert page.get_attribute("#terrain", "data-state") == "ready"
     assert f"terrain={dem}" in page.evaluate("() => window.location.hash"), "kept in the URL"
     # tilt: south of the plain and the hill, looking north and down 35°

@@ -44,6 +44,14 @@ export class VectorLayerManager {
     this.layers = []; // handles, in the order they were added
     this.onChange = onChange;
     this.onError = onError;
+    // Draped (clamped) vector tiles are baked onto the terrain by the globe's VectorProvider,
+    // which drops a collection only when a later frame marks another one: with the only draped
+    // layer hidden (or removed) nothing is marked and it stayed drawn. Closing each frame
+    // (a no-op when something was marked in it) lets it prune them.
+    viewer.scene.postRender.addEventListener((scene) => {
+      const provider = scene.globe && scene.globe.vectorProvider;
+      if (provider && typeof provider.update === "function") provider.update(scene.frameState.frameNumber);
+    });
   }
 
   find(ref) {

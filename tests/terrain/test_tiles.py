@@ -41,7 +41,7 @@ def sample_dem(path: Path, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """The DEM file's own value at each point (rasterio, nearest pixel), NaN off the data."""
     with rasterio.open(path) as src:
         xs, ys = warp_transform("EPSG:4326", src.crs, lon, lat)
-        values = np.array([v[0] for v in src.sample(zip(xs, ys, strict=True), masked=True)])
+        values = np.array([v[0] for v in src.sample(zip(xs, ys, strict=True))], dtype=float)
         inside = np.array([
             0 <= r < src.height and 0 <= c < src.width
             for r, c in (src.index(x, y) for x, y in zip(xs, ys, strict=True))

@@ -154,7 +154,9 @@ def test_relief_on_the_globe(page: Any, server: dict[str, str]) -> None:
     page.evaluate("() => window.cogsight.terrain.choose('ellipsoid')")
     assert page.evaluate("() => window.cogsight.viewer.scene.globe.enableLighting") is False
     page.click(f"[data-testid='use-terrain-{dem}']")
-    page.wait_for_selector(f"#terrain[data-terrain='{dem}'][data-state='ready']", timeout=30_000)
+    page.wait_for_selector(
+        f"#terrain[data-terrain='{dem}'][data-state='ready']", state="attached", timeout=30_000
+    )
     assert page.evaluate("() => window.cogsight.viewer.scene.globe.enableLighting") is True
     assert page.get_attribute("#terrain", "data-state") == "ready"
     assert f"terrain={dem}" in page.evaluate("() => window.location.hash"), "kept in the URL"

@@ -219,13 +219,17 @@ def test_extruded_building_is_drawn_pickable_and_redrawn_after_an_edit(
     page: Any, server: dict[str, str]
 ) -> None:
     vid = server["vector"]
-    count = page.evaluate(
-        """async id => { const c = window.cogsight; const h = await c.addVector(id, {flyTo: false});
-        return c.buildings.enable(h); }""",
-        vid,
-    )
-    assert count == 1
+    page.evaluate("id => window.cogsight.addVector(id, {flyTo: false})", vid)
     handle_id = f"vector-{vid}"
+    # the layer's 3D menu: extrude by the height attribute found by name
+    page.click("[data-testid='tab-layers']")
+    page.select_option(f"[data-testid='buildings-{handle_id}']", "auto")
+    page.wait_for_function(
+        "id => window.cogsight.buildings.ready && document.querySelector("
+        "`[data-testid='buildings-count-${id}']`)?.textContent === '1 building · height'",
+        arg=handle_id,
+        timeout=30_000,
+    )
     lon, lat = BUILDING
     page.evaluate(LOOK, [lon, lat - 0.012, 900, 0, -35])
     terrain_settled(page)

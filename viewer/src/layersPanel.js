@@ -180,7 +180,7 @@ export function createLayersPanel({ root, manager, vectors, isEditing = () => fa
       }),
     }, options);
     select.value = value;
-    const note = state ? el("span", { class: "hint", testid: `buildings-count-${handle.id}` }, `${state.count} buildings${state.used && state.used !== "dsm" ? ` · ${state.used}` : ""}`) : null;
+    const note = state ? el("span", { class: "hint", testid: `buildings-count-${handle.id}` }, `${state.count} building${state.count === 1 ? "" : "s"}${state.used && state.used !== "dsm" ? ` · ${state.used}` : ""}`) : null;
     return el("div", { class: "layer-row buildings-row" }, select, note);
   }
 

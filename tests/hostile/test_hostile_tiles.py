@@ -148,7 +148,7 @@ QUERY: dict[str, tuple[str, Status]] = {
     "nodata-text": (f"{RGB}&nodata=abc", 422),
     "unscale-text": (f"{RGB}&unscale=maybe", 422),
     "return-mask-text": (f"{RGB}&return_mask=maybe", 422),
-    "algorithm-unknown": (f"{RGB}&algorithm=../../etc", 422),
+    "algorithm-unknown": (f"{RGB}&algorithm=../../etc", 400),
     "algorithm-params-garbage": (f"{RGB}&algorithm=hillshade&algorithm_params={{bad", (400, 422)),
     "tilesize-1e6": (f"{RGB}&tilesize=1000000", 400),
     "tilesize-1e12": (f"{RGB}&tilesize=1000000000000", 400),

@@ -18,7 +18,7 @@ from tileserver.ingest import register_raster
 
 EAST_LAKE_BBOX = [114.38, 30.53, 114.42, 30.57]
 MOSAIC_NAMES = ("mosaic-49n-00", "mosaic-50n-01", "mosaic-49n-10", "mosaic-50n-11")
-MAY_NAMES = ("scene-2024-05-12", "sar-2024-05-14")
+MAY_NAMES = ("scene-2024-05-12", "sar-2024-05-14", "dem-east-lake")  # the DEM: the 12th
 TMS = morecantile.tms.get("WebMercatorQuad")
 
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -288,22 +295,15 @@ class Settings(BaseSettings):
         """The configured source with this id, or None."""
         return next((s for s in self.stac_sources if s.id == source_id), None)
 
-    @field_validator("stac_sources")
+    @field_validator("stac_sources", "basemaps")
     @classmethod
-    def _unique_sources(cls, value: list[StacSource]) -> list[StacSource]:
-        ids = [s.id for s in value]
+    def _unique_ids(cls, value: list[StacSource] | list[Basemap], info: ValidationInfo) -> Any:
+        """Each configured source or base map is named by its id: an id given twice is an error."""
+        ids = [entry.id for entry in value]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
-            raise ValueError(f"STAC source ids must be unique: {', '.join(twice)} given twice")
-        return value
-
-    @field_validator("basemaps")
-    @classmethod
-    def _unique_basemaps(cls, value: list[Basemap]) -> list[Basemap]:
-        ids = [b.id for b in value]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"base map ids must be unique: {', '.join(twice)} given twice")
+            what = "STAC source" if info.field_name == "stac_sources" else "base map"
+            raise ValueError(f"{what} ids must be unique: {', '.join(twice)} given twice")
         return value
 
     @field_validator("allowed_prefixes", "cors_origins", mode="before")

@@ -84,7 +84,36 @@ def gdal_config(settings: Settings) -> dict[str, str]:
     return config
 
 
+# The options configure_gdal set itself (and their values): a later call replaces those, while
+# options the operator put in the environment before the first call always win.
+_APPLIED: dict[str, str] = {}
+_CONFIGURED = False
+
+
 def configure_gdal(settings: Settings) -> None:
-    """Apply the GDAL options process-wide; explicit environment variables still win."""
+    """Apply the GDAL options process-wide; explicit environment variables still win.
+
+    Called again with other settings (a second app in one process), it replaces what it set the
+    first time and drops what the new settings no longer want (an S3 endpoint, unsigned reads),
+    so one app's object store never leaks into the next one's reads.
+    """
+    global _CONFIGURED
+    _CONFIGURED = True
+    for key, value in list(_APPLIED.items()):
+        if os.environ.get(key) == value:  # still ours (nobody changed it since)
+            del os.environ[key]
+        del _APPLIED[key]
     for key, value in gdal_config(settings).items():
-        os.environ.setdefault(key, value)
+        if key not in os.environ:
+            os.environ[key] = value
+            _APPLIED[key] = value
+
+
+def ensure_gdal_configured() -> None:
+    """Configure GDAL from the environment's settings unless this process already was.
+
+    For code that may run in a bare worker process; where an app or a job configured GDAL with
+    its own settings, those stay.
+    """
+    if not _CONFIGURED:
+        configure_gdal(Settings())

@@ -175,10 +175,9 @@ def read_onto_grid(
 ) -> np.ma.MaskedArray:
     """Read a source onto (a window of) an output grid, warping only that window."""
     from tileserver.scenes.masks import read_masked
-    from tileserver.settings import Settings
-    from tileserver.sources import configure_gdal
+    from tileserver.sources import ensure_gdal_configured
 
-    configure_gdal(Settings())
+    ensure_gdal_configured()
     with rasterio.open(path) as src:
         options: dict[str, Any] = {
             "crs": grid.crs,

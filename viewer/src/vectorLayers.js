@@ -84,6 +84,7 @@ export class VectorLayerManager {
     };
     hidden(handle, "dataset", entry);
     hidden(handle, "provider", null);
+    hidden(handle, "retiring", new Set()); // tilesets of older versions still drawn while the new one loads
     this.layers.push(handle);
     this.onChange();
     try {
@@ -122,7 +123,12 @@ export class VectorLayerManager {
     return provider;
   }
 
-  /** Fetch the tiles again at a new edit version (after an edit); old tiles stay until the new ones load. */
+  /**
+   * Fetch the tiles again at a new edit version (after an edit, or on a new terrain surface).
+   * The old tiles stay on screen until the new ones have drawn, to avoid a flash — unless the
+   * layer is hidden (a hidden tileset loads nothing, so there is nothing to wait for), and a
+   * layer hidden or removed meanwhile drops them at once.
+   */
   async reload(ref, version) {
     const handle = this.require(ref);
     const old = handle.provider;
@@ -132,22 +138,31 @@ export class VectorLayerManager {
     handle.provider = fresh;
     handle.loading = false;
     if (old) {
-      const drop = () => {
-        if (this.viewer.scene.primitives.contains(old)) this.viewer.scene.primitives.remove(old);
-      };
-      // Keep the old tiles on screen until the new tileset has drawn, to avoid a flash.
-      const tileset = fresh.tileset;
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        drop();
-      };
-      tileset.allTilesLoaded.addEventListener(finish);
-      setTimeout(finish, 5000);
+      handle.retiring.add(old);
+      if (!handle.visible) {
+        this._dropRetiring(handle);
+      } else {
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          this._drop(handle, old);
+        };
+        fresh.tileset.allTilesLoaded.addEventListener(finish);
+        setTimeout(finish, 5000);
+      }
     }
     this.onChange();
     return handle;
+  }
+
+  _drop(handle, provider) {
+    handle.retiring.delete(provider);
+    if (this.viewer.scene.primitives.contains(provider)) this.viewer.scene.primitives.remove(provider);
+  }
+
+  _dropRetiring(handle) {
+    for (const provider of [...handle.retiring]) this._drop(handle, provider);
   }
 
   /** True once the layer's tiles in view have loaded. */
@@ -160,6 +175,7 @@ export class VectorLayerManager {
     const handle = this.require(ref);
     handle.visible = Boolean(visible);
     if (handle.provider) handle.provider.show = handle.visible;
+    if (!handle.visible) this._dropRetiring(handle);
     this.onChange();
   }
 
@@ -172,6 +188,7 @@ export class VectorLayerManager {
 
   remove(ref) {
     const handle = this.require(ref);
+    this._dropRetiring(handle);
     if (handle.provider) this.viewer.scene.primitives.remove(handle.provider);
     handle.provider = null;
     this.layers.splice(this.layers.indexOf(handle), 1);

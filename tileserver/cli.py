@@ -58,7 +58,7 @@ def serve(
     typer.echo(f"cogsight viewer: http://{settings.host}:{settings.port}/")
     typer.echo(f"API docs:        http://{settings.host}:{settings.port}/docs")
     uvicorn.run(
-        "tileserver.app:create_app",
+        "tileserver.http.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
@@ -190,34 +190,30 @@ def run(
 
 
 def _run_process(process: str, values: dict, submit: bool) -> None:
+    """Check and create the job through the same service as the API, then run it here (or
+    queue it on the scheduler with ``--submit``); a refusal is one ``error:`` line, exit 2."""
     from tileserver.jobs.execute import execute_job
     from tileserver.jobs.store import JobStore
-    from tileserver.processing import PROCESSES
-    from tileserver.processing.estimate import check_work
+    from tileserver.jobs.submission import COMMAND_LINE, JobRequest, check_job, submit_job
     from tileserver.processing.models import sync_model_processes
-    from tileserver.routers.processes import _check_inputs
 
     settings = Settings()
     catalog = _catalog(settings)
     sync_model_processes(settings)
+    request = JobRequest(process=process, inputs=values)
     try:
-        checked = _check_inputs(process, values, catalog)
-        check_work(PROCESSES.get(process), checked, catalog, settings)  # as the API: 413
+        if submit:
+            from tileserver.jobs.detached import submit_detached
+
+            checked = check_job(request, catalog, settings, COMMAND_LINE)
+            queued = submit_detached(settings, catalog, checked.process, checked.inputs)
+            typer.echo(json.dumps({"job": queued.id, "status": queued.status.value}))
+            return
+        job = submit_job(request, catalog, settings, COMMAND_LINE)
     except CogsightError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    if submit:
-        from tileserver.jobs.submit import submit_detached
-
-        try:
-            queued = submit_detached(settings, catalog, process, checked)
-        except CogsightError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
-        typer.echo(json.dumps({"job": queued.id, "status": queued.status.value}))
-        return
     store = JobStore(catalog)
-    job = store.create(process, checked)
     with tqdm(
         total=100, desc=process, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}"
     ) as bar:

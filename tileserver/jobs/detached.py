@@ -1,7 +1,8 @@
 """Queue a job on a running Dask scheduler from a process that then exits (``cogsight run
 --submit``).
 
-The scheduler is reached before the job exists, so an unreachable (or unset) scheduler leaves
+The request has passed ``submission.check_job`` (the checks every job passes); the scheduler is
+reached before the job exists, so an unreachable (or unset) scheduler leaves
 no job behind; a submit that fails after the job was created fails the job with the reason.
 The task is handed to the scheduler with ``fire_and_forget``: it runs after the client leaves.
 """
@@ -52,7 +53,8 @@ def connect(settings: Settings, timeout: str = "5s") -> Any:
 def submit_detached(
     settings: Settings, catalog: Catalog, process: str, inputs: dict[str, Any]
 ) -> JobRecord:
-    """Create the job and queue it on the scheduler; the job as queued."""
+    """Create the job (its inputs checked by ``submission.check_job``) and queue it on the
+    scheduler; the job as queued."""
     from distributed import fire_and_forget
 
     client = connect(settings)

@@ -290,6 +290,11 @@ class Settings(BaseSettings):
         default=None,
         description="The gazetteer file (default: the one `make places` builds in build/places).",
     )
+    max_model_bytes: int = Field(
+        default=512 * 1024**2,
+        ge=1,
+        description="Largest uploaded model file (ONNX / TorchScript), bytes (512 MiB).",
+    )
 
     def stac_source(self, source_id: str) -> StacSource | None:
         """The configured source with this id, or None."""

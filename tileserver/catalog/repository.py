@@ -143,10 +143,12 @@ class Catalog:
         visibility: str | None = None,
         description: str | None = None,
         saved_renders: dict[str, Any] | None = None,
+        properties: dict[str, Any] | None = None,
     ) -> DatasetRecord:
         """Change what is given (None: unchanged). The description lives in
         ``properties["description"]`` (an empty one removes it), saved renderings in
-        ``properties["saved_renders"]`` (replaced whole; empty removes them)."""
+        ``properties["saved_renders"]`` (replaced whole; empty removes them); ``properties``
+        sets those keys (a service's own facts, e.g. a sample set's version)."""
         with self.write_session() as s:
             row = s.get(DatasetRow, dataset_id, with_for_update=True)
             if row is None:
@@ -159,6 +161,8 @@ class Catalog:
                 row.properties = _with_key(row.properties, "description", description)
             if saved_renders is not None:
                 row.properties = _with_key(row.properties, "saved_renders", saved_renders)
+            if properties:
+                row.properties = {**(row.properties or {}), **properties}
             s.flush()
             return _dataset_from_row(row)
 

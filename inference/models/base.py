@@ -94,6 +94,12 @@ class ModelSpec(BaseModel):
         description="common band names (blue, green, red, nir, swir16, vv, vh ...) in the "
         "order the model wants them; resolved through dataset band names / sensor presets",
     )
+    band_options: list[list[str]] = Field(
+        default_factory=list,
+        description="other band lists, in order of preference, used when the dataset lacks "
+        "`bands` (e.g. RGBN or RGB where `bands` needs SWIR); each of a different length "
+        "so the model tells them apart by its input's channel count",
+    )
     dates: int = Field(default=1, ge=1, le=2, description="2 for change models: bands x 2")
     classes: dict[int, ClassInfo] = Field(default_factory=dict)
     chip_size: int = Field(default=512, ge=16, description="pixels")
@@ -136,6 +142,9 @@ class ModelSpec(BaseModel):
         lo, hi = self.resolution_range
         if not 0 < lo <= hi:
             raise ValueError("resolution_range must be 0 < min <= max metres")
+        lengths = [len(b) for b in [self.bands, *self.band_options]]
+        if len(set(lengths)) != len(lengths) or min(lengths) < 1:
+            raise ValueError("bands and each of band_options need different, non-zero lengths")
         if not self.slot and self.weights is None:
             raise ValueError("a runnable model needs weights (kind 'builtin' for code)")
         return self
@@ -156,6 +165,11 @@ class ModelSpec(BaseModel):
     def class_ids(self) -> list[int]:
         """Class id of each output channel: channel i is class_ids[i]."""
         return sorted(self.classes)
+
+    @property
+    def band_sets(self) -> list[list[str]]:
+        """`bands` then `band_options`: what the engine may feed, preferred first."""
+        return [self.bands, *self.band_options]
 
     @property
     def in_channels(self) -> int:

@@ -19,7 +19,7 @@ from rasterio.windows import Window, from_bounds
 
 from inference.models import ModelSpec
 from tileserver.catalog import DatasetRecord
-from tileserver.errors import InvalidInput
+from tileserver.errors import InvalidInput, UnknownBand
 from tileserver.expressions import resolve_band
 
 
@@ -30,11 +30,27 @@ class Scaling:
 
 
 def band_indexes(spec: ModelSpec, record: DatasetRecord) -> list[int]:
-    """1-based band of each of the model's bands in ``record`` (UnknownBand 400 otherwise)."""
-    return [resolve_band(name, record.band_names, record.sensor) for name in spec.bands]
+    """1-based band of each of the model's bands in ``record``: the first of the spec's band
+    sets (``bands``, then ``band_options``) the dataset has all of; UnknownBand 400 naming
+    every set otherwise."""
+    first: UnknownBand | None = None
+    for names in spec.band_sets:
+        try:
+            return [resolve_band(name, record.band_names, record.sensor) for name in names]
+        except UnknownBand as exc:
+            first = first or exc
+    if len(spec.band_sets) == 1 and first is not None:
+        raise first
+    wanted = " or ".join("(" + ", ".join(names) + ")" for names in spec.band_sets)
+    raise UnknownBand(
+        f"{spec.name} needs the bands {wanted}; this dataset has "
+        f"{', '.join(record.band_names)} (sensor: {record.sensor or 'generic'})."
+    )
 
 
 def scaling(spec: ModelSpec, record: DatasetRecord) -> Scaling:
+    if spec.fixed_scaling:
+        return Scaling(spec.input_scale, spec.input_offset)
     if spec.input_scale is None:
         return Scaling(None, 0.0)
     if record.reflectance_scale is not None:

@@ -11,6 +11,7 @@ import typer
 from tqdm import tqdm
 
 from tileserver.cli_manage import add_manage_commands
+from tileserver.cli_models import models_app
 from tileserver.cli_users import users_app
 from tileserver.cli_worker import worker
 from tileserver.errors import CogsightError
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(users_app, name="user")
+app.add_typer(models_app, name="model")
 app.command("worker")(worker)
 add_manage_commands(app)
 

@@ -112,6 +112,14 @@ class ModelSpec(BaseModel):
         description="stored value x input_scale = what the model expects (reflectance 0-1 "
         "for optical); None = values go in unchanged (SAR dB)",
     )
+    input_offset: float = Field(
+        default=0.0, description="added after input_scale; used only with fixed_scaling"
+    )
+    fixed_scaling: bool = Field(
+        default=False,
+        description="input_scale and input_offset apply as given, whatever scale the dataset "
+        "declares (an uploaded model's card says what its network was trained on)",
+    )
     weights: WeightsSpec | None = None
     needs_fit: bool = Field(
         default=False, description="call fit(sample, valid) on the whole image first"

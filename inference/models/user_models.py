@@ -1,4 +1,7 @@
-"""Trained models found on disk: every ``<models_dir>/<name>/card.json`` becomes a registry entry.
+"""Trained and uploaded models found on disk: every ``<models_dir>/<name>/card.json`` becomes a
+registry entry. A trained model's card is a ModelCard beside its ``model.pt``; an uploaded
+model's card is an UploadCard (format ``cogsight-model-upload/1``) naming the version folder
+that serves (see uploaded.py).
 
 Torch-free: reading cards and registering specs imports no torch; the TorchScript file is
 loaded (and its SHA-256 checked) only when the model is built.
@@ -20,6 +23,7 @@ from pydantic import ValidationError
 from inference.models.base import ModelSpec
 from inference.models.errors import ModelAlreadyRegistered, ModelCardError, without_paths
 from inference.models.registry import MODELS, Factory, ModelEntry, ModelRegistry
+from inference.models.uploaded import UPLOAD_CARD_FORMAT, UPLOADED_MODEL_FACTORY, UploadCard
 from inference.training.card import CARD_FILE, ModelCard
 
 USER_MODEL_FACTORY = "inference.models.loaders:load_weights"
@@ -31,20 +35,25 @@ _FILLED: dict[tuple[int, str], ModelEntry] = {}
 _FROM_DIR: dict[tuple[int, str], set[str]] = {}
 
 
-def read_card(folder: str | Path) -> ModelCard:
-    """The card of the model in ``folder``; ModelCardError when missing or invalid, or when
-    its weights file is absent."""
+def read_card(folder: str | Path) -> ModelCard | UploadCard:
+    """The card of the model in ``folder`` (a trained model's or an uploaded one's);
+    ModelCardError when missing or invalid, or when its weights file is absent."""
     path = Path(folder) / CARD_FILE
     where = f"model folder '{Path(folder).name}'"  # messages name the model, not the disk
+    card: ModelCard | UploadCard
     try:
-        card = ModelCard.model_validate_json(path.read_bytes())
+        text = path.read_bytes()
+        if UPLOAD_CARD_FORMAT.encode() in text:
+            card = UploadCard.model_validate_json(text)
+        else:
+            card = ModelCard.model_validate_json(text)
     except OSError as exc:
         raise ModelCardError(
             f"cannot read the card of {where}: {without_paths(str(exc), path)}"
         ) from exc
     except ValidationError as exc:
         raise ModelCardError(f"the card of {where} is not a valid model card: {exc}") from exc
-    if not (Path(folder) / card.weights).is_file():
+    if not card.weights or not (Path(folder) / card.weights).is_file():
         raise ModelCardError(f"{where}: weights file {card.weights} is missing")
     return card
 
@@ -66,7 +75,8 @@ def discover(models_dir: str | Path, *, strict: bool = False) -> list[tuple[Mode
         if folder.name.startswith("."):
             continue
         try:
-            spec = read_card(folder).to_spec(folder)
+            card = read_card(folder)
+            spec = card.to_spec(folder)
             if spec.name in seen:
                 raise ModelCardError(
                     f"model folder '{folder.name}': model name '{spec.name}' is also used by "
@@ -78,13 +88,19 @@ def discover(models_dir: str | Path, *, strict: bool = False) -> list[tuple[Mode
             warnings.warn(f"skipping trained model in {folder}: {exc}", stacklevel=2)
             continue
         seen[spec.name] = folder
-        out.append((spec, USER_MODEL_FACTORY))
+        factory = UPLOADED_MODEL_FACTORY if isinstance(card, UploadCard) else USER_MODEL_FACTORY
+        out.append((spec, factory))
     return out
 
 
 def is_user_model(entry: ModelEntry) -> bool:
-    """True for entries registered from a models folder."""
-    return entry.factory == USER_MODEL_FACTORY
+    """True for entries registered from a models folder (trained or uploaded)."""
+    return entry.factory in (USER_MODEL_FACTORY, UPLOADED_MODEL_FACTORY)
+
+
+def is_uploaded_model(entry: ModelEntry) -> bool:
+    """True for entries registered from an uploaded model's card."""
+    return entry.factory == UPLOADED_MODEL_FACTORY
 
 
 def check_name(name: str, task: str, registry: ModelRegistry = MODELS) -> None:

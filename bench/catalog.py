@@ -39,11 +39,11 @@ from sqlalchemy import Text, cast, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.catalog.schemas import DatasetRecord
 from tileserver.catalog.spatial import bounds_overlap
 from tileserver.catalog.tables import DatasetRow
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 from tileserver.stac.collections import published
 from tileserver.stac.datetimes import parse_interval

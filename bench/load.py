@@ -158,7 +158,7 @@ def main() -> None:
         scene = bench_scene(Path(tmp), args.size, args.tiles)
         servers = {
             "cogsight": (
-                "tileserver.app:create_app",
+                "tileserver.http.app:create_app",
                 {"COGSIGHT_DATA_DIR": str(scene.data_dir), "COGSIGHT_TILE_CACHE_BYTES": "0"},
                 True,
                 f"/raster/{scene.dataset_id}",

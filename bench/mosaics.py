@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fastapi.testclient import TestClient
 
 from tests.mosaics_archive.synthetic import SIDE, add_records, scene_record, write_scene
-from tileserver.app import create_app
 from tileserver.catalog import DatasetRecord
+from tileserver.http.app import create_app
 from tileserver.mosaics.backend import open_mosaic
 from tileserver.settings import Settings
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fastapi.testclient import TestClient
 
 from tests.terrain.dems import HILL_LAT, HILL_LON, cesium_bounds, decode, surface, tile_at, utm_dem
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 from tileserver.terrain.mesh import max_error
 

@@ -175,9 +175,9 @@ def main() -> None:
         runs: dict[str, list[float]] = {k: [] for k in KINDS}
         errors = dict.fromkeys(KINDS, 0)
         with (
-            uvicorn_server("tileserver.app:create_app", off, args.workers, factory=True) as a,
+            uvicorn_server("tileserver.http.app:create_app", off, args.workers, factory=True) as a,
             uvicorn_server("bench.bare_titiler:app", {}, args.workers) as b,
-            uvicorn_server("tileserver.app:create_app", env, args.workers, factory=True) as d,
+            uvicorn_server("tileserver.http.app:create_app", env, args.workers, factory=True) as d,
         ):
             batches = {
                 "a_cogsight_cache_off": scene.urls(a, f"/raster/{scene.dataset_id}"),

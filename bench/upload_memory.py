@@ -139,7 +139,7 @@ def run(side: int, workdir: Path, gdal_cache_mb: int | None = None) -> dict:
     }
     if gdal_cache_mb is not None:
         env["COGSIGHT_GDAL_CACHE_MB"] = str(gdal_cache_mb)
-    with uvicorn_server("tileserver.app:create_app", env, factory=True) as url:
+    with uvicorn_server("tileserver.http.app:create_app", env, factory=True) as url:
         proc = server_process(int(url.rsplit(":", 1)[1]))
         sampler = RssSampler(proc)
         baseline = sampler.rss()

@@ -1,4 +1,4 @@
-"""The real server for tests: ``tileserver.app:create_app`` under uvicorn, in its own process
+"""The real server for tests: ``tileserver.http.app:create_app`` under uvicorn, in its own process
 on loopback, as ``cogsight serve`` runs it."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def uvicorn_server(
             environ.pop(key, None)
         else:
             environ[key] = value
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.http.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     if workers > 1:
         command += ["--workers", str(workers)]

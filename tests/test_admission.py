@@ -22,8 +22,8 @@ from starlette.testclient import TestClient
 
 from tests.rasters import utm_geotiff
 from tests.servers import uvicorn_server
-from tileserver.admission import request_kind
 from tileserver.catalog import Catalog
+from tileserver.http.admission import request_kind
 from tileserver.ingest.upload import ingest_file
 from tileserver.settings import Settings
 
@@ -214,7 +214,7 @@ def test_request_kinds(method: str, path: str, query: str, kind: str | None) -> 
 def test_a_busy_pool_answers_503_after_the_wait(busy_data: tuple[Path, str, str]) -> None:
     """A request that finds no free slot within ``heavy_wait_seconds`` is a 503 with
     Retry-After; one with a slot runs as before."""
-    from tileserver.app import create_app
+    from tileserver.http.app import create_app
 
     data, _vector, scene = busy_data
     app = create_app(Settings(data_dir=data, analysis_slots=1, heavy_wait_seconds=0.2))

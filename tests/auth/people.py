@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 from rasterio.warp import transform_geom
 
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.jobs.store import JobStore
 from tileserver.settings import Settings

@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 TIFF = "image/tiff"

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from tests.auth.people import recovered
-from tileserver.app import create_app
 from tileserver.errors import InvalidInput
+from tileserver.http.app import create_app
 from tileserver.jobs.paths import without_server_paths
 from tileserver.processing import PROCESSES, Process, ProcessResult
 from tileserver.processing.context import JobContext

@@ -20,9 +20,9 @@ from tests.auth.people import (
     water_scene,
 )
 from tests.scaleout.pg import pg_bindir, pg_cluster
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.catalog.engine import dispose_shared
+from tileserver.http.app import create_app
 from tileserver.jobs.store import JobStatus, JobStore
 from tileserver.processing import PROCESSES, Process, ProcessResult
 from tileserver.processing.base import DatasetId, dataset_fields, dataset_ids, other_strings

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 

@@ -21,13 +21,13 @@ from rasterio.transform import from_origin
 from sqlalchemy import func, select
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.auth.metering import requested_length
 from tileserver.auth.quotas import StorageReservation, reserve_storage, storage_used
 from tileserver.auth.store import UserStore
 from tileserver.auth.tables import StorageReservationRow
 from tileserver.catalog import Catalog
 from tileserver.errors import QuotaExceeded
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 TIFF = "image/tiff"

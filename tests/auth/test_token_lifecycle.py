@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from tests.auth.token_world import deployment, new_owner, wait_out_caches
 from tileserver.auth.store import UserStore
+from tileserver.http.cache import TileCacheMiddleware
 from tileserver.jobs.store import JobStore
-from tileserver.tiling.cache import TileCacheMiddleware
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.auth.principal import PrincipalResolver
 from tileserver.auth.store import UserStore
 from tileserver.catalog.tables import DatasetRow, MosaicRow
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.records import RecordCache
 
 TTL = 0.3
 TMS = morecantile.tms.get("WebMercatorQuad")

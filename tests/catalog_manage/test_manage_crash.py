@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 
 from tests.catalog_manage.world import geojson_bytes, started, tif_bytes
 from tests.conftest import ROOT
-from tileserver.app import create_app
 from tileserver.auth.quotas import storage_used
 from tileserver.auth.schemas import Principal
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
 from tileserver.errors import DatasetNotFound
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.ingest.thumbnail import thumbnail_path
 from tileserver.manage import delete_dataset, sweep_trash

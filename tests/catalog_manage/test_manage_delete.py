@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.catalog_manage.world import World, world
+from tileserver.http.app_caches import tile_caches
 from tileserver.ingest.thumbnail import thumbnail_path
 from tileserver.jobs.store import JobStore
-from tileserver.manage.caches import tile_caches
 from tileserver.storage import dataset_folder
 
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from tests.catalog_manage.test_manage_crash import kill_at
 from tests.catalog_manage.world import tif_bytes
 from tests.ingest.test_s3_and_cli import moto_client, s3_server  # noqa: F401  (fixture)
-from tileserver.app import create_app
 from tileserver.demo import write_cog
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.manage import sweep_trash
 from tileserver.settings import Settings

@@ -18,9 +18,9 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.manage.trash import LOCK, sweep_trash, trash_root
 from tileserver.settings import Settings
 from tileserver.sources import local_path

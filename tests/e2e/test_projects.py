@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from tests.e2e.browser import screen, settle, shot, viewer_page
 from tests.servers import uvicorn_server
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Basemap, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

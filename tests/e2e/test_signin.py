@@ -21,8 +21,8 @@ import pytest
 from tests.e2e.browser import settle, shot, viewer_page
 from tests.rasters import utm_geotiff
 from tests.servers import uvicorn_server
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

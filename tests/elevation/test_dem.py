@@ -18,10 +18,10 @@ from rasterio.transform import from_origin
 from rio_tiler.models import ImageData
 
 from tests.tiling.helpers import decode
-from tileserver.app import create_app
 from tileserver.elevation import elevation_info
 from tileserver.elevation.algorithms import Aspect, Contours, Hillshade, Slope
 from tileserver.elevation.fill import fill_holes
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 TMS = morecantile.tms.get("WebMercatorQuad")

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from tests.archive.stac_api import FakeStacApi, serve_stac_api
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest.raster import register_raster
 from tileserver.settings import Settings
 

@@ -124,7 +124,7 @@ def test_filters_reach_remote_sources(client: TestClient, apis: Any) -> None:
 def test_a_failing_source_is_reported_and_the_rest_answer(
     fed_settings: Any, local_ids: dict[str, str]
 ) -> None:
-    from tileserver.app import create_app
+    from tileserver.http.app import create_app
 
     with serve_stac_api(BETA_ITEMS, hang_seconds=10) as broken:
         settings = fed_settings.model_copy(

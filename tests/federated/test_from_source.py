@@ -18,7 +18,7 @@ from tests.archive.assets import HttpArchive, serve_directory, synthetic_scene
 from tests.archive.items import item_for
 from tests.archive.stac_api import FakeStacApi, serve_stac_api
 from tests.tiling.helpers import decode
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 KEY = "Api-Key abc-very-secret"

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.harvest.helpers import item_ids
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
 from tileserver.harvest.tables import HarvestRefusalRow, HarvestRunRow
+from tileserver.http.app import create_app
 from tileserver.settings import Settings, StacSource
 
 SECRET = "sk-live-7f3a9c1e55d04b2e"

@@ -15,10 +15,10 @@ from rasterio.warp import transform as warp_points
 
 from tests.harvest.conftest import WUHAN
 from tests.harvest.helpers import registered
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.harvest.options import HarvestOptions
 from tileserver.harvest.service import harvest
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 

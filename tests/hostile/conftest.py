@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 

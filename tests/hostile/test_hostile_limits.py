@@ -19,7 +19,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from tests.hostile.checks import assert_refused, assert_unchanged, data_state
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 SHORT = 1024  # bytes: what a refusal may be, whatever the request sent

@@ -231,7 +231,7 @@ def test_the_api_process_never_imports_torch(tmp_path):
     code = (
         "import sys\n"
         "from fastapi.testclient import TestClient\n"
-        "from tileserver.app import create_app\n"
+        "from tileserver.http.app import create_app\n"
         "from tileserver.settings import Settings\n"
         f"app = create_app(Settings(data_dir={str(tmp_path)!r}))\n"
         "c = TestClient(app)\n"

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_bounds
 
 from tests.conftest import realdata
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.errors import InvalidInput
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.ingest.acquisition import detect_acquisition, parse_timestamp
 from tileserver.settings import Settings

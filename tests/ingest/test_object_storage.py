@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
 from tests.ingest.test_s3_and_cli import moto_client, s3_server  # noqa: F401  (fixture)
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 from tileserver.sources import gdal_config
 

@@ -161,7 +161,7 @@ def test_s3_cog_is_registered_in_place_and_tiled_by_range_reads(tmp_path, s3_ser
             "-m",
             "uvicorn",
             "--factory",
-            "tileserver.app:create_app",
+            "tileserver.http.app:create_app",
             "--port",
             str(port_api),
             "--log-level",

@@ -30,10 +30,10 @@ from rio_cogeo.cogeo import cog_validate
 
 from tests.servers import ROOT, free_port
 from tests.tiling.helpers import decode
-from tileserver.app import create_app
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.errors import InvalidInput, InvalidRaster, UnsupportedMediaType
+from tileserver.http.app import create_app
 from tileserver.ingest.crs_check import require_known_crs
 from tileserver.ingest.detect import detect_format
 from tileserver.ingest.raster import register_raster
@@ -118,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     data = tmp_path_factory.mktemp("upload-live")
     port = free_port()
     env = {**os.environ, "COGSIGHT_DATA_DIR": str(data)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app"]
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "tileserver.http.app:create_app"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"

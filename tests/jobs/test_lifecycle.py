@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
 from tests.polling import wait_for_job
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import JobStatus, JobStore

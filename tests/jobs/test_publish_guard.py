@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.jobs.conftest import write_scene
-from tileserver.app import create_app
 from tileserver.auth.quotas import storage_reserved, storage_used
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.jobs.cancel import cancel_job
 from tileserver.jobs.store import JobDismissed, JobStatus, JobStore
 from tileserver.processing.context import JobContext

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from tests.polling import wait_for_job
 from tests.scaleout.pg import pg_bindir, pg_cluster
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.catalog.engine import dispose_shared
+from tileserver.http.app import create_app
 from tileserver.jobs.store import JobRecord, JobStatus, JobStore
 from tileserver.settings import Settings
 

@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.mosaics_archive.synthetic import TMS
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 Z = 12

@@ -13,8 +13,8 @@ from pyproj import Geod
 from shapely.geometry import shape
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest.raster import register_raster
 from tileserver.places.gazetteer import DEFAULT_PATH
 from tileserver.settings import Settings

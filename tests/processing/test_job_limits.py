@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tests.rasters import utm_geotiff
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
 from tileserver.cli import app as cli_app
+from tileserver.http.app import create_app
 from tileserver.ingest.upload import ingest_file
 from tileserver.jobs.store import JobStore
 from tileserver.processing import PROCESSES

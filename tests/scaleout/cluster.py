@@ -116,7 +116,7 @@ def start_api(procs: Processes, name: str, env: dict[str, str]) -> str:
     port = free_port()
     procs.start(
         name,
-        [sys.executable, "-m", "uvicorn", "--factory", "tileserver.app:create_app",
+        [sys.executable, "-m", "uvicorn", "--factory", "tileserver.http.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         {**env, "COGSIGHT_PORT": str(port)},
     )  # fmt: skip

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_origin
 
 from tests.scaleout.cluster import DaskCluster
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.jobs.store import JobStore
 from tileserver.settings import Settings

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from rasterio.transform import from_bounds
 
 from tests.servers import uvicorn_server
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest.upload import ingest_file
 from tileserver.settings import Settings
 

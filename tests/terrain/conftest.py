@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.rasters import utm_geotiff
 from tests.terrain.dems import geographic_dem, utm_dem
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 TIFF = "image/tiff"

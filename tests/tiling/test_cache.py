@@ -4,7 +4,7 @@ import time
 
 import morecantile
 
-from tileserver.tiling.cache import TileCacheMiddleware
+from tileserver.http.cache import TileCacheMiddleware
 
 
 def _cache(app) -> TileCacheMiddleware:

@@ -21,8 +21,8 @@ from rasterio.features import geometry_mask
 from rasterio.warp import transform, transform_geom
 
 from tests.conftest import realdata
-from tileserver.app import create_app
 from tileserver.catalog import Catalog
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.rendering import dataset_render
 from tileserver.settings import Settings

@@ -9,7 +9,7 @@ import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.memory import tune_malloc
 from tileserver.settings import Settings
 

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from tests.servers import uvicorn_server
 from tests.wms.helpers import BLUE, CLASSES, CRS, GREEN, PIXEL, RED_EAST, RED_WEST, SIZE, X0, Y0
-from tileserver.app import create_app
 from tileserver.auth.store import UserStore
+from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.settings import Settings
 

@@ -16,7 +16,7 @@ from owslib.wms import WebMapService
 from PIL import Image
 
 from tests.wms.helpers import NATIVE_BOUNDS, getmap, report
-from tileserver.app import create_app
+from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 XLINK = "{http://www.w3.org/1999/xlink}href"

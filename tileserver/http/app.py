@@ -14,35 +14,37 @@ from pydantic import BaseModel
 from titiler.core.factory import ColorMapFactory, TMSFactory
 
 from tileserver import __version__
-from tileserver.admission import AdmissionMiddleware
 from tileserver.auth.redact import install_redaction
 from tileserver.catalog import Catalog
 from tileserver.errors import install_error_handlers
+from tileserver.http.admission import AdmissionMiddleware
+from tileserver.http.cache import TileCacheMiddleware
+from tileserver.http.dependencies import request_limits
+from tileserver.http.freshness import install_freshness
+from tileserver.http.routers.datasets import build_datasets_router
+from tileserver.http.routers.federated import build_federated_router
+from tileserver.http.routers.harvests import build_harvests_router
+from tileserver.http.routers.indices import build_indices_router
+from tileserver.http.routers.me import build_me_router
+from tileserver.http.routers.mosaics import build_mosaic_tiler, build_mosaics_router
+from tileserver.http.routers.places import build_places_router
+from tileserver.http.routers.processes import build_processes_router
+from tileserver.http.routers.raster import build_raster_tiler
+from tileserver.http.routers.stac import build_stac_router
+from tileserver.http.routers.terrain import build_terrain_router
+from tileserver.http.routers.uploads import build_uploads_router
+from tileserver.http.routers.vectors import build_vectors_router
+from tileserver.http.routers.viewer import mount_viewer
+from tileserver.http.routers.wms import build_wms_router
 from tileserver.jobs.runner import JobRunner
 from tileserver.manage.sweep import ScratchSweeper
 from tileserver.manage.trash import sweep_trash
 from tileserver.memory import tune_malloc
-from tileserver.routers.datasets import build_datasets_router
-from tileserver.routers.federated import build_federated_router
-from tileserver.routers.harvests import build_harvests_router
-from tileserver.routers.indices import build_indices_router
-from tileserver.routers.me import build_me_router
-from tileserver.routers.mosaics import build_mosaic_tiler, build_mosaics_router
-from tileserver.routers.places import build_places_router
-from tileserver.routers.processes import build_processes_router
-from tileserver.routers.raster import build_raster_tiler
-from tileserver.routers.stac import build_stac_router
-from tileserver.routers.terrain import build_terrain_router
-from tileserver.routers.uploads import build_uploads_router
-from tileserver.routers.vectors import build_vectors_router
-from tileserver.routers.viewer import mount_viewer
-from tileserver.routers.wms import build_wms_router
 from tileserver.settings import Settings
 from tileserver.sources import configure_gdal
-from tileserver.tiling.cache import TileCacheMiddleware
-from tileserver.tiling.dependencies import RecordCache, request_limits
 from tileserver.tiling.encoding import configure_png
 from tileserver.tiling.grids import supported_tms
+from tileserver.tiling.records import RecordCache
 
 logger = logging.getLogger("cogsight")
 
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.records = RecordCache(catalog)
 
     install_error_handlers(app)
+    install_freshness()  # tiles of edited vectors and query mosaics are re-checked per hit
 
     app.include_router(build_uploads_router())
     app.include_router(build_federated_router())  # before /datasets/{id}

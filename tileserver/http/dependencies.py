@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Annotated, Any
 
-from cachetools import TTLCache
 from cogeo_mosaic.mosaic import MosaicJSON
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pyproj import Transformer
 from pyproj.exceptions import CRSError
 from rio_tiler.colormap import cmap as colormaps
@@ -40,10 +39,8 @@ from tileserver.auth.access import require_readable
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord, MosaicRecord
-from tileserver.errors import InvalidInput, NotFoundError, OutsideBounds, UnknownBand
-from tileserver.expressions import BandSource, index_expression, to_band_expression
+from tileserver.errors import InvalidInput, OutsideBounds
 from tileserver.indices import INDICES
-from tileserver.mosaics.keys import top_scene
 from tileserver.rendering import Render, dataset_presets, dataset_render
 from tileserver.rendering.records import DEFAULT
 from tileserver.rendering.requests import (
@@ -55,63 +52,18 @@ from tileserver.rendering.requests import (
 )
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
+from tileserver.tiling.layers import LayerQuery, resolve_layer
+from tileserver.tiling.limits import (
+    MAX_HISTOGRAM_BINS,
+    MAX_IMAGE_SIDE,
+    MAX_TILE_MARGIN,
+    MAX_ZOOM,
+)
+from tileserver.tiling.records import RecordCache, first_scene
 
 RAW_FORMATS = {"tif", "npy", "pngraw"}
-MAX_IMAGE_SIDE = 4096
-MAX_TILE_MARGIN = 512
-MAX_HISTOGRAM_BINS = 10_000
-MAX_ZOOM = 30
-"""Bounds on what one request may ask for: titiler takes any ``tilesize``, ``width``, ``height``
-or ``max_size`` (a 10^6 px side allocates terabytes before a pixel is read), any zoom (morecantile
-overflows past a few hundred) and any point (PROJ fails on a latitude past 90)."""
 _IMAGE_SIDES = ("tilesize", "width", "height", "max_size")
 _TILE_MARGINS = ("buffer", "padding")
-
-
-class RecordCache:
-    """Short-lived in-process cache of catalog records so a tile costs no database round trip.
-
-    The TTL keeps replicas consistent within seconds; records are immutable once written.
-    """
-
-    def __init__(self, catalog: Catalog, ttl: float = 10.0) -> None:
-        self.catalog = catalog
-        self._datasets: TTLCache[str, DatasetRecord] = TTLCache(maxsize=4096, ttl=ttl)
-        self._mosaics: TTLCache[str, MosaicRecord] = TTLCache(maxsize=1024, ttl=ttl)
-        self._documents: TTLCache[str, MosaicJSON] = TTLCache(maxsize=256, ttl=ttl)
-
-    def peek_dataset(self, dataset_id: str) -> DatasetRecord | None:
-        """The cached record, without touching the database (safe on the event loop)."""
-        return self._datasets.get(dataset_id)
-
-    def dataset(self, dataset_id: str) -> DatasetRecord:
-        record = self._datasets.get(dataset_id)
-        if record is None:
-            record = self._datasets[dataset_id] = self.catalog.get_dataset(dataset_id)
-        return record
-
-    def peek_mosaic(self, mosaic_id: str) -> MosaicRecord | None:
-        """The cached record, without touching the database (safe on the event loop)."""
-        return self._mosaics.get(mosaic_id)
-
-    def mosaic(self, mosaic_id: str) -> MosaicRecord:
-        record = self._mosaics.get(mosaic_id)
-        if record is None:
-            record = self._mosaics[mosaic_id] = self.catalog.get_mosaic(mosaic_id)
-        return record
-
-    def mosaic_document(self, mosaic_id: str) -> MosaicJSON:
-        """The parsed MosaicJSON (parsing a large document per tile would dominate its cost)."""
-        document = self._documents.get(mosaic_id)
-        if document is None:
-            record = self.mosaic(mosaic_id)
-            document = self._documents[mosaic_id] = MosaicJSON.model_validate(record.mosaicjson)
-        return document
-
-    def forget(self, key: str) -> None:
-        self._datasets.pop(key, None)
-        self._mosaics.pop(key, None)
-        self._documents.pop(key, None)
 
 
 def _number(value: str | None) -> float | None:
@@ -296,21 +248,6 @@ async def mosaic_path(
     return path
 
 
-def first_scene(record: MosaicRecord, records: RecordCache) -> DatasetRecord | None:
-    """The scene whose rendering a mosaic shares (None when it has been deleted); a query
-    mosaic's is the scene on top when it was created (``top_scene``)."""
-    ident = record.dataset_ids[0] if record.dataset_ids else top_scene(record)
-    if not ident:
-        return None
-    scene = records.peek_dataset(ident)
-    if scene is None:
-        try:
-            scene = records.dataset(ident)
-        except NotFoundError:
-            return None
-    return scene
-
-
 @dataclass
 class MosaicBackendParams(DefaultDependency):
     mosaic_def: MosaicJSON | None = None
@@ -331,66 +268,6 @@ def layer_identifier(src_path: object) -> str:
     if record is not None:
         return f"cogsight_{record.id}"
     return f"cogsight_mosaic_{src_path}" if isinstance(src_path, str) else "cogsight"
-
-
-@dataclass
-class LayerQuery(DefaultDependency):
-    """The query side of band selection: ``bidx``, ``expression`` (names or bN), ``index``."""
-
-    indexes: Annotated[
-        list[int] | None,
-        Query(alias="bidx", title="Band indexes", description="1-based band indexes."),
-    ] = None
-    expression: Annotated[
-        str | None,
-        Query(
-            description="Band math over band names or bN, e.g. (nir-red)/(nir+red); "
-            "';' separates output bands."
-        ),
-    ] = None
-    index: Annotated[
-        str | None,
-        Query(description="A named spectral index from GET /indices, e.g. NDVI."),
-    ] = None
-    render: Annotated[
-        str | None,
-        Query(
-            description="A named rendering of this data (its `renders` in GET /datasets/{id}: "
-            "default, true-color, false-color, ndvi ...). Without bands, images use 'default'."
-        ),
-    ] = None
-
-    def __post_init__(self) -> None:
-        given = [k for k in ("indexes", "expression", "index") if getattr(self, k)]
-        if "index" in given and len(given) > 1:
-            raise InvalidInput("Use either 'index', 'expression' or 'bidx', not several.")
-        if self.render and given:
-            raise InvalidInput("Use either 'render' or 'bidx' / 'expression' / 'index'.")
-
-
-def resolve_layer(
-    query: LayerQuery, source: BandSource, render: Render | None = None, one_band: bool = False
-) -> BidxExprParams:
-    """Turn names and named indices into what rio-tiler reads (``bidx`` / ``b1..bN``); a
-    ``render`` (named, or the default of a request that chose no bands) picks them instead,
-    only its first band under a colormap the request gives."""
-    if render is not None and not (query.indexes or query.expression or query.index):
-        bidx = render.bidx[:1] if one_band and render.bidx else render.bidx
-        query = LayerQuery(indexes=bidx, expression=render.expression, index=render.index)
-    names = list(source.band_names)
-    if query.indexes:
-        for i in query.indexes:
-            if not 1 <= i <= len(names):
-                raise UnknownBand(
-                    f"Band index {i} does not exist: the data has {len(names)} band(s) "
-                    f"({', '.join(names)})."
-                )
-    expression = query.expression
-    if query.index:
-        expression = index_expression(query.index, source)[1]
-    elif expression:
-        expression = to_band_expression(expression, names, source.sensor)
-    return BidxExprParams(indexes=query.indexes, expression=expression)
 
 
 async def requested_render(

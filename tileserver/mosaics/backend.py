@@ -45,19 +45,19 @@ from tileserver.mosaics.query import (
     Scene,
     SceneAccess,
     access_of,
-    catalog_version,
     scenes_for_area,
     stored_query,
 )
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
-from tileserver.tiling.cache import register_freshness
 from tileserver.tiling.reader import CatalogReader
 
 if TYPE_CHECKING:
-    from tileserver.tiling.dependencies import RecordCache
+    from tileserver.tiling.records import RecordCache
 
 
+WATCHED_MOSAICS: set[str] = set()
+"""Query mosaics this process has read tiles or areas of."""
 REST_SCAN = 10
 """Past the cap, how many caps' worth of further scenes a tile checks for its empty pixels."""
 FIRST_CHUNK = 2
@@ -273,9 +273,9 @@ class CatalogMosaicBackend(MosaicJSONBackend):
         return self._paths(self._scenes((lng, lat, lng, lat), 0, cap))
 
     def _watch(self) -> None:
-        """Cached tiles of this mosaic are stamped with the catalog's version (a new scene
-        shows at once in this process, within seconds elsewhere)."""
-        register_freshness(f"/mosaics/{self.input}/", catalog_version)
+        """Cached tiles of this mosaic are stamped with the catalog's version from now on (a new
+        scene shows at once in this process, within seconds elsewhere: ``http.freshness``)."""
+        WATCHED_MOSAICS.add(self.input)
 
 
 class _Pages(Sequence[str]):

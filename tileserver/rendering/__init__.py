@@ -3,7 +3,7 @@
 GIS clients (QGIS, GDAL's WMTS driver, OpenLayers, Leaflet) send no render parameters, so every
 raster gets a rendering decided at registration (``properties["render"]``, from per-band
 statistics in ``properties["band_stats"]``) and a list of presets its bands allow (true colour,
-false colour, indices). ``tiling.dependencies`` applies them to every image endpoint.
+false colour, indices). ``http.dependencies`` applies them to every image endpoint.
 """
 
 from tileserver.rendering.model import Render

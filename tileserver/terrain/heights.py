@@ -9,7 +9,7 @@ from tileserver.settings import Settings
 from tileserver.terrain.grid import tile_bounds
 from tileserver.terrain.mesh import SAMPLES
 from tileserver.terrain.source import Terrain
-from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.records import RecordCache
 
 
 def sample_grid(z: int, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from tileserver.terrain.heights import tile_heights
 from tileserver.terrain.layer import layer_json
 from tileserver.terrain.mesh import build_mesh
 from tileserver.terrain.source import Terrain, dataset_terrain, elevation_of, mosaic_terrain
-from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.records import RecordCache
 
 _TERRAINS: TTLCache[str, Terrain] = TTLCache(maxsize=512, ttl=10.0)
 """Built terrains (a mosaic's footprint is a union of its scenes'): as short-lived as records."""

@@ -31,8 +31,8 @@ from tileserver.settings import Settings
 from tileserver.sources import gdal_path
 from tileserver.terrain.grid import MAX_ZOOM
 from tileserver.terrain.mesh import SAMPLES
-from tileserver.tiling.dependencies import RecordCache
 from tileserver.tiling.reader import CatalogReader
+from tileserver.tiling.records import RecordCache
 
 METRES_PER_DEGREE = 111_320.0
 OUTSIDE = (TileOutsideBounds, NoAssetFoundError, EmptyMosaicError)

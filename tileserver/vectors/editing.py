@@ -13,7 +13,7 @@ Every edit, under the dataset's edit lock (``history.edit_lock``, safe across AP
 
 Readers never lock: they open either the old or the new file. The tile server's caches key
 archives by file identity (``tiles.open_archive``) and the tile cache middleware checks the
-archive's identity on every hit (``register_vector_freshness``), so no process keeps serving
+archive's identity on every hit (``tileserver.http.freshness``), so no process keeps serving
 tiles of a replaced archive. Browsers cache tiles for ``max-age``; clients that edit put the
 dataset's ``version`` (its history length) in the tile URL (``?v=``).
 
@@ -33,8 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +49,6 @@ from tileserver.catalog import DatasetRecord
 from tileserver.errors import InvalidInput, NotFoundError, name_few
 from tileserver.scratch import scratch_space
 from tileserver.settings import Settings
-from tileserver.storage import dataset_folder
-from tileserver.tiling.cache import register_freshness
 from tileserver.vectors.features import Feature, FeatureCollection
 from tileserver.vectors.history import (
     FeatureState,
@@ -66,7 +62,7 @@ from tileserver.vectors.history import (
     write_history_to,
 )
 from tileserver.vectors.pmtiles_build import write_pmtiles
-from tileserver.vectors.store import FEATURES_FILE, KIND, TILES_FILE, features_path, tiles_path
+from tileserver.vectors.store import FEATURES_FILE, TILES_FILE, features_path, tiles_path
 
 STABLE_ID = "fid"
 SOURCE_ID = "fid_source"
@@ -536,29 +532,3 @@ def edit_history(settings: Settings, record: DatasetRecord, *, limit: int = 100)
         undoable=target.seq if target else None,
         edits=list(reversed(entries))[:limit],
     )
-
-
-# --- tile cache freshness --------------------------------------------------------------------
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-"""What a dataset id can be: anything else in the URL is not a dataset and never a path."""
-
-
-def _archive_identity(scope: MutableMapping[str, Any]) -> tuple[int, int, int] | None:
-    """The identity (inode, mtime, size) of the archive a /vectors/{id}/tiles/ request reads."""
-    app = scope.get("app")
-    settings = getattr(getattr(app, "state", None), "settings", None)
-    if settings is None:
-        return None
-    parts = str(scope.get("path", "")).split("/")
-    if len(parts) < 3 or not _SAFE_ID.fullmatch(parts[2]):
-        return None
-    try:
-        st = (dataset_folder(settings, KIND, parts[2]) / TILES_FILE).stat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def register_vector_freshness() -> None:
-    """Make the tile cache re-check, on each hit, that a vector tile's archive is unchanged."""
-    register_freshness("/vectors/", _archive_identity)

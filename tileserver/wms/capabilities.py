@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
-from tileserver.tiling.dependencies import MAX_IMAGE_SIDE
+from tileserver.tiling.limits import MAX_IMAGE_SIDE
 from tileserver.wms.crs import CRS84, SERVICE_CODES, WGS84, BBox, wgs84_bounds_in
 from tileserver.wms.errors import V111, V130, XSI_NS
 from tileserver.wms.layers import Group, Layer

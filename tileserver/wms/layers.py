@@ -20,7 +20,7 @@ from tileserver.errors import NotFoundError
 from tileserver.rendering import Render, dataset_presets
 from tileserver.rendering.records import DEFAULT
 from tileserver.rendering.requests import mosaic_renders
-from tileserver.tiling.dependencies import RecordCache, first_scene
+from tileserver.tiling.records import RecordCache, first_scene
 from tileserver.wms.crs import BBox, layer_codes, utm_codes
 from tileserver.wms.errors import WMSError, clip
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tileserver.tiling.dependencies import MAX_IMAGE_SIDE
+from tileserver.tiling.limits import MAX_IMAGE_SIDE
 from tileserver.wms.crs import BBox, MapCRS, axis_ordered, parse_crs
 from tileserver.wms.errors import V111, V130, Version, WMSError, clip, invalid, missing
 

@@ -33,8 +33,9 @@ from tileserver.mosaics.backend import open_mosaic
 from tileserver.rendering import Render
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
-from tileserver.tiling.dependencies import LayerQuery, RecordCache, resolve_layer
+from tileserver.tiling.layers import LayerQuery, resolve_layer
 from tileserver.tiling.reader import CatalogReader
+from tileserver.tiling.records import RecordCache
 from tileserver.wms.layers import Layer
 from tileserver.wms.params import MAP_FORMATS, MapQuery
 

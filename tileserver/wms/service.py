@@ -20,7 +20,7 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
 from tileserver.errors import CogsightError, NotFoundError, status_for
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import RecordCache
+from tileserver.tiling.records import RecordCache
 from tileserver.wms.capabilities import capabilities_document
 from tileserver.wms.errors import REPORT_MEDIA_TYPE, WMSError, exception_report
 from tileserver.wms.featureinfo import feature_info

@@ -14,15 +14,15 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import InvalidInput
+from tileserver.http.app_caches import AppCaches
+from tileserver.http.dependencies import get_catalog, get_settings, readable_dataset
+from tileserver.http.routers.bodies import bounded_route
+from tileserver.http.routers.links import raster_links, render_links, vector_links
 from tileserver.manage import Changes, change_dataset, delete_dataset
-from tileserver.manage.caches import AppCaches
 from tileserver.mosaics.build import parse_interval
 from tileserver.rendering import dataset_presets
-from tileserver.routers.bodies import bounded_route
-from tileserver.routers.links import raster_links, render_links, vector_links
 from tileserver.scenes.api import ItemRegistration, register_posted_item
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
 
 class DatasetOut(BaseModel):

@@ -9,12 +9,12 @@ from tileserver.auth.access import Viewer, owner_of_new, require_writer
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
-from tileserver.routers.bodies import bounded_route
-from tileserver.routers.datasets import DatasetOut, dataset_out
-from tileserver.routers.stac import get_viewer
+from tileserver.http.dependencies import get_catalog, get_settings
+from tileserver.http.routers.bodies import bounded_route
+from tileserver.http.routers.datasets import DatasetOut, dataset_out
+from tileserver.http.routers.stac import get_viewer
 from tileserver.settings import Settings
 from tileserver.stac.federated import add_from_source
-from tileserver.tiling.dependencies import get_catalog, get_settings
 
 NAME = r"^[^\x00-\x1f/?#]{1,256}$"
 

@@ -19,9 +19,9 @@ from tileserver.harvest.background import HarvestThreads
 from tileserver.harvest.options import HarvestOptions
 from tileserver.harvest.runs import HarvestRun, Refusal, RunStore
 from tileserver.harvest.service import prepare
-from tileserver.routers.bodies import bounded_route
+from tileserver.http.dependencies import get_catalog, get_settings
+from tileserver.http.routers.bodies import bounded_route
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_catalog, get_settings
 
 
 class HarvestIn(HarvestOptions):

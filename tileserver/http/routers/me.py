@@ -18,9 +18,9 @@ from tileserver.auth.quotas import usage
 from tileserver.auth.schemas import Principal, Quotas, Usage
 from tileserver.catalog import Catalog
 from tileserver.errors import Unauthorized
-from tileserver.routers.bodies import bounded_route
+from tileserver.http.dependencies import get_catalog, get_settings
+from tileserver.http.routers.bodies import bounded_route
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_catalog, get_settings
 
 
 class Me(BaseModel):

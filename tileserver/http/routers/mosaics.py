@@ -15,20 +15,10 @@ from tileserver.auth.access import can_read, require_writer
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, MosaicRecord
-from tileserver.elevation.process import buffered_tile, post_process, smooth_dataset
-from tileserver.manage import Changes, change_mosaic, delete_mosaic
-from tileserver.manage.caches import AppCaches
-from tileserver.mosaics.backend import CatalogMosaicBackend, backend_options
-from tileserver.mosaics.build import MosaicRequest, build_mosaic
-from tileserver.mosaics.keys import MATCHED_KEY, QUERY_KEY
-from tileserver.mosaics.query import MosaicQuery, SceneAccess
-from tileserver.routers.bodies import bounded_route
-from tileserver.routers.links import mosaic_links
-from tileserver.settings import Settings
-from tileserver.tiling.dependencies import (
+from tileserver.http.app_caches import AppCaches
+from tileserver.http.dependencies import (
     WMTS_TILE_QUERY,
     MosaicBackendParams,
-    RecordCache,
     checked_factory_options,
     get_catalog,
     get_records,
@@ -39,8 +29,18 @@ from tileserver.tiling.dependencies import (
     mosaic_path,
     mosaic_record,
 )
+from tileserver.http.post_process import buffered_tile, post_process, smooth_dataset
+from tileserver.http.routers.bodies import bounded_route
+from tileserver.http.routers.links import mosaic_links
+from tileserver.manage import Changes, change_mosaic, delete_mosaic
+from tileserver.mosaics.backend import CatalogMosaicBackend, backend_options
+from tileserver.mosaics.build import MosaicRequest, build_mosaic
+from tileserver.mosaics.keys import MATCHED_KEY, QUERY_KEY
+from tileserver.mosaics.query import MosaicQuery, SceneAccess
+from tileserver.settings import Settings
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
+from tileserver.tiling.records import RecordCache
 
 PREFIX = "/mosaics/{mosaic_id}"
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from tileserver.http.dependencies import get_settings
 from tileserver.places import Gazetteer, Place, open_gazetteer, place_feature
 from tileserver.places.gazetteer import Kind
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_settings
 
 
 class PlaceList(BaseModel):

@@ -17,6 +17,8 @@ from tileserver.auth.schemas import Principal, User
 from tileserver.catalog import Catalog
 from tileserver.catalog.schemas import DatasetQuery
 from tileserver.errors import AlreadyExists, DatasetNotFound, InvalidInput, NotFoundError
+from tileserver.http.dependencies import get_catalog, get_settings
+from tileserver.http.routers.bodies import bounded_route
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import FINAL, JobNotFound, JobRecord, JobStatus, JobStore
@@ -24,9 +26,7 @@ from tileserver.processing import PROCESSES, Process
 from tileserver.processing.base import ProcessNotFound, dataset_ids, other_strings
 from tileserver.processing.estimate import check_work
 from tileserver.processing.models import sync_model_processes
-from tileserver.routers.bodies import bounded_route
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_catalog, get_settings
 
 
 class ProcessSummary(BaseModel):

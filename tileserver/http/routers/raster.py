@@ -6,8 +6,7 @@ from titiler.core.factory import TilerFactory
 from titiler.extensions import wmtsExtension
 
 from tileserver.auth.metering import MeteredExportRoute
-from tileserver.elevation.process import buffered_tile, post_process, smooth_dataset
-from tileserver.tiling.dependencies import (
+from tileserver.http.dependencies import (
     WMTS_TILE_QUERY,
     checked_factory_options,
     dataset_path,
@@ -15,6 +14,7 @@ from tileserver.tiling.dependencies import (
     layer_identifier,
     raster_layer,
 )
+from tileserver.http.post_process import buffered_tile, post_process, smooth_dataset
 from tileserver.tiling.grids import supported_tms
 from tileserver.tiling.reader import CatalogReader
 

@@ -16,7 +16,8 @@ from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
 from tileserver.errors import DatasetNotFound, InvalidInput
-from tileserver.routers.bodies import bounded_route
+from tileserver.http.dependencies import get_catalog, get_settings
+from tileserver.http.routers.bodies import bounded_route
 from tileserver.settings import Settings
 from tileserver.stac.collections import (
     collection_dict,
@@ -41,7 +42,6 @@ from tileserver.stac.params import (
 )
 from tileserver.stac.queryables import queryables_schema
 from tileserver.stac.search import SearchPage, search_datasets
-from tileserver.tiling.dependencies import get_catalog, get_settings
 
 FILTER_DOC = (
     "CQL2 (cql2-text or, with filter-lang=cql2-json, JSON) over /stac/queryables, e.g. "

@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.principal import get_principal, token_of
 from tileserver.auth.schemas import Principal
+from tileserver.http.cache import cache_scope
+from tileserver.http.dependencies import get_records, get_settings
 from tileserver.settings import Settings
 from tileserver.terrain import service
 from tileserver.terrain.encode import MEDIA_TYPE
-from tileserver.tiling.cache import cache_scope
-from tileserver.tiling.dependencies import RecordCache, get_records, get_settings
+from tileserver.tiling.records import RecordCache
 
 TerrainId = Annotated[str, Path(description="A DEM dataset's or DEM mosaic's id.")]
 

@@ -31,18 +31,18 @@ from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.elevation.detect import parse_elevation_flag
 from tileserver.errors import InvalidInput, NotFoundError
+from tileserver.http.cache import cache_scope
+from tileserver.http.dependencies import get_catalog, get_settings, readable_dataset
+from tileserver.http.routers.datasets import DatasetOut, dataset_out
 from tileserver.ingest.detect import detect_format
 from tileserver.ingest.receive import check_content_length, received_upload
 from tileserver.ingest.thumbnail import thumbnail_path, write_thumbnail
 from tileserver.ingest.upload import ingest_file, parse_band_names
 from tileserver.objectstore import presigned_url, stored_here
-from tileserver.routers.datasets import DatasetOut, dataset_out
 from tileserver.scratch import require_free_space
 from tileserver.settings import Settings
 from tileserver.sources import is_remote, local_path
 from tileserver.storage import scratch_dir
-from tileserver.tiling.cache import cache_scope
-from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 
 logger = logging.getLogger("cogsight.upload")
 

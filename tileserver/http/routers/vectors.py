@@ -21,9 +21,9 @@ from tileserver.auth.metering import metered_download, requested_length
 from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog, DatasetRecord
-from tileserver.routers.bodies import bounded_route
+from tileserver.http.dependencies import get_catalog, get_settings, readable_dataset
+from tileserver.http.routers.bodies import bounded_route
 from tileserver.settings import Settings
-from tileserver.tiling.dependencies import get_catalog, get_settings, readable_dataset
 from tileserver.vectors import (
     EXPORT_FORMATS,
     editing,
@@ -67,7 +67,6 @@ def _size(path: Path) -> int:
 
 def build_vectors_router() -> APIRouter:
     router = APIRouter(tags=["Vectors"], route_class=bounded_route("max_json_body_bytes"))
-    editing.register_vector_freshness()
 
     @router.get(
         "/vectors/{dataset_id}/tiles/{z}/{x}/{y}.mvt",

@@ -2,7 +2,8 @@
 
 It reads everything it needs from the catalog database by job id, so it can run on any worker
 and be re-run after a worker dies: outputs are written to scratch space and published only on
-success, so a repeat never finds a half-written dataset.
+success, so a repeat never finds a half-written dataset; what an earlier attempt published
+before it died (success unrecorded) leaves the catalog when the next attempt claims the job.
 
 While it runs, a heartbeat thread refreshes the job's heartbeat every quarter of
 ``COGSIGHT_JOB_STALE_SECONDS`` (long single steps such as a COG build included), so only a
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from tileserver.catalog import Catalog
 from tileserver.errors import DISK_FULL, CogsightError
+from tileserver.jobs.outputs import remove_outputs
 from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobDismissed, JobStore
 from tileserver.scratch import as_disk_full
@@ -49,9 +51,11 @@ def execute_job(
     sync_model_processes(settings)  # models trained since this worker started
     catalog = Catalog(settings.resolved_database_url)
     store = JobStore(catalog)
-    attempt = store.start(job_id, submitted)
-    if attempt is None:
+    claim = store.claim(job_id, submitted)
+    if claim is None:
         return store.get(job_id).status
+    attempt = claim.attempt
+    remove_outputs(job_id, claim.earlier_outputs, settings)  # a re-run publishes them anew
     job = store.get(job_id)
     stop = threading.Event()
     interval = heartbeat_interval(settings)

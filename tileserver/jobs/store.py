@@ -13,7 +13,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -84,6 +84,27 @@ def _run_of(submitted: int) -> ColumnElement[bool]:
     )
 
 
+def _remove_outputs(session: Session, job_id: str) -> list[DatasetRecord]:
+    """In the caller's transaction: delete the rows of the datasets job ``job_id`` published
+    (their lineage names it); the records, for their files."""
+    removed: list[DatasetRecord] = []
+    candidates = select(DatasetRow).where(cast(DatasetRow.properties, Text).like(f"%{job_id}%"))
+    for row in session.scalars(candidates):
+        lineage = (row.properties or {}).get("lineage") or {}
+        if isinstance(lineage, dict) and lineage.get("job") == job_id:
+            removed.append(_dataset_from_row(row))
+            session.delete(row)
+    return removed
+
+
+class Claim(BaseModel):
+    """A run's claim on its job: its attempt, and what earlier attempts published (now gone
+    from the catalog; their files are the claimant's to remove)."""
+
+    attempt: int
+    earlier_outputs: list[DatasetRecord] = Field(default_factory=list)
+
+
 class JobStore:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -147,9 +168,29 @@ class JobStore:
         """accepted → running as attempt ``submitted + 1``; returns that attempt, or None when
         the job was dismissed, finished or claimed by another run meanwhile. ``submitted`` is
         ``attempts`` when the run was queued (now, when not given); a run Dask repeats after
-        losing its worker takes over its own attempt (running, ``submitted + 1``)."""
+        losing its worker takes over its own attempt (running, ``submitted + 1``). The claim
+        alone: a run that publishes claims with ``claim``, which also clears earlier outputs."""
         if submitted is None:
             submitted = self.get(job_id).attempts
+        with self.catalog.session() as s:
+            return self._start(s, job_id, submitted)
+
+    def claim(self, job_id: str, submitted: int | None = None) -> Claim | None:
+        """``start``, and in the same transaction the datasets an earlier attempt published
+        (their lineage names the job) leave the catalog: a run that died after publishing but
+        before recording success is re-run from scratch, so the job ends with one set of
+        outputs, counted once against its owner's quota. The removed datasets are returned so
+        the caller removes their files; None when the run may not start."""
+        if submitted is None:
+            submitted = self.get(job_id).attempts
+        with self.catalog.session() as s:
+            attempt = self._start(s, job_id, submitted)
+            if attempt is None:
+                return None
+            return Claim(attempt=attempt, earlier_outputs=_remove_outputs(s, job_id))
+
+    @staticmethod
+    def _start(s: Session, job_id: str, submitted: int) -> int | None:
         now = utcnow()
         stmt = (
             update(JobRow)
@@ -163,10 +204,9 @@ class JobStore:
                 message="running",
             )
         )
-        with self.catalog.session() as s:
-            if not s.execute(stmt).rowcount:  # type: ignore[attr-defined]
-                return None
-            return int(s.execute(select(JobRow.attempts).where(JobRow.id == job_id)).scalar_one())
+        if not s.execute(stmt).rowcount:  # type: ignore[attr-defined]
+            return None
+        return int(s.execute(select(JobRow.attempts).where(JobRow.id == job_id)).scalar_one())
 
     def beat(self, job_id: str, attempt: int) -> bool:
         """Refresh the heartbeat of run ``attempt``; False once it is no longer the job's run."""
@@ -242,14 +282,7 @@ class JobStore:
         removed: list[DatasetRecord] = []
         with self.catalog.session() as s:
             if s.execute(stmt).rowcount:  # type: ignore[attr-defined]
-                candidates = select(DatasetRow).where(
-                    cast(DatasetRow.properties, Text).like(f"%{job_id}%")
-                )
-                for row in s.scalars(candidates):
-                    lineage = (row.properties or {}).get("lineage") or {}
-                    if isinstance(lineage, dict) and lineage.get("job") == job_id:
-                        removed.append(_dataset_from_row(row))
-                        s.delete(row)
+                removed = _remove_outputs(s, job_id)
         return self.get(job_id), removed
 
     def fail_submitted(self, job_id: str, reason: str, submitted: int) -> None:

@@ -1,4 +1,4 @@
-"""Where finished dataset files go: the local data root, or S3-compatible object storage.
+"""Publishing: where finished dataset files go, the local data root or S3-compatible storage.
 
 The storage is chosen from ``COGSIGHT_STORAGE_URL`` the way cogeo-mosaic picks a backend
 from a URL: unset means ``<data>/<key>`` on local disk (renamed into place atomically);
@@ -6,6 +6,11 @@ from a URL: unset means ``<data>/<key>`` on local disk (renamed into place atomi
 (an object appears whole when its upload completes, or not at all), then read by GDAL with
 range requests through ``/vsis3/``. Work files (uploads in flight, COG conversion, job
 blocks) always stay in local scratch space; only finished files are published.
+
+Not to be confused with ``sources`` (reading: catalog URI → GDAL path), ``storage`` (atomic
+local writes in scratch, renamed into place), ``vectors.store`` (a vector dataset's files) or
+``processing.models.sources`` (a model's bands); see "Where the bytes live" in
+docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""Where dataset bytes live, and the only place that turns a catalog URI into a GDAL path.
+"""Reading: the only place that turns a catalog URI into the GDAL path a dataset is read from.
 
 Local datasets are stored under the data root and recorded relative to it; remote ones are
 ``s3://`` or ``https://`` URIs accepted only under ``COGSIGHT_ALLOWED_PREFIXES``. Clients never
 name paths: they name dataset ids, and this module resolves them.
+
+Not to be confused with ``storage`` (atomic writes under the data root), ``objectstore``
+(publishing finished files locally or to S3), ``vectors.store`` (a vector dataset's files) or
+``processing.models.sources`` (a model's bands); see "Where the bytes live" in
+docs/architecture.md.
 """
 
 from __future__ import annotations

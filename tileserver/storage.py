@@ -1,9 +1,14 @@
-"""Writing under the data root: every dataset appears whole or not at all.
+"""Writing locally: files built in scratch and renamed under the data root, whole or not at all.
 
 Files and folders are built in a folder of their own in the scratch area ``<data>/.tmp``
 (``tileserver.scratch``) and renamed into place only on success (a rename within one
 filesystem is atomic), so a failed or killed upload, conversion or job never leaves a
 half-written dataset for the catalog to point at.
+
+Not to be confused with ``sources`` (reading: catalog URI → GDAL path), ``objectstore``
+(publishing finished files locally or to S3), ``vectors.store`` (a vector dataset's files) or
+``processing.models.sources`` (a model's bands); see "Where the bytes live" in
+docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,14 @@
-"""Where a vector dataset's files live, and the check that a record really is a vector.
+"""A vector dataset's files: its folder layout and the check that a record really is a vector.
 
 A vector dataset is one folder, ``<data>/vectors/{id}/``, holding ``features.fgb`` (WGS84
 FlatGeobuf with a spatial index, the source of truth for queries and downloads) and
 ``tiles.pmtiles`` (the map tiles). Paths are always resolved through ``sources.local_path`` so a
 tampered record can never point outside the data root.
+
+Not to be confused with ``sources`` (reading: catalog URI → GDAL path), ``storage`` (atomic
+local writes), ``objectstore`` (publishing finished files locally or to S3) or
+``processing.models.sources`` (a model's bands); see "Where the bytes live" in
+docs/architecture.md.
 """
 
 from __future__ import annotations

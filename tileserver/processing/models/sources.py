@@ -1,9 +1,14 @@
-"""The engine's inputs for a catalog dataset: band indexes, scaling, and an AOI subset.
+"""A model's input from a catalog dataset: which bands, their scaling, an AOI window (no copy).
 
 A model names bands by common name (red, nir, vv ...); the dataset's band names or its sensor
 preset say which band that is. Optical models want reflectance: the dataset's own scale and
 offset when it has them (Landsat C2L2: x 2.75e-5 - 0.2), else the model's ``input_scale``.
 An AOI becomes a GDAL ``vrt://`` window over the source: no pixels are copied.
+
+Not to be confused with ``tileserver.sources`` (reading: catalog URI → GDAL path),
+``storage`` (atomic local writes), ``objectstore`` (publishing locally or to S3) or
+``vectors.store`` (a vector dataset's files); see "Where the bytes live" in
+docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from tileserver.http.routers.mosaics import build_mosaic_tiler, build_mosaics_ro
 from tileserver.http.routers.places import build_places_router
 from tileserver.http.routers.processes import build_processes_router
 from tileserver.http.routers.raster import build_raster_tiler
+from tileserver.http.routers.samples import build_samples_router
 from tileserver.http.routers.stac import build_stac_router
 from tileserver.http.routers.terrain import build_terrain_router
 from tileserver.http.routers.uploads import build_uploads_router
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_mosaics_router())
     app.include_router(build_me_router())
     app.include_router(build_harvests_router())
+    app.include_router(build_samples_router())
     app.include_router(build_wms_router())  # before the tilers: /raster/{id}/wms
     app.include_router(build_terrain_router())
     raster = build_raster_tiler()

@@ -79,9 +79,11 @@ def sample_polygon(
             f"Sample {number}: a {shape.geom_type} is not a sample; draw a polygon, a brush "
             "stroke (LineString) or a point."
         )
-    if sample.kind is not None and sample.kind != kind:
+    if kind == "polygon":
+        kind = sample.kind or kind  # a stroke or point saved before comes back as its polygon
+    elif sample.kind is not None and sample.kind != kind:
         raise InvalidInput(f"Sample {number}: a {shape.geom_type} cannot be a {sample.kind}.")
-    if kind != "polygon":
+    else:
         width = sample.width_m or DEFAULT_WIDTH_PX * pixel_size_m(image)
         shape = _grown(shape, width)
     if not shape.intersects(area):

@@ -14,6 +14,7 @@ import { VectorEditor } from "./editing.js";
 import { catalogExtent, entriesExtent, showExtent } from "./extent.js";
 import { createFeaturePopup } from "./featurePopup.js";
 import { createJobsPanel } from "./jobsPanel.js";
+import { createLabellingPanel } from "./labellingPanel.js";
 import {
   LayerManager,
   defaultRender,
@@ -183,6 +184,7 @@ async function loadCatalog() {
   catalog.loaded = datasets.status === "fulfilled";
   catalogPanel.update({ datasets: catalog.datasets, mosaics: catalog.mosaics, loading: false, failed: !catalog.loaded });
   searchPanel.refreshVectors();
+  labellingPanel.refresh();
   refreshPanels();
   if (!catalog.loaded) throw datasets.reason;
   if (document.body.dataset.ready !== "1") {
@@ -527,6 +529,17 @@ const toolsPanel = createToolsPanel({
   onError: (err, title) => showError(err, title),
 });
 
+const labellingPanel = createLabellingPanel({
+  root: document.getElementById("labelling"),
+  viewer,
+  draw,
+  getCatalog: () => catalog,
+  getSelected: () => (manager.selected && manager.selected.source === "raster" ? manager.selected.datasetId : undefined),
+  onSubmitted: (job) => (jobsPanel.track(job), projectsPanel.jobSubmitted(job)),
+  onModel: () => toolsPanel.load(),
+  onError: (err, title) => showError(err, title),
+});
+
 const basemaps = createBasemapPicker({
   root: document.getElementById("basemap"),
   viewer,
@@ -691,6 +704,7 @@ window.cogsight = {
   terrainReady,
   buildings, // enable(layer, {attribute, dsm}), disable(layer), pick(position)
   projects: projectsPanel,
+  labelling: labellingPanel,
   opened, // resolves when the camera is on the data (or on the project of the URL, reopened)
   viewRectangle,
   homeExtent,

@@ -1,0 +1,38 @@
+// Unit tests of the labelling panel's helpers (no browser): class values and colours, the
+// save bodies and how a training result is shown.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { PALETTE, accuracyText, countByClass, defaultColor, newClass, saveBody, samplesFromFeatures } from "../src/samples.js";
+
+test("new classes take the next free value and the training palette's colour", () => {
+  const water = newClass([], "water");
+  assert.deepEqual(water, { value: 1, name: "water", color: "#1f6fd1" });
+  const land = newClass([water], " land ");
+  assert.deepEqual(land, { value: 2, name: "land", color: "#2e8b3a" });
+  assert.equal(newClass([land], "").value, 1, "a freed value is used again");
+  assert.throws(() => newClass([water], "Water"), /already/);
+  assert.equal(defaultColor(13), PALETTE[1]);
+});
+
+test("the first save creates the set, later saves send samples and classes only", () => {
+  const classes = [{ value: 1, name: "water", color: "#1f6fd1" }];
+  const samples = [{ geometry: { type: "Point", coordinates: [1, 2] }, class: 1, kind: "point", width_m: 30, entity: {} }];
+  const first = saveBody({ image: "img", title: "", classes, samples, created: false });
+  assert.deepEqual(first, { image: "img", title: undefined, classes, samples: [{ geometry: samples[0].geometry, class: 1, kind: "point", width_m: 30 }] });
+  const later = saveBody({ image: "img", title: "t", classes, samples, created: true });
+  assert.deepEqual(Object.keys(later).sort(), ["classes", "samples"]);
+  assert.throws(() => saveBody({ image: "img", classes, samples: [], created: false }), /at least one sample/);
+});
+
+test("stored samples come back as polygons with their class", () => {
+  const polygon = { type: "MultiPolygon", coordinates: [] };
+  const got = samplesFromFeatures({ features: [{ geometry: polygon, properties: { class: 2, kind: "brush" } }] });
+  assert.deepEqual(got, [{ geometry: polygon, class: 2, kind: "brush" }]);
+  assert.deepEqual(countByClass([{ class: 1 }, { class: 2 }, { class: 1 }]), { 1: 2, 2: 1 });
+});
+
+test("the accuracy line reads the held-out metrics", () => {
+  assert.equal(accuracyText({ metrics: { overall_accuracy: 0.9713, mean_iou: 0.9121, pixels: 12000 } }), "Held-out accuracy 97.1 % · mIoU 0.912 · 12,000 px");
+  assert.match(accuracyText({ metrics: { overall_accuracy: null } }), /No held-out samples/);
+});

@@ -1,4 +1,8 @@
-"""OGC API - Processes: ``/processes``, ``/processes/{id}/execution``, ``/jobs``, ``/files``."""
+"""OGC API - Processes: ``/processes``, ``/processes/{id}/execution``, ``/jobs``, ``/files``.
+
+Submitting is ``jobs.submission`` (the same checks as ``cogsight run``); this module maps it
+to HTTP: the request body, where the job runs (``Prefer: respond-sync`` or the runner) and the
+OGC status documents."""
 
 from __future__ import annotations
 
@@ -7,24 +11,21 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.access import Viewer, owns, require_writer
 from tileserver.auth.principal import get_principal
-from tileserver.auth.quotas import check_compute, check_task_pixels, is_ai_process
-from tileserver.auth.schemas import Principal, User
+from tileserver.auth.schemas import Principal
 from tileserver.catalog import Catalog
-from tileserver.catalog.schemas import DatasetQuery
-from tileserver.errors import AlreadyExists, DatasetNotFound, InvalidInput, NotFoundError
+from tileserver.errors import AlreadyExists, InvalidInput, NotFoundError
 from tileserver.http.dependencies import get_catalog, get_settings
 from tileserver.http.routers.bodies import bounded_route
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.runner import JobRunner
 from tileserver.jobs.store import FINAL, JobNotFound, JobRecord, JobStatus, JobStore
-from tileserver.processing import PROCESSES, Process
-from tileserver.processing.base import ProcessNotFound, dataset_ids, other_strings
-from tileserver.processing.estimate import check_work
+from tileserver.jobs.submission import JobRequest, find_process, submit_job, visible_processes
+from tileserver.processing import PROCESSES
 from tileserver.processing.models import sync_model_processes
 from tileserver.settings import Settings
 
@@ -101,81 +102,6 @@ def status_info(job: JobRecord, request: Request) -> StatusInfo:
     )
 
 
-def _visible(process: Process, viewer: Viewer) -> bool:
-    """Tools and built-in models are everyone's; a trained model follows its visibility."""
-    if process.owner is None and process.visibility == "public":
-        return True
-    return viewer.sees(process)
-
-
-def _process(process_id: str, viewer: Viewer) -> Process:
-    """The process if the caller may see it: another user's private model answers exactly as
-    a name that does not exist, and the names listed as known are only those the caller sees."""
-    if process_id in PROCESSES:
-        process = PROCESSES.get(process_id)
-        if _visible(process, viewer):
-            return process
-    known = ", ".join(n for n in PROCESSES.list() if _visible(PROCESSES.get(n), viewer)) or "none"
-    raise ProcessNotFound(f"Unknown process '{process_id}'. Known: {known}.")
-
-
-def _unknown_dataset(dataset_id: str) -> DatasetNotFound:
-    return DatasetNotFound(f"No dataset with id '{dataset_id}'.")  # as the catalog says it
-
-
-def _check_datasets(params: Any, catalog: Catalog, viewer: Viewer) -> None:
-    """Every dataset an input names passes the one visibility rule. ``DatasetId`` inputs, found
-    from the inputs model whatever they are called, must exist and be visible. Any other
-    string that is the id of a dataset the caller may not see is refused the same way, so an
-    input someone forgot to type ``DatasetId`` cannot reach another user's data either."""
-    for dataset_id in dataset_ids(params):
-        if not viewer.sees(catalog.get_dataset(dataset_id)):  # unknown: the same 404
-            raise _unknown_dataset(dataset_id)
-    strings = [t for t in other_strings(params) if 0 < len(t) <= 128]
-    for start in range(0, len(strings), 500):
-        chunk = strings[start : start + 500]
-        for record in catalog.find_datasets(DatasetQuery(ids=chunk, limit=len(chunk))):
-            if not viewer.sees(record):
-                raise _unknown_dataset(record.id)
-
-
-def _check_inputs(
-    process_id: str,
-    inputs: dict[str, Any],
-    catalog: Catalog,
-    viewer: Viewer | None = None,
-) -> dict[str, Any]:
-    """Validate inputs and referenced ids before queueing, so mistakes are a 400, not a job;
-    ids the caller may not see are as unknown as ids that do not exist (404)."""
-    process = PROCESSES.get(process_id) if viewer is None else _process(process_id, viewer)
-    try:
-        params = process.inputs.model_validate(inputs)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'inputs'}: {e['msg']}" for e in exc.errors()
-        )
-        raise InvalidInput(f"Invalid inputs for '{process_id}': {problems}") from None
-    if viewer is None:
-        for dataset_id in dataset_ids(params):
-            catalog.get_dataset(dataset_id)  # 404 names the unknown id
-    else:
-        _check_datasets(params, catalog, viewer)
-        process.authorize(params, viewer.principal, viewer.anonymous_read)
-    process.check(params, catalog)
-    return params.model_dump(mode="json")
-
-
-def _check_quotas(process_id: str, inputs: dict[str, Any], catalog: Catalog, user: User) -> None:
-    """AI work checks the monthly compute quota and the largest-task quota before queueing."""
-    if not is_ai_process(process_id):
-        return
-    check_compute(catalog, user)
-    process = PROCESSES.get(process_id)
-    pixels = getattr(process, "task_pixels", None)
-    if pixels is not None:
-        check_task_pixels(user, pixels(process.inputs.model_validate(inputs), catalog))
-
-
 def _own_job(catalog: Catalog, job_id: str, principal: Principal) -> JobRecord:
     """The job if it is the caller's (or the caller is an admin); 404 otherwise, worded as for a
     job that does not exist. Ownerless jobs (single-user mode, ``cogsight run``) are the
@@ -225,8 +151,7 @@ def build_processes_router() -> APIRouter:
                     },
                     links=[{"rel": "self", "href": f"{base}/processes/{p.id}"}],
                 )
-                for p in PROCESSES
-                if _visible(p, viewer)
+                for p in visible_processes(viewer)
             ]
         )
 
@@ -237,7 +162,7 @@ def build_processes_router() -> APIRouter:
         principal: Principal = Depends(get_principal),
     ) -> dict[str, Any]:
         sync_model_processes(settings)
-        return _process(process_id, Viewer(principal, settings.anonymous_read)).describe()
+        return find_process(process_id, Viewer(principal, settings.anonymous_read)).describe()
 
     @router.post("/processes/{process_id}/execution", status_code=201, response_model=None)
     async def execute(
@@ -253,15 +178,9 @@ def build_processes_router() -> APIRouter:
     ) -> StatusInfo | JobResults:
         require_writer(principal)
         await run_in_threadpool(sync_model_processes, settings)
-        viewer = Viewer(principal, settings.anonymous_read)
-        inputs = await run_in_threadpool(_check_inputs, process_id, body.inputs, catalog, viewer)
-        if principal.user is not None:
-            await run_in_threadpool(_check_quotas, process_id, inputs, catalog, principal.user)
-        # size limits, then the storage quota against the estimated output: 413 / 403 now
-        process = PROCESSES.get(process_id)
-        await run_in_threadpool(check_work, process, inputs, catalog, settings, principal.user)
+        asked = JobRequest(process=process_id, inputs=body.inputs)
+        job = await run_in_threadpool(submit_job, asked, catalog, settings, principal)
         store = JobStore(catalog)
-        job = store.create(process_id, inputs, owner=principal.id)
         if prefer and "respond-sync" in prefer and PROCESSES.get(process_id).sync_ok:
             await run_in_threadpool(execute_job, job.id, settings.model_dump(mode="json"))
             job = store.get(job.id)

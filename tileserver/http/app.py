@@ -26,6 +26,7 @@ from tileserver.http.routers.federated import build_federated_router
 from tileserver.http.routers.harvests import build_harvests_router
 from tileserver.http.routers.indices import build_indices_router
 from tileserver.http.routers.me import build_me_router
+from tileserver.http.routers.models import build_models_router
 from tileserver.http.routers.mosaics import build_mosaic_tiler, build_mosaics_router
 from tileserver.http.routers.places import build_places_router
 from tileserver.http.routers.processes import build_processes_router
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_me_router())
     app.include_router(build_harvests_router())
     app.include_router(build_samples_router())
+    app.include_router(build_models_router())
     app.include_router(build_wms_router())  # before the tilers: /raster/{id}/wms
     app.include_router(build_terrain_router())
     raster = build_raster_tiler()

@@ -27,6 +27,7 @@ import {
   tileUrl,
 } from "./layers.js";
 import { createLayersPanel } from "./layersPanel.js";
+import { createModelUpload } from "./modelUpload.js";
 import { projectLayers } from "./projectState.js";
 import { createProjectsPanel } from "./projectsPanel.js";
 import { createRenderPicker } from "./renderPicker.js";
@@ -526,6 +527,13 @@ const toolsPanel = createToolsPanel({
   getArea: () => (searchPanel.area ? searchPanel.area.geometry : null),
   getBbox: () => (searchPanel.area ? searchPanel.area.bbox : viewBbox()),
   onSubmitted: submitted,
+  onError: (err, title) => showError(err, title),
+});
+
+createModelUpload({
+  root: document.getElementById("model-upload"),
+  onAdded: () => toolsPanel.load(),
+  onInfo: (message) => showInfo(message, "Models"),
   onError: (err, title) => showError(err, title),
 });
 

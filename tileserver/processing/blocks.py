@@ -1,10 +1,11 @@
 """Block-wise raster processing: windows over an output grid, workers that fill them, a writer.
 
 Every tool describes its output as a ``Grid`` and a top-level block function
-``f(window, *args) -> ndarray`` (picklable, so Dask can ship it). Each worker computes a block
-and writes it to scratch space itself; a VRT stitches the blocks and one COG translation
-(multi-threaded compression) makes the result. Memory is one block per worker, whatever the
-raster size, and no pixel passes through the scheduler.
+``f(window, *args) -> ndarray`` (picklable, so Dask can ship it). Each worker computes an
+aligned region and writes it to scratch space itself as a tiled, compressed part with its own
+overview levels; assembling the COG (``inference.writer.assemble_cog``) then mosaics the
+parts' levels and only compresses, with as many threads as the cluster has cores. Memory is
+one region per worker, whatever the raster size, and no pixel passes through the scheduler.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from tileserver.ingest.cogify import write_cog
+from inference.writer import OutputSpec, assemble_cog, part_levels, part_size, write_part
 from tileserver.processing.context import JobContext
-from tileserver.scenes.vrt import GDAL_TYPES
 
 WindowTuple = tuple[int, int, int, int]  # col_off, row_off, width, height
 
@@ -63,76 +63,23 @@ def windows(grid: Grid, size: int) -> list[WindowTuple]:
     ]
 
 
-@dataclass(frozen=True)
-class BlockSpec:
-    """Where and how block tasks write their piece of the output."""
-
-    grid: Grid
-    count: int
-    dtype: str
-    nodata: float | None
-    folder: str
-
-
-def write_block(
-    window: WindowTuple, spec: BlockSpec, block_fn: Callable[..., np.ndarray], args: Sequence[Any]
+def write_region(
+    window: WindowTuple,
+    spec: OutputSpec,
+    folder: str,
+    levels: int,
+    resampling: str,
+    block_fn: Callable[..., np.ndarray],
+    args: Sequence[Any],
 ) -> str:
-    """Compute one block and write it as its own small GeoTIFF; returns its path.
+    """Compute one aligned region and write it, with its overview levels, as a part of the
+    output; returns the part's path.
 
-    Each worker writes its blocks itself, so pixels never travel through the scheduler or a
-    single writer process: the work and the writing both spread over the cluster.
-    """
-    col, row, width, height = window
+    Runs on a worker: the pixels, their compression and their overviews stay where they were
+    computed, and only a path travels back to the scheduler."""
+    col, row, _width, _height = window
     data = block_fn(window, *args).astype(spec.dtype, copy=False)
-    path = f"{spec.folder}/block_{row}_{col}.tif"
-    transform = spec.grid.affine * Affine.translation(col, row)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=spec.count,
-        dtype=spec.dtype,
-        crs=spec.grid.crs,
-        transform=transform,
-        nodata=spec.nodata,
-    ) as dst:
-        dst.write(data)
-    return path
-
-
-def mosaic_vrt(
-    spec: BlockSpec, parts: dict[WindowTuple, str], band_names: Sequence[str] | None
-) -> str:
-    """A GDAL VRT document placing every block file at its window of the output grid."""
-    from xml.sax.saxutils import escape
-
-    from rasterio.crs import CRS
-
-    g = spec.grid.affine
-    lines = [
-        f'<VRTDataset rasterXSize="{spec.grid.width}" rasterYSize="{spec.grid.height}">',
-        f"<SRS>{escape(CRS.from_user_input(spec.grid.crs).to_wkt())}</SRS>",
-        f"<GeoTransform>{g.c!r}, {g.a!r}, {g.b!r}, {g.f!r}, {g.d!r}, {g.e!r}</GeoTransform>",
-    ]
-    for band in range(1, spec.count + 1):
-        lines.append(f'<VRTRasterBand dataType="{GDAL_TYPES[spec.dtype]}" band="{band}">')
-        if spec.nodata is not None:
-            lines.append(f"<NoDataValue>{spec.nodata!r}</NoDataValue>")
-        if band_names:
-            lines.append(f"<Description>{escape(band_names[band - 1])}</Description>")
-        for (col, row, width, height), path in parts.items():
-            lines.append(
-                f'<SimpleSource><SourceFilename relativeToVRT="0">{escape(path)}'
-                f"</SourceFilename><SourceBand>{band}</SourceBand>"
-                f'<SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>'
-                f'<DstRect xOff="{col}" yOff="{row}" xSize="{width}" ySize="{height}"/>'
-                "</SimpleSource>"
-            )
-        lines.append("</VRTRasterBand>")
-    lines.append("</VRTDataset>")
-    return "\n".join(lines)
+    return write_part(folder, spec, col, row, data, levels=levels, resampling=resampling)
 
 
 def write_blockwise(
@@ -148,21 +95,55 @@ def write_blockwise(
     band_names: Sequence[str] | None = None,
     resampling: str = "average",
 ) -> Path:
-    """Fill ``grid`` block by block with ``block_fn(window, *args)`` and return a COG path."""
+    """Fill ``grid`` region by region with ``block_fn(window, *args)`` and return a COG path.
+
+    Regions are aligned parts (``part_size`` of the configured block size: 512 x 2^L px) so
+    each worker writes its part with exact overview levels, and assembling the COG computes
+    only the few coarsest levels."""
+    from rasterio.crs import CRS
+
     ctx.configure_workers()
-    folder = ctx.scratch(f"{name}.blocks")
+    folder = ctx.scratch(f"{name}.parts")
     folder.mkdir(parents=True, exist_ok=True)
-    spec = BlockSpec(grid, count, dtype, nodata, str(folder.resolve()))
-    blocks = windows(grid, ctx.settings.job_block_size)
-    parts: dict[WindowTuple, str] = {}
-    for window, path in ctx.map_blocks(write_block, blocks, spec, block_fn, args, label="blocks"):
-        parts[window] = path
+    size = part_size(ctx.settings.job_block_size)
+    levels = part_levels(size)
+    spec = OutputSpec(
+        CRS.from_user_input(grid.crs).to_wkt(),
+        grid.transform,
+        grid.width,
+        grid.height,
+        count,
+        dtype,
+        nodata,
+        tuple(band_names or ()),
+    )
+    parts: list[tuple[int, int, int, int, str]] = []
+    for window, path in ctx.map_blocks(
+        write_region,
+        windows(grid, size),
+        spec,
+        str(folder.resolve()),
+        levels,
+        resampling,
+        block_fn,
+        args,
+        label="blocks",
+    ):
+        parts.append((*window, path))
     ctx.progress(92.0, "writing COG")
-    vrt = ctx.scratch(f"{name}.vrt")
-    vrt.write_text(mosaic_vrt(spec, parts, band_names))
     cog = ctx.scratch(f"{name}.cog.tif")
-    write_cog(str(vrt), cog, resampling=resampling)
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        assemble_cog(
+            spec,
+            parts,
+            cog,
+            levels=levels,
+            resampling=resampling,
+            work=folder,
+            threads=ctx.cores(),
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return cog
 
 

@@ -118,6 +118,15 @@ class JobContext:
                     queue.add(new)
                 yield item, result
 
+    def cores(self) -> int | None:
+        """Threads of the cluster this job runs on (None outside one: all of this machine's),
+        so a step that runs on one worker may use as many cores as the cluster has."""
+        client = current_worker_client()
+        if client is None:
+            return None
+        with client as c:
+            return max(1, sum(c.nthreads().values()))
+
     def configure_workers(self) -> None:
         """GDAL options for this process too (Dask workers are separate processes)."""
         from tileserver.sources import configure_gdal

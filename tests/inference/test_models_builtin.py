@@ -154,7 +154,7 @@ def test_water_sar_refuses_pure_vegetation(sar: tuple[np.ndarray, np.ndarray]) -
 def test_landcover_overall_accuracy(optical: tuple[np.ndarray, np.ndarray]) -> None:
     data, classes = optical
     probs = _run("landcover-spectral", data)
-    assert probs.shape == (6, 512, 512)
+    assert probs.shape == (7, 512, 512)  # class 7, grassland, comes from the no-SWIR rules only
     assert np.allclose(probs.sum(axis=0), 1.0, atol=1e-5)
     ids = np.array(MODELS.get("landcover-spectral").spec.class_ids)
     pred = ids[probs.argmax(axis=0)]

@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 
 from inference.models.base import ClassInfo, ModelSpec, WeightsSpec
+from inference.models.builtin.parcel_change_specs import parcel_change_models
 from inference.models.registry import Factory
 
 BUILTIN = WeightsSpec(kind="builtin")
@@ -28,6 +29,7 @@ LANDCOVER_CLASSES = {
     4: ClassInfo(name="built-up", color="#d0433a"),
     5: ClassInfo(name="bare", color="#a88c6a"),
     6: ClassInfo(name="cloud/snow", color="#f2f2f2"),
+    7: ClassInfo(name="grassland", color="#9ccc65"),
 }
 CHANGE_CLASSES = {
     0: ClassInfo(name="no change", color="#9e9e9e"),
@@ -57,17 +59,22 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
         (
             ModelSpec(
                 name="water-optical",
-                title="Water (MNDWI, optical)",
+                title="Water (MNDWI with SWIR, else NDWI)",
                 task="segmentation",
                 bands=["green", "swir16"],
+                band_options=[["red", "green", "blue", "nir"]],
                 classes=WATER_CLASSES,
                 chip_size=1024,
                 overlap=8,
-                resolution_range=(5.0, 60.0),
+                resolution_range=(0.3, 60.0),
                 weights=BUILTIN,
                 needs_fit=True,
                 description=water_text.format(index="MNDWI = (green - swir16)/(green + swir16)")
-                + " Use water-optical-ndwi when the sensor has no SWIR band.",
+                + " Without SWIR (RGBN imagery) the same tool uses NDWI = (green - nir)/(green "
+                "+ nir); RGB-only images are refused (no credible visible-band water index). "
+                "Measured: IoU 0.997 on the demo truth (MNDWI); NDWI on the Sentinel-2 Austria "
+                "river (RGBN) gives 13.3 % / 13.3 % water at the two dates, IoU 0.93 between "
+                "them; NAIP North Dakota water 14 % (2009) -> 36 % (2020).",
             ),
             f"{PKG}.water:build_spectral_water",
         ),
@@ -84,7 +91,8 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
                 weights=BUILTIN,
                 needs_fit=True,
                 description=water_text.format(index="NDWI = (green - nir)/(green + nir)")
-                + " Less robust than MNDWI against built-up surfaces and turbid water.",
+                + " Less robust than MNDWI against built-up surfaces and turbid water. "
+                "water-optical picks MNDWI or NDWI itself; this variant always uses NDWI.",
             ),
             f"{PKG}.water:build_spectral_water",
         ),
@@ -130,14 +138,21 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
                 title="Land cover (spectral index rules)",
                 task="segmentation",
                 bands=OPTICAL,
+                band_options=[["red", "green", "blue", "nir"], ["red", "green", "blue"]],
                 classes=LANDCOVER_CLASSES,
                 chip_size=1024,
-                overlap=0,
-                resolution_range=(10.0, 60.0),
+                overlap=16,
+                resolution_range=(0.3, 60.0),
                 weights=BUILTIN,
-                description="Water, vegetation, cropland, built-up, bare and cloud/snow from "
-                "NDVI, MNDWI and visible brightness rules (see builtin/landcover.py). "
-                "Per-pixel, no training; green crops at full canopy read as vegetation.",
+                needs_fit=True,
+                description="With SWIR: water, vegetation, cropland, built-up, bare and "
+                "cloud/snow from NDVI, MNDWI and visible brightness rules (OA 0.94 on the demo "
+                "truth; green crops at full canopy read as vegetation). Without SWIR (RGBN or "
+                "RGB, any bit depth): cloud/snow by brightness and low saturation, water by "
+                "NDWI (none on RGB), trees vs grassland by texture, built-up vs bare by "
+                "texture; cropland is not separated (green fields read as grassland, tilled "
+                "ones as bare). Measured on the Sentinel-2 Austria river: RGBN water IoU 0.97 "
+                "against NDWI. See builtin/landcover.py.",
             ),
             f"{PKG}.landcover:build_landcover",
         ),
@@ -185,22 +200,11 @@ def slot_models() -> list[tuple[ModelSpec, Factory]]:
     rgb = ["red", "green", "blue"]
     seg = [
         ("building", "Building footprints", rgb, (0.3, 2.0), _binary("building", "#d0433a")),
-        ("field-parcel", "Field parcels", OPTICAL[:4], (3.0, 10.0), _binary("field", "#e3c84b")),
         ("pv-plant", "Solar (PV) plants", OPTICAL, (0.5, 10.0), _binary("pv plant", "#3a4fd0")),
         ("greenhouse", "Greenhouses", OPTICAL, (0.5, 10.0), _binary("greenhouse", "#e6e6e6")),
         ("dam", "Dams", rgb, (0.5, 10.0), _binary("dam", "#7a5230")),
     ]
-    change = [
-        ("building-change", "Building change", rgb, (0.3, 2.0), "new building", "#d0433a"),
-        (
-            "cropland-change",
-            "Cropland change",
-            OPTICAL[:4],
-            (3.0, 30.0),
-            "cropland change",
-            "#e3c84b",
-        ),
-    ]
+    change: list[tuple[str, str, list[str], tuple[float, float], str, str]] = []
     out: list[tuple[ModelSpec, Factory]] = []
     for name, title, bands, res, classes in seg:
         out.append(
@@ -298,4 +302,4 @@ def cloud_mask_models() -> list[tuple[ModelSpec, Factory]]:
 
 
 def builtin_models() -> list[tuple[ModelSpec, Factory]]:
-    return physical_models() + cloud_mask_models() + slot_models()
+    return physical_models() + parcel_change_models() + cloud_mask_models() + slot_models()

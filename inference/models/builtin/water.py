@@ -5,6 +5,14 @@ Optical (`water-optical`, `water-optical-ndwi`): MNDWI = (green - swir16) / (gre
 SWIR band. Open water is > 0 in both; the per-image Otsu threshold adapts to turbidity and
 atmosphere. fit() refuses images without a distinct water mode.
 
+`water-optical` is the one tool for every optical image: its band sets are (green, swir16)
+-> MNDWI, else (red, green, blue, nir) -> NDWI, so Sentinel-2 and Landsat get MNDWI and
+RGBN aerial imagery NDWI from the same tool (the input's channel count says which).
+An RGB-only image is refused with a message naming the bands it lacks: no visible-band
+index separates water from shadow and dark vegetation credibly (dark-and-blue rules reach
+IoU 0.12-0.53 against NDWI on the NAIP North Dakota pair), so water on RGB needs a model
+trained with the labelling loop.
+
 SAR (`water-sar`, `water-sar-vv`): calm open water is a specular reflector and the darkest
 surface in C-band backscatter. The feature is the mean over the polarisations of sigma0 in
 dB after a 3 x 3 multilook (boxcar mean in linear power, speckle reduction). fit() needs a
@@ -39,9 +47,12 @@ WATER_CEILING_DB = {"vv": -15.0, "vh": -22.0, "hh": -15.0, "hv": -22.0}
 SAR_NODATA_BELOW_DB = -100.0  # values below this are nodata (-9999 in the demo scenes)
 
 
+RGBN = 4
+
+
 class SpectralWater(GlobalFitModule):
-    """Input (B, 2, H, W) reflectance: (green, swir16) for MNDWI or (green, nir) for NDWI.
-    Output (B, 2, H, W): P(land), P(water)."""
+    """Input (B, 2, H, W) reflectance: (green, swir16) for MNDWI or (green, nir) for NDWI;
+    or (B, 4, H, W) red, green, blue, nir for NDWI. Output (B, 2, H, W): P(land), P(water)."""
 
     threshold: Tensor
 
@@ -54,11 +65,22 @@ class SpectralWater(GlobalFitModule):
         self.register_buffer("threshold", torch.tensor(0.0))
 
     def water_index(self, x: Tensor) -> Tensor:
+        if x.shape[1] == RGBN:
+            return normalized_difference(x[:, 1], x[:, 3])
         return normalized_difference(x[:, 0], x[:, 1])
+
+    def index_name(self, channels: int) -> str:
+        return "ndwi" if channels == RGBN else self.index
+
+    def _check(self, x: Tensor) -> None:
+        if x.ndim == 4 and x.shape[1] == RGBN:
+            return
+        check_input(x, 2, f"water ({self.index}; or (B, 4, H, W) red, green, blue, nir)")
 
     def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
         """Global Otsu threshold of the index over the valid pixels of the whole image."""
-        tensor, mask = sample_tensor(sample, valid, 2, f"water ({self.index})")
+        channels = RGBN if np.ndim(sample) == 3 and np.shape(sample)[0] == RGBN else 2
+        tensor, mask = sample_tensor(sample, valid, channels, f"water ({self.index})")
         values = self.water_index(tensor)[0].numpy()[mask]
         try:
             split = bimodal_split(values, method="otsu", min_weight=0.005)
@@ -66,16 +88,16 @@ class SpectralWater(GlobalFitModule):
             raise ModelFitError(f"{NO_WATER}: {exc}") from exc
         if split.mixture.means[1] <= 0.0:
             raise ModelFitError(
-                f"{NO_WATER}: the brighter {self.index.upper()} mode "
+                f"{NO_WATER}: the brighter {self.index_name(channels).upper()} mode "
                 f"({split.mixture.means[1]:.2f}) is not water-like (> 0)"
             )
         self.threshold.fill_(split.threshold)
-        info = split.summary()
+        info: dict[str, float | str] = {**split.summary(), "index": self.index_name(channels)}
         self._mark_fitted(info)
-        return info
+        return info  # type: ignore[return-value]
 
     def forward(self, x: Tensor) -> Tensor:
-        check_input(x, 2, f"water ({self.index})")
+        self._check(x)
         self._require_fit()
         water = soft_step(self.water_index(x), self.threshold, self.softness)
         return torch.stack([1.0 - water, water], dim=1)

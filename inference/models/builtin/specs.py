@@ -73,8 +73,8 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
                 + " Without SWIR (RGBN imagery) the same tool uses NDWI = (green - nir)/(green "
                 "+ nir); RGB-only images are refused (no credible visible-band water index). "
                 "Measured: IoU 0.997 on the demo truth (MNDWI); NDWI on the Sentinel-2 Austria "
-                "river (RGBN) gives 13.3 % / 13.3 % water at the two dates, IoU 0.93 between "
-                "them; NAIP North Dakota water 14 % (2009) -> 36 % (2020).",
+                "river (RGBN) finds 13.3 % / 12.3 % water at the two dates, IoU 0.91 between "
+                "them; on the NAIP North Dakota pair 12 % (2009) -> 25 % (2020) as the lakes grew.",
             ),
             f"{PKG}.water:build_spectral_water",
         ),

@@ -89,7 +89,13 @@ def parcel_change_models() -> list[tuple[ModelSpec, Factory]]:
                 description="Cropland by vegetation rules on each date (smooth green or bare "
                 "land, not water, trees or roofs), compared; change masks opened with a "
                 "5 x 5 square to tolerate misregistration of 2 px. Harvest or tillage is "
-                "not a change (bare fields stay cropland)." + BANDS_TEXT,
+                "not a change (bare fields stay cropland). Measured on the NAIP North "
+                "Dakota 2009/2020 pair (RGBN, lakes that grew): 84 % of the flooded cropland "
+                "found as cropland gone, 55 % of what it flags lies on flooded land (the "
+                "rest is mostly wetland vegetation turning rough); on RGB 20 % / 22 % (no "
+                "water index without NIR). Synthetic fields built over or flooded, 1 px "
+                "misregistration: IoU 0.86 (RGBN and RGB); 5.3 % flagged on the stable "
+                "Sentinel-2 Austria June/September pair." + BANDS_TEXT,
             ),
             f"{PKG}.postclass:build_cropland_change",
         ),

@@ -195,8 +195,6 @@ def test_model_process_over_http(client, demo, water_reference):
 
 
 def test_model_processes_refuse_what_cannot_work(client, demo):
-    slot = client.post("/processes/building/execution", json={"inputs": {"dataset": demo[SCENE]}})
-    assert slot.status_code == 400 and "cannot run yet" in slot.json()["detail"]
     sar = client.post(
         "/processes/water-optical/execution", json={"inputs": {"dataset": demo["sar-2024-05-14"]}}
     )

@@ -26,6 +26,7 @@ from inference.models import (  # noqa: E402
     ModelAlreadyRegistered,
     ModelCardError,
     ModelRegistry,
+    ModelSpec,
     TrainingError,
 )
 from inference.models.builtin import register_builtins  # noqa: E402
@@ -281,8 +282,19 @@ def _save(models_dir: Path, name: str, task: str = "segmentation", **kw: bool) -
 
 
 def _registry() -> ModelRegistry:
+    """The built-ins plus two slots (every built-in tool runs, so slots come from plug-ins)."""
     registry = ModelRegistry()
     register_builtins(registry)
+    binary = {
+        0: ClassInfo(name="background", color="#000000"),
+        1: ClassInfo(name="shed", color="#ff0000"),
+    }
+    for name, task, dates in (("sheds", "segmentation", 1), ("sheds-change", "change", 2)):
+        spec = ModelSpec(
+            name=name, title=f"{name} (slot)", task=task, dates=dates,
+            bands=["red", "green", "blue"], classes=binary, slot=True,
+        )  # fmt: skip
+        registry.register(spec, None)
     return registry
 
 
@@ -299,27 +311,27 @@ def test_save_is_atomic_and_refuses_to_replace_silently(tmp_path: Path) -> None:
 
 def test_user_models_register_fill_slots_and_refuse_builtin_names(tmp_path: Path) -> None:
     registry = _registry()
-    assert not registry.get("building").spec.runnable
-    _save(tmp_path, "building")  # fills the slot
+    assert not registry.get("sheds").spec.runnable
+    _save(tmp_path, "sheds")  # fills the slot
     _save(tmp_path, "roofs")
     (tmp_path / ".half-written.tmp").mkdir()
     pairs = discover(tmp_path)
-    assert [spec.name for spec, _ in pairs] == ["building", "roofs"]
-    assert register_user_models(tmp_path, registry) == ["building", "roofs"]
-    entry = registry.get("building")
-    assert entry.spec.runnable and entry.spec.title == "Building"
+    assert [spec.name for spec, _ in pairs] == ["roofs", "sheds"]
+    assert register_user_models(tmp_path, registry) == ["roofs", "sheds"]
+    entry = registry.get("sheds")
+    assert entry.spec.runnable and entry.spec.title == "Sheds"
     with torch.inference_mode():
-        probs = registry.build("building")(torch.rand(1, 3, 64, 64))
+        probs = registry.build("sheds")(torch.rand(1, 3, 64, 64))
     assert probs.shape == (1, 2, 64, 64)
-    assert register_user_models(tmp_path, registry) == ["building", "roofs"]  # again: harmless
+    assert register_user_models(tmp_path, registry) == ["roofs", "sheds"]  # again: harmless
 
     # the folder goes: the trained model goes, the slot comes back
-    for name in ("building", "roofs"):
+    for name in ("roofs", "sheds"):
         for f in (tmp_path / name).iterdir():
             f.unlink()
         (tmp_path / name).rmdir()
     assert register_user_models(tmp_path, registry) == []
-    assert "roofs" not in registry and not registry.get("building").spec.runnable
+    assert "roofs" not in registry and not registry.get("sheds").spec.runnable
 
     _save(tmp_path, "water-optical")
     with pytest.raises(ModelAlreadyRegistered, match="built-in"):
@@ -329,10 +341,10 @@ def test_user_models_register_fill_slots_and_refuse_builtin_names(tmp_path: Path
 
 def test_slot_of_another_task_and_broken_cards(tmp_path: Path) -> None:
     registry = _registry()
-    _save(tmp_path, "building-change", task="segmentation")  # the slot is a change model
+    _save(tmp_path, "sheds-change", task="segmentation")  # the slot is a change model
     with pytest.raises(ModelAlreadyRegistered, match="slot for a change model"):
         register_user_models(tmp_path, registry)
-    (tmp_path / "building-change" / "card.json").write_text("{not json")
+    (tmp_path / "sheds-change" / "card.json").write_text("{not json")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert discover(tmp_path) == []

@@ -17,6 +17,41 @@ BUILTIN = WeightsSpec(kind="builtin")
 PKG = "inference.models.builtin"
 OPTICAL = ["blue", "green", "red", "nir", "swir16"]
 CLOUD_EXTRA_REASON = "ukis-csmask is not installed: pip install cogsight[cloudmask]"
+RGBN_SWIR = ["red", "green", "blue", "nir", "swir16"]
+RGBN_TEXT = (
+    "Runs on RGB, RGBN or RGBN+SWIR imagery of any bit depth (one gain per image maps its "
+    "bright level to 1); NIR and SWIR, when present, sharpen the vegetation and water masks."
+)
+NIR_TEXT = (
+    "Runs on RGBN or RGBN+SWIR imagery of any bit depth (one gain per image maps its "
+    "bright level to 1)."
+)
+BUILDING_TEXT = (
+    "Morphological building index (Huang & Zhang 2011): white top-hat by reconstruction "
+    "of the brightness with linear elements of 5-65 px in 4 directions, threshold, "
+    "vegetation (NDVI, else ExG), shadow and water removed, at least 60 px. "
+    "Measured: IoU 0.018 / F1 0.035 against the SpaceNet-4 Atlanta "
+    "footprints (0.5 m, forested, dark roofs: MBI finds bright roofs only); IoU "
+    "0.95 (RGB 8-bit) / 0.87 (RGBN 16-bit) on a synthetic bright-roof scene."
+)
+PV_TEXT = (
+    "Panels are dark, blue-ish, weakly saturated and (with NIR) dark in the near infrared; "
+    "a plant is their closing where row texture is present, at least 400 px. "
+    "Measured: IoU 0.92 (RGB) / 0.98 (RGBN) on a synthetic scene with a pond and a car "
+    "park as decoys."
+)
+GREENHOUSE_TEXT = (
+    "Bright, unsaturated, smooth roofs; with SWIR also PMLI (Lu et al. 2014) to reject snow "
+    "and cloud; compact regions of at least 300 px. Measured: IoU 0.88 on a "
+    "synthetic scene; white building roofs are the known confusion."
+)
+DAM_TEXT = (
+    "Water (MNDWI with SWIR, else NDWI) with an elongated, bright, unvegetated barrier "
+    "along it. Measured: IoU 0.99 on a synthetic reservoir; bright shores (quays, "
+    "lakeside roads) are the known confusion. Needs NIR: no visible-band water index is "
+    "credible (IoU 0.04-0.15 against NDWI on NAIP), so on RGB-only imagery label dams "
+    "(classes background, dam) and train a model instead."
+)
 
 WATER_CLASSES = {
     0: ClassInfo(name="land", color="#d8cfb0"),
@@ -197,13 +232,7 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
 
 def slot_models() -> list[tuple[ModelSpec, Factory]]:
     """Listed so users see what is planned; not runnable until weights are registered."""
-    rgb = ["red", "green", "blue"]
-    seg = [
-        ("building", "Building footprints", rgb, (0.3, 2.0), _binary("building", "#d0433a")),
-        ("pv-plant", "Solar (PV) plants", OPTICAL, (0.5, 10.0), _binary("pv plant", "#3a4fd0")),
-        ("greenhouse", "Greenhouses", OPTICAL, (0.5, 10.0), _binary("greenhouse", "#e6e6e6")),
-        ("dam", "Dams", rgb, (0.5, 10.0), _binary("dam", "#7a5230")),
-    ]
+    seg: list[tuple[str, str, list[str], tuple[float, float], dict[int, ClassInfo]]] = []
     change: list[tuple[str, str, list[str], tuple[float, float], str, str]] = []
     out: list[tuple[ModelSpec, Factory]] = []
     for name, title, bands, res, classes in seg:
@@ -301,5 +330,86 @@ def cloud_mask_models() -> list[tuple[ModelSpec, Factory]]:
     return out
 
 
+def _rgbn_tool(
+    name: str,
+    title: str,
+    thing: ClassInfo,
+    chip: tuple[int, int],
+    resolution: tuple[float, float],
+    description: str,
+    factory: str,
+    needs_nir: bool = False,
+) -> tuple[ModelSpec, Factory]:
+    """A zero-sample tool on red, green, blue (+ nir, + swir16 when the image has them)."""
+    options = [RGBN_SWIR[:4]] if needs_nir else [RGBN_SWIR[:4], RGBN_SWIR[:3]]
+    return (
+        ModelSpec(
+            name=name,
+            title=title,
+            task="segmentation",
+            bands=RGBN_SWIR,
+            band_options=options,
+            classes={0: ClassInfo(name="background", color="#000000"), 1: thing},
+            chip_size=chip[0],
+            overlap=chip[1],
+            resolution_range=resolution,
+            weights=BUILTIN,
+            needs_fit=True,
+            description=description + " " + (RGBN_TEXT if not needs_nir else NIR_TEXT),
+        ),
+        f"{PKG}.{factory}",
+    )
+
+
+def zero_sample_models() -> list[tuple[ModelSpec, Factory]]:
+    """Tools that run on the user's RGB / RGBN imagery without training (rule-based methods
+    from the literature; see each module for the rules and their sources)."""
+    return [
+        _rgbn_tool(
+            "building",
+            "Buildings (morphological building index)",
+            ClassInfo(name="building", color="#d0433a"),
+            (768, 128),
+            (0.3, 2.0),
+            BUILDING_TEXT,
+            "buildings:build_building",
+        ),
+        _rgbn_tool(
+            "pv-plant",
+            "Solar (PV) plants (spectral and row-texture rules)",
+            ClassInfo(name="pv plant", color="#3a4fd0"),
+            (512, 64),
+            (0.1, 2.0),
+            PV_TEXT,
+            "solar:build_solar",
+        ),
+        _rgbn_tool(
+            "greenhouse",
+            "Greenhouses (bright unsaturated roofs)",
+            ClassInfo(name="greenhouse", color="#e6e6e6"),
+            (512, 64),
+            (0.1, 2.0),
+            GREENHOUSE_TEXT,
+            "greenhouses:build_greenhouses",
+        ),
+        _rgbn_tool(
+            "dam",
+            "Dams (bright barrier along a water body)",
+            ClassInfo(name="dam", color="#7a5230"),
+            (1024, 128),
+            (0.3, 2.0),
+            DAM_TEXT,
+            "dams:build_dams",
+            needs_nir=True,
+        ),
+    ]
+
+
 def builtin_models() -> list[tuple[ModelSpec, Factory]]:
-    return physical_models() + parcel_change_models() + cloud_mask_models() + slot_models()
+    return (
+        physical_models()
+        + zero_sample_models()
+        + parcel_change_models()
+        + cloud_mask_models()
+        + slot_models()
+    )

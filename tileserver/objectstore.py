@@ -128,10 +128,6 @@ def object_store(settings: Settings) -> ObjectStore:
     return LocalStore(settings)
 
 
-def is_stored_remotely(settings: Settings) -> bool:
-    return bool(getattr(settings, "storage_url", None))
-
-
 def stored_here(uri: str, settings: Settings) -> bool:
     """True for objects this deployment published to its own S3 storage."""
     url: str | None = getattr(settings, "storage_url", None)

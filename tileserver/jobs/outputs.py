@@ -12,7 +12,13 @@ from __future__ import annotations
 import logging
 
 from tileserver.catalog import DatasetRecord
-from tileserver.manage.trash import delete_lock, finish, open_entry, owned_files
+from tileserver.manage.trash import (
+    close_handles,
+    delete_lock,
+    finish,
+    open_entry,
+    owned_files,
+)
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.jobs")
@@ -24,6 +30,7 @@ def remove_outputs(job_id: str, records: list[DatasetRecord], settings: Settings
         return
     with delete_lock(settings):
         for record in records:
+            close_handles(record, settings)
             manifest = owned_files(record, settings)
             try:
                 finish(open_entry(settings, manifest), manifest, settings)

@@ -23,6 +23,7 @@ from tileserver.manage.caches import Forget
 from tileserver.manage.trash import (
     Manifest,
     Stage,
+    close_handles,
     delete_lock,
     discard_entry,
     finish,
@@ -88,6 +89,7 @@ def delete_dataset(
         say("row")
         if forget is not None:
             forget("dataset", record.id)
+        close_handles(record, settings)
         try:
             finish(entry, manifest, settings, stage)
         except Exception:  # the dataset is gone; the next sweep removes what is left

@@ -102,6 +102,19 @@ def owned_files(record: DatasetRecord, settings: Settings) -> Manifest:
     )
 
 
+def close_handles(record: DatasetRecord, settings: Settings) -> None:
+    """Close the tile readers' kept-open handles on a deleted raster's local file (each
+    thread closes its own when it next reads), so none keeps the file's space in use."""
+    if record.kind != "raster" or is_remote(record.uri):
+        return
+    from tileserver.tiling.reader import release_file
+
+    try:
+        release_file(str(local_path(record.uri, settings)))
+    except CogsightError:  # a path outside the data root was never opened here
+        return
+
+
 @contextmanager
 def _lock(settings: Settings, mode: int) -> Iterator[bool]:
     """``trash/.lock`` held with ``mode``; yields False when a non-blocking lock is busy."""

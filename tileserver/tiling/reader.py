@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 import attr
@@ -35,10 +35,25 @@ _BOUNDS: LRUCache[tuple[str, str, str], tuple[float, float, float, float]] = LRU
 _local = threading.local()
 
 
+_released: deque[tuple[int, str]] = deque(maxlen=4096)
+_released_lock = threading.Lock()
+_released_count = 0
+
+
 def _handles() -> OrderedDict[str, DatasetReader]:
+    """This thread's handles, less those of files released (deleted) since it last looked."""
     cache = getattr(_local, "handles", None)
     if cache is None:
         cache = _local.handles = OrderedDict()
+        _local.seen = _released_count
+    if _local.seen != _released_count:
+        with _released_lock:
+            gone = [path for n, path in _released if n > _local.seen]
+            _local.seen = _released_count
+        for path in gone:
+            handle = cache.pop(path, None)
+            if handle is not None:
+                handle.close()
     return cache
 
 
@@ -57,11 +72,15 @@ def shared_handle(path: str) -> DatasetReader:
     return handle
 
 
-def forget(path: str) -> None:
-    """Drop this thread's handle for a path (called when a dataset is deleted)."""
-    handle = _handles().pop(path, None)
-    if handle is not None:
-        handle.close()
+def release_file(path: str) -> None:
+    """A dataset's file at ``path`` was deleted: every thread closes its handle for it when it
+    next reads anything (this one at once), so no open handle keeps the deleted file's space.
+    Handles are per thread, so each thread closes its own."""
+    global _released_count
+    with _released_lock:
+        _released_count += 1
+        _released.append((_released_count, path))
+    _handles()
 
 
 @attr.s

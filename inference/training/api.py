@@ -32,6 +32,16 @@ from inference.training.card import ModelCard, TrainingDataset
 from inference.training.export import model_folder, save_model
 from inference.training.labels import IGNORE, ImageGrid, LabelKind, open_labels
 from inference.training.options import TrainingOptions
+from inference.training.pixel_training import (
+    NET_CLASS,
+    check_inside,
+    fit_pixel_classifier,
+    image_reader,
+    pixel_dataset,
+    pixel_options,
+    resolve_method,
+    save_pixel_classifier,
+)
 from inference.training.sampling import (
     ChipSampler,
     ImageReader,
@@ -216,16 +226,25 @@ def _stage(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn:
 
 
 def _class_infos(classes: ClassesArg, found: list[int]) -> dict[int, ClassInfo]:
+    """Class id -> name and colour. Unnamed classes are "class N"; when the caller names a
+    single class and the labels hold 0 (the fill outside polygons), 0 is "background"."""
     if classes is None:
         classes = {c: ("background" if c == 0 else f"class {c}") for c in found}
+    named = {int(k): v for k, v in classes.items()}
+    if len(named) == 1 and 0 in found and 0 not in named:
+        named = {0: "background", **named}
     out: dict[int, ClassInfo] = {}
-    for class_id, info in sorted(classes.items()):
+    for class_id, info in sorted(named.items()):
         if not 0 <= int(class_id) < IGNORE:
             raise TrainingError(f"class ids must be 0..254, got {class_id}")
         color = PALETTE[int(class_id) % len(PALETTE)]
         out[int(class_id)] = ClassInfo(name=info, color=color) if isinstance(info, str) else info
-    if len(out) < 2:
-        raise TrainingError(f"need at least two classes; the labels hold {found}")
+    if len(out) < 2 or len(found) < 2:
+        held = ", ".join(out[c].name if c in out else str(c) for c in found) or "none"
+        raise TrainingError(
+            f"need at least two classes: the labels hold {len(found)} class ({held}); add "
+            "samples of another class (e.g. background)"
+        )
     missing = [c for c in out if c not in found]
     if missing:
         raise TrainingError(f"classes {missing} have no labelled pixel in the sample read")
@@ -323,6 +342,53 @@ def _train(
                 )
             )
         )
+        check_inside(source, grid)
+        method = resolve_method(opts, task)
+        if method == "pixel-classifier":
+            opts = pixel_options(opts)
+            fit = fit_pixel_classifier(
+                image_reader(stack, sources[0], bands[0], scale),
+                source,
+                reader.height,
+                reader.width,
+                lambda found: _class_infos(classes, found),
+                opts,
+            )
+            card = _card(
+                name,
+                title,
+                task,
+                description,
+                _band_names(band_names, reader),
+                fit.infos,
+                opts,
+                scale,
+                _pixel_size_m(reader),
+                fit.metrics,
+                owner,
+                visibility,
+                seconds=fit.seconds,
+                epochs=0.0,
+                steps=opts.trees,
+                stopped_by="epochs",
+                dataset=pixel_dataset(shown, bands, source.description, fit, _pixel_size_m(reader)),
+                architecture={"class": NET_CLASS},
+            )
+            report(90.0, "saving the model")
+            folder, card = save_pixel_classifier(
+                fit.model, card, models_dir, overwrite=overwrite, workdir=workdir
+            )
+            report(100.0, "done")
+            return TrainingResult(
+                name=name,
+                folder=folder,
+                spec=card.to_spec(folder),
+                metrics=fit.metrics,
+                card=card,
+                training_seconds=fit.seconds,
+                epochs=0.0,
+                stopped_by="epochs",
+            )
         block = opts.block or max(2 * opts.chip, 128)
         split = SpatialSplit(reader.height, reader.width, block, opts.holdout, opts.seed)
         samples = read_samples(
@@ -355,30 +421,25 @@ def _train(
         metrics = evaluate(net, samples.holdout, class_ids, names, device)
         band_list = _band_names(band_names, reader)
         pixel_m = _pixel_size_m(reader)
-        card = ModelCard(
-            name=name,
-            title=title or f"{name.replace('-', ' ').capitalize()} (trained)",
-            task=task,
-            description=description,
-            bands=band_list,
-            dates=dates,
-            classes=infos,
-            chip_size=opts.inference_chip,
-            overlap=opts.inference_overlap,
-            resolution_range=opts.resolution_range or _resolution_range(pixel_m),
-            input_scale=scale,
-            architecture=_architecture(task, len(bands[0]), len(class_ids), opts),
-            metrics=metrics,
-            dataset=_dataset(shown, bands, source.description, split, samples, pixel_m),
-            training_seconds=outcome.seconds,
+        card = _card(
+            name,
+            title,
+            task,
+            description,
+            band_list,
+            infos,
+            opts,
+            scale,
+            pixel_m,
+            metrics,
+            owner,
+            visibility,
+            seconds=outcome.seconds,
             epochs=outcome.epochs,
             steps=outcome.steps,
             stopped_by="time" if outcome.stopped_by == "time" else "epochs",
-            options=opts.model_dump(mode="json"),
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            torch_version=torch.__version__,
-            owner=owner,
-            visibility=visibility,
+            dataset=_dataset(shown, bands, source.description, split, samples, pixel_m),
+            architecture=_architecture(task, len(bands[0]), len(class_ids), opts),
         )
         card.to_spec(models_dir)  # a card that makes no valid spec fails before saving
         report(95.0, "saving the model")
@@ -393,6 +454,55 @@ def _train(
         training_seconds=outcome.seconds,
         epochs=outcome.epochs,
         stopped_by=card.stopped_by,
+    )
+
+
+def _card(
+    name: str,
+    title: str | None,
+    task: Literal["segmentation", "change"],
+    description: str,
+    band_list: list[str],
+    infos: dict[int, ClassInfo],
+    opts: TrainingOptions,
+    scale: float | None,
+    pixel_m: float,
+    metrics: AccuracyReport,
+    owner: str | None,
+    visibility: Visibility,
+    *,
+    seconds: float,
+    epochs: float,
+    steps: int,
+    stopped_by: Literal["time", "epochs"],
+    dataset: TrainingDataset,
+    architecture: dict[str, object],
+) -> ModelCard:
+    """The card of a trained model (either method)."""
+    return ModelCard(
+        name=name,
+        title=title or f"{name.replace('-', ' ').capitalize()} (trained)",
+        task=task,
+        description=description,
+        bands=band_list,
+        dates=1 if task == "segmentation" else 2,
+        classes=infos,
+        chip_size=opts.inference_chip,
+        overlap=opts.inference_overlap,
+        resolution_range=opts.resolution_range or _resolution_range(pixel_m),
+        input_scale=scale,
+        architecture=architecture,
+        metrics=metrics,
+        dataset=dataset,
+        training_seconds=seconds,
+        epochs=epochs,
+        steps=steps,
+        stopped_by=stopped_by,
+        options=opts.model_dump(mode="json"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        torch_version=torch.__version__,
+        owner=owner,
+        visibility=visibility,
     )
 
 

@@ -64,6 +64,9 @@ class ModelCard(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="TrainingOptions used")
     created: str
     torch_version: str
+    method: Literal["unet", "pixel-classifier"] = Field(
+        default="unet", description="U-Net (TorchScript) or pixel classifier (state dict)"
+    )
     owner: str | None = Field(default=None, description="who trained it (a user id)")
     visibility: Literal["public", "private"] = Field(
         default="public", description="private: listed and run only for its owner"
@@ -80,14 +83,31 @@ class ModelCard(BaseModel):
                 parts.append(f"{info.name} IoU {scores.iou:.3f} F1 {scores.f1 or 0:.3f}")
         pixels = self.dataset.train_pixels
         return (
-            f"Trained in {self.training_seconds:.0f} s ({self.epochs:g} epochs) on "
+            f"Trained in {self.training_seconds:.0f} s ({self._effort()}) on "
             f"{pixels:,} labelled pixels of {self.dataset.pixel_size_m:g} m; "
             f"held-out {', '.join(parts)}."
         )
 
+    def _effort(self) -> str:
+        if self.method == "pixel-classifier":
+            return f"pixel classifier, {self.steps} trees"
+        return f"{self.epochs:g} epochs"
+
     def to_spec(self, folder: str | Path) -> ModelSpec:
-        """The ModelSpec of the model saved in ``folder`` (TorchScript weights, checksummed)."""
+        """The ModelSpec of the model saved in ``folder`` (checksummed weights: TorchScript for
+        a U-Net, a state dict for a pixel classifier)."""
         weights = Path(folder).resolve() / self.weights
+        if self.method == "pixel-classifier":
+            arguments = {k: v for k, v in self.architecture.items() if k != "class"}
+            loaded = WeightsSpec(
+                kind="state_dict",
+                path=str(weights),
+                class_path=self.architecture["class"],
+                class_kwargs=arguments,
+                sha256=self.sha256,
+            )
+        else:
+            loaded = WeightsSpec(kind="torchscript", path=str(weights), sha256=self.sha256)
         text = " ".join(t for t in (self.description.strip(), self.summary()) if t)
         return ModelSpec(
             name=self.name,
@@ -100,7 +120,7 @@ class ModelCard(BaseModel):
             overlap=self.overlap,
             resolution_range=self.resolution_range,
             input_scale=self.input_scale,
-            weights=WeightsSpec(kind="torchscript", path=str(weights), sha256=self.sha256),
+            weights=loaded,
             description=text,
             owner=self.owner,
             visibility=self.visibility,

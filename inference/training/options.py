@@ -12,6 +12,24 @@ class TrainingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    method: Literal["auto", "unet", "pixel-classifier"] = Field(
+        default="unet",
+        description="'unet'; 'pixel-classifier' (a forest on multi-scale filter features, "
+        "seconds on a CPU, learns from sparse strokes); 'auto': the pixel classifier for "
+        "segmentation (better on unseen ground from few samples, by measurement), U-Net for change",
+    )
+    estimator: Literal["random-forest", "gradient-boosting"] = Field(
+        default="random-forest", description="pixel classifier's estimator"
+    )
+    trees: int = Field(default=100, ge=1, le=2000, description="pixel classifier trees")
+    sigmas: tuple[float, ...] = Field(
+        default=(0.7, 1.0, 1.6, 3.5, 5.0, 10.0),
+        min_length=1,
+        description="pixel classifier feature scales (px)",
+    )
+    max_samples: int = Field(
+        default=50_000, ge=100, description="pixel classifier: most labelled pixels per class"
+    )
     time_budget_s: float = Field(default=300.0, gt=0, description="wall-clock training seconds")
     max_epochs: int = Field(default=100, ge=1, description="epoch cap")
     chip: int = Field(default=64, ge=16, description="training chip side (px, multiple of 8)")

@@ -19,12 +19,12 @@ from rasterio.transform import from_origin
 pytest.importorskip("sklearn")
 pytest.importorskip("skimage")
 
-from inference.engine import run_inference  # noqa: E402
-from inference.models import ModelRegistry  # noqa: E402
-from inference.models.errors import TrainingError  # noqa: E402
-from inference.models.user_models import register_user_models  # noqa: E402
-from inference.training import TrainingOptions, train_segmentation  # noqa: E402
-from inference.training.pixel_classifier import PixelClassifier, predict_blocks  # noqa: E402
+from inference.engine import run_inference
+from inference.models import ModelRegistry
+from inference.models.errors import TrainingError
+from inference.models.user_models import register_user_models
+from inference.training import TrainingOptions, train_segmentation
+from inference.training.pixel_classifier import PixelClassifier, predict_blocks
 
 SIZE = 384
 ORIGIN = (500_000.0, 4_000_000.0)
@@ -118,7 +118,7 @@ def test_strokes_train_a_model_the_engine_runs(scene, tmp_path: Path) -> None:
 
 def test_block_prediction_has_no_seams(scene, tmp_path: Path) -> None:
     """Blocks of 100 px (halo read around each) give the probabilities of the whole image."""
-    image, truth, strokes = scene
+    image, _truth, strokes = scene
     result = train_segmentation(
         image, strokes, bands=[1, 2, 3], name="seams", models_dir=tmp_path, scale=None,
         class_field="class", background=None, options=FAST, registry=ModelRegistry(),

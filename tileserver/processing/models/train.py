@@ -62,6 +62,12 @@ class TrainInputs(BaseModel):
         max_length=64,
         description="Common band names the model reads (resolved per dataset).",
     )
+    method: Literal["unet", "pixel-classifier", "auto"] = Field(
+        default="unet",
+        description="'unet'; 'pixel-classifier': a random forest on multi-scale filter "
+        "features (trains in seconds, learns from sparse strokes; segmentation only); "
+        "'auto': the pixel classifier for segmentation, the U-Net for change.",
+    )
     time_budget_s: float = Field(default=120.0, gt=0, le=6 * 3600, description="Seconds.")
     max_epochs: int = Field(default=100, ge=1, le=10_000)
     holdout: float = Field(default=0.25, gt=0, lt=1, description="Held-out share of the image.")
@@ -87,7 +93,7 @@ class TrainInputs(BaseModel):
 
 class TrainProcess(Process):
     id = "train"
-    title = "Train a model (U-Net / Siamese U-Net)"
+    title = "Train a model (U-Net / Siamese U-Net / pixel classifier)"
     description = (
         "Learns a segmentation or change model from an image and labels (a mask or polygons), "
         "validates it on a held-out part, saves TorchScript + model card and registers it."
@@ -171,6 +177,7 @@ class TrainProcess(Process):
             title=params.title,
             description=params.description,
             options=TrainingOptions(
+                method=params.method,
                 time_budget_s=params.time_budget_s,
                 max_epochs=params.max_epochs,
                 holdout=params.holdout,

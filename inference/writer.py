@@ -363,7 +363,7 @@ def assemble_cog(
             blockysize=TILE,
             **_PART_OPTIONS,
         )
-        factors = []
+        factors: list[int] = []
         size = smallest
         while size > TILE:
             factors.append(2 ** (len(factors) + 1))
@@ -402,3 +402,74 @@ def _coarse_vrt(coarse: Path, level: int, count: int) -> str:
         lines.append("</VRTRasterBand>")
     lines.append("</VRTDataset>")
     return "\n".join(lines)
+
+
+# --- any readable raster (uploads) -----------------------------------------------------------
+
+
+@contextmanager
+def _source(path: str, has_gcps: bool) -> Iterator[Any]:
+    """Yield a dataset to translate; GCP-only rasters are warped through their GCPs first."""
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    with rasterio.open(path) as src:
+        if not has_gcps:
+            yield src
+            return
+        _gcps, gcp_crs = src.gcps
+        options: dict[str, Any] = {"crs": gcp_crs, "resampling": Resampling.bilinear}
+        if src.nodata is not None:
+            options.update(src_nodata=src.nodata, nodata=src.nodata)
+        else:
+            options.update(add_alpha=True)
+        with WarpedVRT(src, **options) as vrt:
+            yield vrt
+
+
+def translate_to_cog(
+    src_path: str,
+    dst: Path,
+    *,
+    has_gcps: bool = False,
+    resampling: str = "average",
+    internal_mask: bool = False,
+    tmp_dir: Path | None = None,
+) -> Path:
+    """Write any readable raster ``src_path`` as a COG at ``dst`` (same format as every other
+    output), atomically, through rio-cogeo (which keeps alpha bands and adds masks).
+
+    ``internal_mask`` adds a GDAL internal mask band when the source has neither a nodata value
+    nor an alpha band (those already say which pixels are valid, and a mask would replace the
+    nodata value). ``tmp_dir`` (on the same filesystem as ``dst``) holds the partial output and
+    rio-cogeo's intermediate file, so an interrupted conversion leaves nothing beside ``dst``.
+    """
+    from rio_cogeo.cogeo import cog_translate
+    from rio_cogeo.profiles import cog_profiles
+    from rio_cogeo.utils import has_alpha_band
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    work = tmp_dir or dst.parent
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / f".{dst.name}.partial"
+    profile = cog_profiles.get("deflate")
+    profile.update(blockxsize=TILE, blockysize=TILE, predictor=2)
+    try:
+        with _source(src_path, has_gcps) as source:
+            if source.dtypes[0].startswith("float"):
+                profile["predictor"] = 3
+            add_mask = internal_mask and source.nodata is None and not has_alpha_band(source)
+            cog_translate(
+                source,
+                str(tmp),
+                profile,
+                add_mask=add_mask,
+                overview_resampling=resampling,  # type: ignore[arg-type]
+                in_memory=False,
+                quiet=True,
+                config={"GDAL_NUM_THREADS": "ALL_CPUS", "GDAL_TIFF_INTERNAL_MASK": True},
+            )
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst

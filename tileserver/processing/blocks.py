@@ -118,21 +118,21 @@ def write_blockwise(
         tuple(band_names or ()),
     )
     parts: list[tuple[int, int, int, int, str]] = []
-    for window, path in ctx.map_blocks(
-        write_region,
-        windows(grid, size),
-        spec,
-        str(folder.resolve()),
-        levels,
-        resampling,
-        block_fn,
-        args,
-        label="blocks",
-    ):
-        parts.append((*window, path))
-    ctx.progress(92.0, "writing COG")
     cog = ctx.scratch(f"{name}.cog.tif")
-    try:
+    try:  # the parts are removed whatever happens: a failed block, a cancel, a failed assembly
+        for window, path in ctx.map_blocks(
+            write_region,
+            windows(grid, size),
+            spec,
+            str(folder.resolve()),
+            levels,
+            resampling,
+            block_fn,
+            args,
+            label="blocks",
+        ):
+            parts.append((*window, path))
+        ctx.progress(92.0, "writing COG")
         assemble_cog(
             spec,
             parts,

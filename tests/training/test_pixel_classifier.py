@@ -163,3 +163,14 @@ def test_samples_outside_the_image_are_refused(scene, tmp_path: Path) -> None:
                 class_field="class", background=None, registry=ModelRegistry(),
                 options=FAST.model_copy(update={"method": method}),
             )  # fmt: skip
+
+
+def test_one_named_class_gets_an_implicit_background() -> None:
+    """Either method: ``classes={"1": "building"}`` over labels holding 0 and 1 names 0
+    "background" (it used to fail with "need at least two classes")."""
+    from inference.training.api import _class_infos
+
+    infos = _class_infos({"1": "building"}, [0, 1])  # type: ignore[dict-item]
+    assert {c: i.name for c, i in infos.items()} == {0: "background", 1: "building"}
+    with pytest.raises(TrainingError, match="at least two classes: the labels hold 1 class"):
+        _class_infos({"1": "building"}, [1])  # type: ignore[dict-item]

@@ -139,9 +139,11 @@ def spacenet_point(
     frame = gpd.GeoDataFrame(
         {"class": [1] * len(chosen) + [0] * len(strokes)}, geometry=chosen + strokes, crs=crs
     )
-    options = TrainingOptions(
-        method=method,  # type: ignore[arg-type] trees=trees, seed=seed, threads=2, max_epochs=epochs,
-        time_budget_s=3600, chip=64, holdout=0.2, inference_chip=512, inference_overlap=64,
+    options = TrainingOptions.model_validate(
+        dict(
+            method=method, trees=trees, seed=seed, threads=2, max_epochs=epochs,
+            time_budget_s=3600, chip=64, holdout=0.2, inference_chip=512, inference_overlap=64,
+        )
     )  # fmt: skip
     registry = ModelRegistry()
     with tempfile.TemporaryDirectory() as tmp:

@@ -73,7 +73,7 @@ def test_a_repeated_task_takes_over_its_attempt_and_clears_its_outputs(died_afte
 
 
 def test_a_first_claim_leaves_other_jobs_outputs_alone(died_after_publishing):
-    settings, catalog, store, _job_id, user_id, first, _before = died_after_publishing
+    _settings, catalog, store, _job_id, user_id, first, _before = died_after_publishing
     other = store.create("index", {"dataset": first.id, "index": "NDVI"}, owner=user_id)
     claim = store.claim(other.id)
     assert claim is not None and claim.earlier_outputs == []  # its input names no lineage

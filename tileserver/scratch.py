@@ -71,6 +71,19 @@ def job_owner(job_id: str, attempt: int) -> str:
     return f"job-{job_id}-{attempt}"
 
 
+def remove_earlier_attempts(settings: Settings, job_id: str, attempt: int) -> int:
+    """Remove the scratch of ``job_id``'s attempts before ``attempt``: the claim of a new attempt
+    means those runs are dead, so their folders (a killed worker's parts, a half-assembled COG)
+    go at once rather than at the next sweep. Returns the bytes freed."""
+    freed = 0
+    for entry in scratch_root(settings).iterdir():
+        parsed = parse_name(entry.name)
+        job = JOB_OWNER.match(parsed.owner) if parsed is not None else None
+        if job is not None and job["job"] == job_id and int(job["attempt"]) < attempt:
+            freed += remove(entry)
+    return freed
+
+
 def scratch_name(kind: str, owner: str | None = None) -> str:
     if not re.fullmatch(r"[a-z]+", kind):
         raise ValueError(f"scratch kind {kind!r}: lower-case letters only")

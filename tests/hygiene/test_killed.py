@@ -127,7 +127,7 @@ def test_killed_mid_job(tmp_path):
         )
         assert job.status_code == 201, job.text
         job_id = job.json()["jobID"]
-        wait_until(lambda: _growing(world.data, f"work-job-{job_id}-", "*.blocks/*"), 120)
+        wait_until(lambda: _growing(world.data, f"work-job-{job_id}-", "*.parts/*"), 120)
         kill9(proc)
 
     store = JobStore(world.catalog)

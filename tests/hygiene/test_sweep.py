@@ -133,6 +133,21 @@ def test_a_running_job_keeps_its_folder_until_it_no_longer_runs_as_that_attempt(
     assert scratch(world.data) == []
 
 
+def test_a_new_attempt_removes_the_earlier_attempts_scratch_at_once(world):
+    store = JobStore(world.catalog)
+    job = store.create("index", {"dataset": "x", "index": "NDVI"}, owner=world.user.id)
+    other = store.create("index", {"dataset": "x", "index": "NDVI"}, owner=world.user.id)
+    first = JobContext(world.catalog, world.settings, job_id=job.id, attempt=store.start(job.id))
+    first.scratch("output.parts").mkdir()
+    (first.scratch("output.parts") / ".output.cog.tif.partial").write_bytes(b"x" * 1000)
+    neighbour = JobContext(
+        world.catalog, world.settings, job_id=other.id, attempt=store.start(other.id)
+    )
+    store.requeue(job.id, "re-queued: its worker stopped responding")
+    second = JobContext(world.catalog, world.settings, job_id=job.id, attempt=store.start(job.id))
+    assert sorted(scratch(world.data)) == sorted([second.workdir.name, neighbour.workdir.name])
+
+
 def test_a_dead_process_folder_goes_a_live_one_stays(world):
     dead_pid = _dead_pid()
     dead = new_scratch(world.settings, "export", f"pid{dead_pid}-123456@{hostname()}")
@@ -243,7 +258,7 @@ def test_a_sweep_while_a_real_job_writes_its_blocks_leaves_it_to_finish(world, t
             f"{url}/processes/index/execution", json=inputs, headers=world.headers
         ).json()
         root = world.data / ".tmp"
-        wait_until(lambda: list(root.glob(f"work-job-{job['jobID']}-1-*/*.blocks/*")), 120)
+        wait_until(lambda: list(root.glob(f"work-job-{job['jobID']}-1-*/*.parts/*")), 120)
         report = sweep_scratch(world.catalog, world.settings, legacy=True)
         assert report.removed == []
         done = wait_for_job(url, job["jobID"], world.headers)

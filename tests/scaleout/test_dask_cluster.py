@@ -105,3 +105,5 @@ def test_a_killed_worker_does_not_fail_the_job(
         red, nir = src.read(1).astype("float64"), src.read(2).astype("float64")
         np.testing.assert_allclose(ndvi.read(1), (nir - red) / (nir + red), atol=1e-6)
     assert not list(data_dir.rglob("*.partial"))
+    # the killed attempt's scratch (its parts, a half-assembled COG) went when the job re-ran
+    assert not list((data_dir / ".tmp").glob(f"work-job-{job_id}-*"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tileserver.catalog import Catalog, DatasetRecord
-from tileserver.scratch import job_owner, new_scratch
+from tileserver.scratch import job_owner, new_scratch, remove_earlier_attempts
 from tileserver.settings import Settings
 from tileserver.sources import gdal_path
 
@@ -52,6 +52,8 @@ class JobContext:
         # ``work-job-<id>-<attempt>-…``: kept by the scratch sweep while the job runs as this
         # attempt, whichever worker writes blocks into it (a run outside a job: this process's)
         claim = job_owner(job_id, attempt) if job_id is not None and attempt is not None else None
+        if job_id is not None and attempt is not None and attempt > 1:
+            remove_earlier_attempts(settings, job_id, attempt)
         self.workdir = new_scratch(settings, "work", claim)
 
     # progress ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from inference.models.errors import TrainingError, WeightsError
-from inference.training.pixel_features import FeatureSet, pixel_features
+from inference.training.pixel_features import FeatureSet, available_cores, pixel_features
 
 Estimator = Literal["random-forest", "gradient-boosting"]
 ReadBlock = Callable[[int, int, int, int], np.ndarray]
@@ -47,9 +48,17 @@ def make_estimator(kind: Estimator, trees: int, seed: int, threads: int | None) 
         min_samples_leaf=2,
         max_features="sqrt",
         class_weight="balanced",
-        n_jobs=threads or 1,
+        n_jobs=threads or available_cores(),  # trees are built and read in parallel
         random_state=seed,
     )
+
+
+def in_threads() -> AbstractContextManager[Any]:
+    """joblib's threading backend for a forest's trees: its default (processes) is refused in
+    a daemon process such as a Dask worker, where it would fall back to one core."""
+    import joblib
+
+    return joblib.parallel_config(backend="threading")
 
 
 @dataclass
@@ -75,13 +84,24 @@ class PixelClassifier:
         )
 
     def block_probabilities(self, values: np.ndarray) -> np.ndarray:
-        """(K, H, W) probabilities of one (C, H, W) window (edges mirrored)."""
+        """(K, H, W) probabilities of one (C, H, W) window (edges mirrored).
+
+        A constant window (blank, all nodata, the engine's probe chip) has the same features
+        at every pixel, so one pixel is predicted and repeated: exact, and free."""
+        bands, rows, cols = values.shape
+        flat_bands = values.reshape(bands, -1)
+        if rows * cols > 9 and (flat_bands == flat_bands[:, :1]).all():
+            one = self.block_probabilities(np.ascontiguousarray(values[:, :3, :3]))[:, :1, :1]
+            return np.repeat(np.repeat(one, rows, axis=1), cols, axis=2)
         feats = pixel_features(self.prepare(values), self.features)
         flat = feats.reshape(feats.shape[0], -1).T
         proba = np.empty((flat.shape[0], len(self.class_ids)), dtype=np.float32)
         step = 262_144  # bounds the estimator's temporary arrays
-        for start in range(0, flat.shape[0], step):
-            proba[start : start + step] = self.estimator.predict_proba(flat[start : start + step])
+        with in_threads():
+            for start in range(0, flat.shape[0], step):
+                proba[start : start + step] = self.estimator.predict_proba(
+                    flat[start : start + step]
+                )
         return proba.T.reshape(len(self.class_ids), *values.shape[1:])
 
 
@@ -112,32 +132,45 @@ def labelled_features(
     log_input: bool,
     ignore: int,
     block: int = 512,
+    tile: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features (N, F), labels (N,) and block index (N,) of every labelled pixel, read block
-    by block (blocks without labels cost one label read only)."""
+    """Features (N, F), labels (N,) and block index (N,) of every labelled pixel, in the order
+    of the ``block``-sized blocks (row-major, numbered from 1: the held-out unit).
+
+    Features are computed per ``tile`` (a multiple of ``block``, default twice it) with its
+    halo, so the halo is paid once per tile rather than per block; tiles without labels cost
+    one label read only."""
+    tile = max(block, (tile or 2 * block) // block * block)
     probe = PixelClassifier(None, features, [], log_input)
     halo = features.halo
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
-    bs: list[np.ndarray] = []
-    index = 0
-    for r in range(0, rows, block):
-        for c in range(0, cols, block):
-            h, w = min(block, rows - r), min(block, cols - c)
-            labels = read_labels(r, c, h, w)
-            mask = labels != ignore
-            index += 1
-            if not mask.any():
+    per_row = -(-cols // block)
+    found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for tr in range(0, rows, tile):
+        for tc in range(0, cols, tile):
+            th, tw = min(tile, rows - tr), min(tile, cols - tc)
+            labels = read_labels(tr, tc, th, tw)
+            if not (labels != ignore).any():
                 continue
-            r0, c0 = max(0, r - halo), max(0, c - halo)
-            r1, c1 = min(rows, r + h + halo), min(cols, c + w + halo)
+            r0, c0 = max(0, tr - halo), max(0, tc - halo)
+            r1, c1 = min(rows, tr + th + halo), min(cols, tc + tw + halo)
             feats = pixel_features(probe.prepare(read(r0, c0, r1 - r0, c1 - c0)), features)
-            inner = feats[:, r - r0 : r - r0 + h, c - c0 : c - c0 + w]
-            xs.append(inner[:, mask].T.copy())
-            ys.append(labels[mask].astype(np.int64))
-            bs.append(np.full(int(mask.sum()), index, dtype=np.int64))
-    if not xs:
+            for r in range(0, th, block):
+                for c in range(0, tw, block):
+                    part = labels[r : r + block, c : c + block]
+                    mask = part != ignore
+                    if not mask.any():
+                        continue
+                    h, w = part.shape
+                    inner = feats[:, tr + r - r0 : tr + r - r0 + h, tc + c - c0 : tc + c - c0 + w]
+                    index = ((tr + r) // block) * per_row + (tc + c) // block + 1
+                    found[index] = (inner[:, mask].T.copy(), part[mask].astype(np.int64))
+            del feats
+    if not found:
         raise TrainingError("the samples label no pixel of the image")
+    order = sorted(found)
+    xs = [found[i][0] for i in order]
+    ys = [found[i][1] for i in order]
+    bs = [np.full(len(found[i][1]), i, dtype=np.int64) for i in order]
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(bs)
 
 
@@ -200,9 +233,10 @@ class PixelClassifierNet(torch.nn.Module):
         if self._model is None:
             buffer: torch.Tensor = self.get_buffer("payload")
             payload = buffer.cpu().numpy().tobytes()
-            self._model = PixelClassifier(
-                deserialize(payload), self.features, self.class_ids, self.log_input
-            )
+            estimator = deserialize(payload)
+            if hasattr(estimator, "n_jobs"):  # the cores here, not those of the trainer
+                estimator.n_jobs = available_cores()
+            self._model = PixelClassifier(estimator, self.features, self.class_ids, self.log_input)
         return self._model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

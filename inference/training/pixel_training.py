@@ -35,6 +35,7 @@ from inference.training.pixel_classifier import (
     PixelClassifierNet,
     as_bytes,
     cap_per_class,
+    in_threads,
     labelled_features,
     make_estimator,
     state_dict_of,
@@ -152,7 +153,8 @@ def fit_pixel_classifier(
     train = ~held
     keep = np.flatnonzero(train)[cap_per_class(y[train], opts.max_samples, opts.seed)]
     estimator = make_estimator(opts.estimator, opts.trees, opts.seed, opts.threads)
-    estimator.fit(x[keep], y[keep])
+    with in_threads():
+        estimator.fit(x[keep], y[keep])
     if list(estimator.classes_) != class_ids:
         raise TrainingError(
             f"classes {sorted(set(class_ids) - set(found))} have no labelled pixel in the samples"
@@ -160,7 +162,8 @@ def fit_pixel_classifier(
     model = PixelClassifier(estimator, features, class_ids, log_input=True)
     matrix = ConfusionMatrix(class_ids)
     if held.any():
-        predicted = np.asarray(estimator.predict(x[held]))
+        with in_threads():
+            predicted = np.asarray(estimator.predict(x[held]))
         matrix.add(predicted, y[held])
     metrics = matrix.report({c: infos[c].name for c in class_ids})
     return PixelFit(model, infos, metrics, len(keep), int(held.sum()), time.monotonic() - started)

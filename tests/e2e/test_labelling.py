@@ -9,6 +9,8 @@ over water the samples do not cover, land green — and the held-out accuracy is
 
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 
 import httpx
@@ -111,6 +113,8 @@ def test_label_train_and_see_the_prediction(live_server, demo, catalog, settings
 
         page.fill("[data-testid='label-budget']", "300")
         page.fill("[data-testid='label-epochs']", "3")
+        assert page.input_value("[data-testid='label-method']") == "auto"
+        clicked = time.monotonic()
         page.click("[data-testid='label-train']")
         page.wait_for_selector("[data-testid='labelling'][data-status^='train-']", timeout=60_000)
         page.wait_for_function(
@@ -131,6 +135,8 @@ def test_label_train_and_see_the_prediction(live_server, demo, catalog, settings
             f"() => window.cogsight.layers.some(l => l.datasetId === '{prediction}')",
             timeout=60_000,
         )
+        # "auto" learns a pixel classifier for a segmentation set: seconds, not minutes
+        print(f"first prediction drawn {time.monotonic() - clicked:.1f} s after Train")
         text = page.inner_text("[data-testid='label-accuracy']")
         assert "Held-out accuracy" in text, text
         percent = float(text.split("Held-out accuracy ")[1].split(" %")[0])

@@ -174,3 +174,69 @@ def test_one_named_class_gets_an_implicit_background() -> None:
     assert {c: i.name for c, i in infos.items()} == {0: "background", 1: "building"}
     with pytest.raises(TrainingError, match="at least two classes: the labels hold 1 class"):
         _class_infos({"1": "building"}, [1])  # type: ignore[dict-item]
+
+
+def test_features_in_threads_equal_one_thread() -> None:
+    from inference.training.pixel_features import FeatureSet, pixel_features
+
+    image = np.random.default_rng(3).random((3, 150, 130)).astype(np.float32) * 100
+    features = FeatureSet(sigmas=(0.7, 3.5, 10.0))
+    one = pixel_features(image, features, threads=1)
+    assert np.array_equal(one, pixel_features(image, features, threads=4))
+    assert one.shape == (features.count(3), 150, 130)
+
+
+def test_labelled_features_do_not_depend_on_the_tile_size() -> None:
+    """Features are read per tile with a halo: every tile size gives the same rows (to float
+    rounding), in the order of the held-out blocks."""
+    from inference.training.pixel_classifier import labelled_features
+    from inference.training.pixel_features import FeatureSet
+
+    image = np.random.default_rng(4).random((2, 300, 270)).astype(np.float32) * 100
+    labels = np.full((300, 270), 255)
+    labels[5:40, 10:60], labels[150:230, 200:260], labels[280:300, 0:20] = 1, 2, 1
+
+    def read(r: int, c: int, h: int, w: int) -> np.ndarray:
+        return image[:, r : r + h, c : c + w]
+
+    def read_labels(r: int, c: int, h: int, w: int) -> np.ndarray:
+        return labels[r : r + h, c : c + w]
+
+    runs = [
+        labelled_features(
+            read,
+            read_labels,
+            300,
+            270,
+            FeatureSet(sigmas=(1.0, 5.0)),
+            log_input=True,
+            ignore=255,
+            block=64,
+            tile=tile,
+        )
+        for tile in (64, 128, 512)
+    ]
+    for x, y, blocks in runs[1:]:
+        np.testing.assert_allclose(x, runs[0][0], atol=1e-5)  # float sums in another order
+        assert np.array_equal(y, runs[0][1])
+        assert np.array_equal(blocks, runs[0][2])
+    assert list(np.unique(runs[0][2])) == sorted(np.unique(runs[0][2]))
+    assert len(runs[0][1]) == 35 * 50 + 80 * 60 + 20 * 20
+
+
+def test_a_constant_window_is_predicted_from_one_pixel_exactly(tmp_path: Path) -> None:
+    from inference.training.pixel_classifier import make_estimator
+    from inference.training.pixel_features import FeatureSet, pixel_features
+
+    rng = np.random.default_rng(5)
+    model = PixelClassifier(None, FeatureSet(sigmas=(1.0, 4.0)), [1, 2])
+    image = model.prepare(rng.random((3, 80, 80)).astype(np.float32) * 3000)
+    x = pixel_features(image, model.features).reshape(model.features.count(3), -1).T
+    model.estimator = make_estimator("random-forest", 10, 0, 1).fit(x, (x[:, 0] > 7) + 1)
+    for value in (0.0, 2500.0):
+        blank = np.full((3, 120, 90), value, dtype=np.float32)
+        feats = pixel_features(model.prepare(blank), model.features)
+        full = model.estimator.predict_proba(feats.reshape(feats.shape[0], -1).T)
+        np.testing.assert_allclose(
+            model.block_probabilities(blank), full.T.reshape(2, 120, 90), atol=1e-6
+        )

@@ -52,6 +52,13 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
   const downloads = el("div", { class: "button-row" });
   const budgetInput = el("input", { class: "input input-small", type: "number", min: "5", step: "5", value: "60", testid: "label-budget", title: "Training time budget (s)" });
   const epochsInput = el("input", { class: "input input-small", type: "number", min: "1", step: "1", value: "100", testid: "label-epochs", title: "At most this many epochs" });
+  const methodSelect = el(
+    "select",
+    { class: "input input-small", testid: "label-method", title: "How to learn from the samples" },
+    el("option", { value: "auto" }, "Auto"),
+    el("option", { value: "pixel-classifier" }, "Pixel classifier (seconds)"),
+    el("option", { value: "unet" }, "U-Net"),
+  );
   const trainBtn = el("button", { type: "button", class: "btn", testid: "label-train", onclick: () => train().catch((err) => failed(err, "Train")) }, "Train");
   const cancelBtn = el("button", { type: "button", class: "btn btn-small btn-danger", testid: "label-cancel", hidden: true, onclick: () => cancel() }, "Cancel");
   const fill = el("div", { class: "progress-fill", style: "width:0%" });
@@ -71,6 +78,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
     countText,
     el("div", { class: "button-row" }, saveBtn, undoBtn, versionText),
     downloads,
+    el("div", { class: "button-row" }, el("span", { class: "hint" }, "Method"), methodSelect),
     el("div", { class: "button-row" }, el("span", { class: "hint" }, "Budget s"), budgetInput, el("span", { class: "hint" }, "epochs"), epochsInput),
     el("div", { class: "button-row" }, trainBtn, cancelBtn),
     progress,
@@ -314,6 +322,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
     const request = await sendJSON("POST", `/samples/${enc(state.set.id)}/train-request`, {
       time_budget_s: Number(budgetInput.value) || 60,
       max_epochs: Number(epochsInput.value) || 100,
+      method: methodSelect.value,
     });
     const job = await sendJSON("POST", `/processes/${enc(request.process)}/execution`, { inputs: request.inputs });
     state.accuracy = null;

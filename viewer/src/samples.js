@@ -40,13 +40,17 @@ export function samplesFromFeatures(collection) {
   return (collection.features || []).map((f) => ({ geometry: f.geometry, class: Number(f.properties.class), kind: f.properties.kind || "polygon" }));
 }
 
-/** "Held-out accuracy 97.1 % · mIoU 0.912" from a train job's results (or a plain note). */
+/** "Held-out accuracy 97.1 % · mIoU 0.912 · 12,000 px · pixel classifier · trained in 9 s" from a
+ * train job's results (or a plain note). */
 export function accuracyText(values) {
   const metrics = values && values.metrics;
   if (!metrics || metrics.overall_accuracy === null || metrics.overall_accuracy === undefined) return "No held-out samples were scored (draw samples over more of the image)";
   const parts = [`Held-out accuracy ${(100 * metrics.overall_accuracy).toFixed(1)} %`];
   if (metrics.mean_iou !== null && metrics.mean_iou !== undefined) parts.push(`mIoU ${Number(metrics.mean_iou).toFixed(3)}`);
   if (metrics.pixels) parts.push(`${Number(metrics.pixels).toLocaleString("en")} px`);
+  const method = values.card && values.card.method;
+  if (method) parts.push(method === "pixel-classifier" ? "pixel classifier" : method === "unet" ? "U-Net" : method);
+  if (values.training_seconds !== undefined && values.training_seconds !== null) parts.push(`trained in ${Number(values.training_seconds).toFixed(0)} s`);
   return parts.join(" · ");
 }
 

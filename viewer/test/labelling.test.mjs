@@ -35,4 +35,8 @@ test("stored samples come back as polygons with their class", () => {
 test("the accuracy line reads the held-out metrics", () => {
   assert.equal(accuracyText({ metrics: { overall_accuracy: 0.9713, mean_iou: 0.9121, pixels: 12000 } }), "Held-out accuracy 97.1 % · mIoU 0.912 · 12,000 px");
   assert.match(accuracyText({ metrics: { overall_accuracy: null } }), /No held-out samples/);
+  assert.equal(
+    accuracyText({ metrics: { overall_accuracy: 0.95 }, card: { method: "pixel-classifier" }, training_seconds: 8.6 }),
+    "Held-out accuracy 95.0 % · pixel classifier · trained in 9 s",
+  );
 });

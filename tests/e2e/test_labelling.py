@@ -10,7 +10,6 @@ over water the samples do not cover, land green — and the held-out accuracy is
 from __future__ import annotations
 
 import time
-
 from pathlib import Path
 
 import httpx

@@ -8,7 +8,8 @@ no 100k² input file is written. The VRT is recorded in the catalog as a dataset
 Reported: wall time, the block and assembly phases, peak RSS of each worker (sampled every
 0.5 s), peak scratch bytes (the data root's scratch area, sampled every 5 s), output size, and
 whether the output validates as a COG. Free disk space is checked first: the output (float32,
-deflate) and the parts in scratch (zstd) need about 1.2 x 4 bytes per pixel on this input.
+deflate) and the parts in scratch (zstd) need about 1.9 x 4 bytes per pixel on this input
+(measured: 76.9 GB at the peak for 10^10 px).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def main() -> None:
     from tileserver.jobs.store import JobStatus, JobStore
     from tileserver.settings import Settings
 
-    need = int(args.size**2 * 4 * 1.2)
+    need = int(args.size**2 * 4 * 1.9)
     args.dir.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(args.dir).free
     log(f"free disk {free / 1e9:.1f} GB, estimated need {need / 1e9:.1f} GB")

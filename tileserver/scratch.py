@@ -75,6 +75,8 @@ def remove_earlier_attempts(settings: Settings, job_id: str, attempt: int) -> in
     """Remove the scratch of ``job_id``'s attempts before ``attempt``: the claim of a new attempt
     means those runs are dead, so their folders (a killed worker's parts, a half-assembled COG)
     go at once rather than at the next sweep. Returns the bytes freed."""
+    if attempt <= 1:
+        return 0
     freed = 0
     for entry in scratch_root(settings).iterdir():
         parsed = parse_name(entry.name)

@@ -83,8 +83,8 @@ def pixel_features(
     per_band, per_sigma = features.count(1), features.per_sigma
     out = np.empty((features.count(bands), rows, cols), dtype=np.float32)
     planes = [image[b].astype(np.float32, copy=False) for b in range(bands)]
-    for band, plane in enumerate(planes):
-        if features.raw:
+    if features.raw:
+        for band, plane in enumerate(planes):
             out[band * per_band] = plane
 
     def fill(task: tuple[int, int]) -> None:

@@ -51,8 +51,9 @@ class JobContext:
         self._on_progress = on_progress
         # ``work-job-<id>-<attempt>-…``: kept by the scratch sweep while the job runs as this
         # attempt, whichever worker writes blocks into it (a run outside a job: this process's)
-        claim = job_owner(job_id, attempt) if job_id is not None and attempt is not None else None
-        if job_id is not None and attempt is not None and attempt > 1:
+        claim = None
+        if job_id is not None and attempt is not None:
+            claim = job_owner(job_id, attempt)
             remove_earlier_attempts(settings, job_id, attempt)
         self.workdir = new_scratch(settings, "work", claim)
 

@@ -40,6 +40,8 @@ export function samplesFromFeatures(collection) {
   return (collection.features || []).map((f) => ({ geometry: f.geometry, class: Number(f.properties.class), kind: f.properties.kind || "polygon" }));
 }
 
+const METHOD_NAMES = { "pixel-classifier": "pixel classifier", unet: "U-Net" };
+
 /** "Held-out accuracy 97.1 % · mIoU 0.912 · 12,000 px · pixel classifier · trained in 9 s" from a
  * train job's results (or a plain note). */
 export function accuracyText(values) {
@@ -49,7 +51,7 @@ export function accuracyText(values) {
   if (metrics.mean_iou !== null && metrics.mean_iou !== undefined) parts.push(`mIoU ${Number(metrics.mean_iou).toFixed(3)}`);
   if (metrics.pixels) parts.push(`${Number(metrics.pixels).toLocaleString("en")} px`);
   const method = values.card && values.card.method;
-  if (method) parts.push(method === "pixel-classifier" ? "pixel classifier" : method === "unet" ? "U-Net" : method);
+  if (method) parts.push(METHOD_NAMES[method] || method);
   if (values.training_seconds !== undefined && values.training_seconds !== null) parts.push(`trained in ${Number(values.training_seconds).toFixed(0)} s`);
   return parts.join(" · ");
 }

@@ -61,6 +61,11 @@ def test_create_save_download_and_train_request(client, demo):
     assert set_id in [s["id"] for s in listed]
     request = client.post(f"/samples/{set_id}/train-request", json={"max_epochs": 2}).json()
     assert request["process"] == "train" and request["inputs"]["name"] == "api-set-v1"
+    auto = client.post(f"/samples/{set_id}/train-request", json={"method": "auto"}).json()
+    assert auto["inputs"]["method"] == "auto"  # what the Label tab sends by default
+    bogus = client.post(f"/samples/{set_id}/train-request", json={"method": "magic"}).json()
+    refused = client.post("/processes/train/execution", json={"inputs": bogus["inputs"]})
+    assert refused.status_code == 400 and "method" in refused.text, refused.text
 
     outside = client.post(
         "/samples",

@@ -97,8 +97,9 @@ class ModelSpec(BaseModel):
     band_options: list[list[str]] = Field(
         default_factory=list,
         description="other band lists, in order of preference, used when the dataset lacks "
-        "`bands` (e.g. RGBN or RGB where `bands` needs SWIR); each of a different length "
-        "so the model tells them apart by its input's channel count",
+        "`bands` (e.g. RGBN or RGB where `bands` needs SWIR); the engine builds the model "
+        "for the set it feeds (ModelEntry.build(bands=...)), so sets of one length are "
+        "told apart by the module's factory, not by the channel count",
     )
     dates: int = Field(default=1, ge=1, le=2, description="2 for change models: bands x 2")
     classes: dict[int, ClassInfo] = Field(default_factory=dict)
@@ -150,9 +151,9 @@ class ModelSpec(BaseModel):
         lo, hi = self.resolution_range
         if not 0 < lo <= hi:
             raise ValueError("resolution_range must be 0 < min <= max metres")
-        lengths = [len(b) for b in [self.bands, *self.band_options]]
-        if len(set(lengths)) != len(lengths) or min(lengths) < 1:
-            raise ValueError("bands and each of band_options need different, non-zero lengths")
+        sets = [tuple(b) for b in [self.bands, *self.band_options]]
+        if len(set(sets)) != len(sets) or min(len(b) for b in sets) < 1:
+            raise ValueError("bands and each of band_options need to be different, non-empty")
         if not self.slot and self.weights is None:
             raise ValueError("a runnable model needs weights (kind 'builtin' for code)")
         return self

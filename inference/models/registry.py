@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -55,8 +55,11 @@ class ModelEntry:
     spec: ModelSpec
     factory: Factory = None
 
-    def build(self) -> torch.nn.Module:
-        """The network in eval mode with gradients off. Raises ModelNotRunnable for slots."""
+    def build(self, bands: Sequence[str] | None = None) -> torch.nn.Module:
+        """The network in eval mode with gradients off. Raises ModelNotRunnable for slots.
+
+        ``bands``: the band set the engine will feed (one of ``spec.band_sets``); the factory
+        gets the spec narrowed to it, so a module can tell apart sets of one length."""
         if not self.spec.runnable:
             raise ModelNotRunnable(f"Model '{self.spec.name}' is not runnable: {self.spec.reason}")
         if self.factory is None:
@@ -65,11 +68,23 @@ class ModelEntry:
             module = load_weights(self.spec)
         else:
             factory = import_object(self.factory) if isinstance(self.factory, str) else self.factory
-            module = factory(self.spec)
+            module = factory(self.narrowed(bands))
         module.eval()
         for param in module.parameters():
             param.requires_grad_(False)
         return module
+
+    def narrowed(self, bands: Sequence[str] | None) -> ModelSpec:
+        """The spec for one of its band sets (the spec itself for None or ``spec.bands``)."""
+        if bands is None or list(bands) == self.spec.bands:
+            return self.spec
+        if list(bands) not in self.spec.band_sets:
+            raise ValueError(
+                f"Model '{self.spec.name}' takes the bands "
+                + " or ".join("(" + ", ".join(b) + ")" for b in self.spec.band_sets)
+                + f", not ({', '.join(bands)})"
+            )
+        return self.spec.model_copy(update={"bands": list(bands), "band_options": []})
 
 
 class ModelRegistry:
@@ -114,8 +129,8 @@ class ModelRegistry:
         """Registered names, sorted (slots included; see spec.runnable)."""
         return sorted(self._items)
 
-    def build(self, name: str) -> torch.nn.Module:
-        return self.get(name).build()
+    def build(self, name: str, bands: Sequence[str] | None = None) -> torch.nn.Module:
+        return self.get(name).build(bands)
 
     def unregister(self, name: str) -> None:
         """Remove a model (tests, plug-in reloads)."""
@@ -135,9 +150,9 @@ class ModelRegistry:
 MODELS = ModelRegistry()
 
 
-def build(name: str) -> torch.nn.Module:
-    """Build a registered model (eval mode, no gradients)."""
-    return MODELS.build(name)
+def build(name: str, bands: Sequence[str] | None = None) -> torch.nn.Module:
+    """Build a registered model (eval mode, no gradients) for the band set ``bands``."""
+    return MODELS.build(name, bands)
 
 
 def _pairs(obj: Any, where: str) -> list[tuple[ModelSpec, Factory]]:

@@ -21,6 +21,11 @@ Zha 2003). The change vector is d = f2 - f1:
 So P(class k) = P(|d| > T) * P(direction k), and P(no change) = 1 - sum_k P(class k).
 Crop phenology is the main false alarm source (a green crop harvested to tilled soil looks
 like vegetation loss); ripening crops are rejected by the dMNDWI condition.
+
+Without SWIR (aerial RGBN or RGB) the same classes come from CVA in the feature space those
+bands support, with a brightness gain fitted per date: see change_rgbn.py. The engine builds
+the module for the band set it feeds (green, red, nir, swir16, or red, green, blue, nir:
+both 8 channels for two dates; or red, green, blue: 6).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import torch
 from torch import Tensor
 
 from inference.models.base import ModelSpec
+from inference.models.builtin import change_rgbn
 from inference.models.builtin.landcover import URBAN_MNDWI
 from inference.models.builtin.layers import (
     GlobalFitModule,
@@ -44,6 +50,9 @@ SOFTNESS = 0.02
 MIN_MAGNITUDE = 0.15
 WATER_LINE = 0.0
 GREEN_LOSS_NDVI, GREEN_LOSS_NDBI, GREEN_LOSS_MNDWI = -0.15, 0.10, 0.05
+SWIR_BANDS = ["green", "red", "nir", "swir16"]
+RGBN_BANDS = ["red", "green", "blue", "nir"]
+RGB_BANDS = ["red", "green", "blue"]
 
 
 def index_features(x: Tensor) -> Tensor:
@@ -59,13 +68,28 @@ def index_features(x: Tensor) -> Tensor:
     )
 
 
+def _check_channels(channels: int, bands: list[str]) -> None:
+    if channels != 2 * len(bands):
+        raise ValueError(
+            f"change-cva built for {', '.join(bands)} needs {2 * len(bands)} channels (date 1 "
+            f"then date 2); it got {channels} channel(s)"
+        )
+
+
 class ChangeVectorAnalysis(GlobalFitModule):
     threshold: Tensor
+    gains: Tensor
 
-    def __init__(self, softness: float = SOFTNESS) -> None:
+    def __init__(self, softness: float = SOFTNESS, bands: list[str] | None = None) -> None:
         super().__init__()
         self.softness = softness
+        self.bands = list(bands or SWIR_BANDS)
+        if self.bands not in (SWIR_BANDS, RGBN_BANDS, RGB_BANDS):
+            raise ValueError(f"change-cva has no method for the bands {', '.join(self.bands)}")
+        self.visible = self.bands != SWIR_BANDS
         self.register_buffer("threshold", torch.tensor(MIN_MAGNITUDE))
+        #: brightness gain of each date (RGB / RGBN only; the SWIR path reads reflectance)
+        self.register_buffer("gains", torch.ones(2))
 
     @staticmethod
     def change_vector(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -74,7 +98,12 @@ class ChangeVectorAnalysis(GlobalFitModule):
         return f1, f2, f2 - f1
 
     def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-        """Global Otsu threshold of the change magnitude over the image's valid pixels."""
+        """Global Otsu threshold of the change magnitude over the image's valid pixels (and,
+        without SWIR, each date's brightness gain first)."""
+        channels = int(np.asarray(sample).shape[0])
+        _check_channels(channels, self.bands)
+        if self.visible:
+            return self._fit_visible(sample, valid, channels)
         tensor, mask = sample_tensor(sample, valid, 8, "change-cva")
         _, _, delta = self.change_vector(tensor)
         magnitude = delta[0].norm(dim=0).numpy()[mask]
@@ -89,7 +118,36 @@ class ChangeVectorAnalysis(GlobalFitModule):
         self._mark_fitted(info)
         return info
 
+    def _fit_visible(
+        self, sample: np.ndarray, valid: np.ndarray | None, channels: int
+    ) -> dict[str, float]:
+        tensor, mask = sample_tensor(sample, valid, channels, "change-cva")
+        array, half = tensor[0].numpy(), channels // 2
+        levels = [change_rgbn.bright_level(d, mask) for d in (array[:half], array[half:])]
+        gains = [1.0 / level for level in levels]
+        before = change_rgbn.date_bands(array[:half], gains[0])
+        after = change_rgbn.date_bands(array[half:], gains[1])
+        magnitude = change_rgbn.magnitude(before, after)[mask]
+        otsu = otsu_threshold(magnitude)
+        threshold = max(otsu, MIN_MAGNITUDE)
+        self.threshold.fill_(threshold)
+        self.gains.copy_(torch.tensor(gains))
+        info = {
+            "threshold": threshold,
+            "otsu": otsu,
+            "changed_fraction": float((magnitude > threshold).mean()),
+            "bright_level_1": levels[0],
+            "bright_level_2": levels[1],
+        }
+        self._mark_fitted(info)
+        return info
+
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 4:
+            _check_channels(int(x.shape[1]), self.bands)
+        if x.ndim == 4 and self.visible:
+            self._require_fit()
+            return change_rgbn.forward_chips(x, self.gains, float(self.threshold))
         check_input(x, 8, "change-cva")
         self._require_fit()
         s = self.softness
@@ -111,4 +169,5 @@ class ChangeVectorAnalysis(GlobalFitModule):
 
 
 def build_change_cva(spec: ModelSpec) -> ChangeVectorAnalysis:
-    return ChangeVectorAnalysis()
+    """For the spec's band set (the engine narrows it to the set it feeds)."""
+    return ChangeVectorAnalysis(bands=spec.bands)

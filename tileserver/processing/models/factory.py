@@ -11,8 +11,11 @@ from functools import partial
 from typing import Any
 
 
-def build_named_model(name: str, models_dir: str | None, threads: int | None) -> Any:
-    """The model ``name`` from the registry, trained models in ``models_dir`` included.
+def build_named_model(
+    name: str, models_dir: str | None, threads: int | None, bands: list[str] | None = None
+) -> Any:
+    """The model ``name`` from the registry, trained models in ``models_dir`` included, built
+    for the band set ``bands`` the engine feeds it.
 
     ``threads`` caps torch's intra-op threads so the workers of one machine do not
     oversubscribe its cores.
@@ -24,9 +27,11 @@ def build_named_model(name: str, models_dir: str | None, threads: int | None) ->
     if threads:
         torch.set_num_threads(threads)
     registry = ensure_user_models(models_dir)
-    return registry.build(name)
+    return registry.build(name, bands)
 
 
-def model_factory(name: str, models_dir: str | None, workers: int) -> partial[Any]:
+def model_factory(
+    name: str, models_dir: str | None, workers: int, bands: list[str] | None = None
+) -> partial[Any]:
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    return partial(build_named_model, name, models_dir, threads)
+    return partial(build_named_model, name, models_dir, threads, bands)

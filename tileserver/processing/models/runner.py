@@ -34,7 +34,8 @@ def run_model(
     from inference.reading import NoOverlapError, align_second_date
 
     paths = [ctx.path(r) for r in records]
-    bands = [sources.band_indexes(spec, r) for r in records]
+    chosen = sources.band_set(spec, records)
+    bands = [sources.band_indexes(spec, r, chosen) for r in records]
     scaling = sources.scaling(spec, records[0])
     area = sources.aoi_shape(params.aoi)
     local_area = None
@@ -71,12 +72,12 @@ def run_model(
     )
     try:
         if client_cm is None:
-            factory = model_factory(spec.name, str(models_dir(ctx.settings)), workers)
+            factory = model_factory(spec.name, str(models_dir(ctx.settings)), workers, chosen)
             run_inference_distributed(factory, paths, out, client=None, **kwargs)
         else:
             with client_cm as client:
                 workers = max(1, len(client.scheduler_info().get("workers", {})))
-                factory = model_factory(spec.name, str(models_dir(ctx.settings)), workers)
+                factory = model_factory(spec.name, str(models_dir(ctx.settings)), workers, chosen)
                 run_inference_distributed(factory, paths, out, client=client, **kwargs)
     except ValueError as exc:  # shape/class mismatches of user models, fit failures
         raise InvalidInput(f"The model could not run on this image: {exc}") from None

@@ -14,6 +14,7 @@ docs/architecture.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +35,44 @@ class Scaling:
     offset: float
 
 
-def band_indexes(spec: ModelSpec, record: DatasetRecord) -> list[int]:
-    """1-based band of each of the model's bands in ``record``: the first of the spec's band
-    sets (``bands``, then ``band_options``) the dataset has all of; UnknownBand 400 naming
-    every set otherwise."""
+def band_set(spec: ModelSpec, records: Sequence[DatasetRecord]) -> list[str]:
+    """The first of the spec's band sets (``bands``, then ``band_options``) every one of
+    ``records`` (the dates of a change pair) has: what the engine feeds and the model is
+    built for; UnknownBand 400 naming every set otherwise."""
+    for names in spec.band_sets:
+        if all(_resolves(names, r) for r in records):
+            return names
+    for record in records:
+        _chosen(spec, record)  # a 400 naming every set for an image that has none
+    wanted = " or ".join("(" + ", ".join(names) + ")" for names in spec.band_sets)
+    raise UnknownBand(f"{spec.name} needs the same bands on both dates: {wanted}.")
+
+
+def band_indexes(
+    spec: ModelSpec, record: DatasetRecord, names: Sequence[str] | None = None
+) -> list[int]:
+    """1-based band in ``record`` of each of ``names`` (default: the first of the spec's band
+    sets the record has all of)."""
+    return _chosen(spec, record)[1] if names is None else _indexes(names, record)
+
+
+def _indexes(names: Sequence[str], record: DatasetRecord) -> list[int]:
+    return [resolve_band(n, record.band_names, record.sensor) for n in names]
+
+
+def _resolves(names: Sequence[str], record: DatasetRecord) -> bool:
+    try:
+        _indexes(names, record)
+    except UnknownBand:
+        return False
+    return True
+
+
+def _chosen(spec: ModelSpec, record: DatasetRecord) -> tuple[list[str], list[int]]:
     first: UnknownBand | None = None
     for names in spec.band_sets:
         try:
-            return [resolve_band(name, record.band_names, record.sensor) for name in names]
+            return names, _indexes(names, record)
         except UnknownBand as exc:
             first = first or exc
     if len(spec.band_sets) == 1 and first is not None:

@@ -1,14 +1,16 @@
 """cogsight's exception tree and the single map from exception to HTTP status.
 
 Library code raises these; ``install_error_handlers`` is the only place that knows about HTTP.
-Every error body is ``{"code": ..., "detail": ...}``; a 500 is logged with its traceback and
-answers a generic message so internals never leak.
+Every error body is ``{"code": ..., "detail": ...}``, plus the ``extra`` fields an error carries
+(``needs_samples``: a sample-set body); a 500 is logged with its traceback and answers a generic
+message so internals never leak.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +39,8 @@ class CogsightError(Exception):
     """Base of every error cogsight raises on purpose."""
 
     code = "error"
+    extra: Mapping[str, object] = MappingProxyType({})
+    """Fields the JSON error body carries beside ``code`` and ``detail`` (none for most)."""
 
 
 class NotFoundError(CogsightError):
@@ -59,6 +63,18 @@ class InvalidInput(CogsightError):
 
 class UnknownBand(InvalidInput):
     code = "unknown_band"
+
+
+class NeedsSamples(UnknownBand):
+    """A classifying tool cannot run on the image's bands and no zero-sample method on them is
+    credible: a 422 whose body also carries ``labelling``, a sample-set body for the tool's
+    classes (``POST /samples``), so a client opens the labelling loop instead of failing."""
+
+    code = "needs_samples"
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.extra = extra
 
 
 class UnknownIndex(InvalidInput):
@@ -160,6 +176,7 @@ def name_few(items: Sequence[object], shown: int = 5) -> str:
 STATUS_BY_EXCEPTION: dict[type[Exception], int] = {
     NotFoundError: 404,
     InvalidInput: 400,
+    NeedsSamples: 422,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     ForbiddenSource: 403,
@@ -217,17 +234,29 @@ def code_for(exc: Exception) -> str:
     return "invalid_input"
 
 
-def error_response(status: int, code: str, detail: object) -> JSONResponse:
+def error_response(
+    status: int, code: str, detail: object, extra: Mapping[str, object] | None = None
+) -> JSONResponse:
+    """``{"code", "detail"}`` and any ``extra`` fields (which never replace those two), all
+    redacted."""
     from tileserver.auth.redact import redact_data  # here: tileserver.auth imports this module
 
-    return JSONResponse(status_code=status, content={"code": code, "detail": redact_data(detail)})
+    fields = {k: v for k, v in (extra or {}).items() if k not in ("code", "detail")}
+    content = {"code": code, "detail": redact_data(detail), **redact_data(fields)}
+    return JSONResponse(status_code=status, content=content)
 
 
-def _answer(request: Request, status: int, code: str, detail: object) -> Response:
+def _answer(
+    request: Request,
+    status: int,
+    code: str,
+    detail: object,
+    extra: Mapping[str, object] | None = None,
+) -> Response:
     """The JSON error, or an image of it where a map client asked an image route for one."""
     from tileserver.tiling.error_images import answer  # here: tileserver.tiling imports this
 
-    return answer(request, status, code, detail, error_response(status, code, detail))
+    return answer(request, status, code, detail, error_response(status, code, detail, extra))
 
 
 def _rasterio_detail(exc: Exception) -> str:
@@ -244,7 +273,8 @@ async def _handle_known(request: Request, exc: Exception) -> Response:
     elif status >= 500 and not isinstance(exc, SourceUnavailable | InsufficientStorage):
         return await _handle_unexpected(request, exc)  # those two reasons are safe to show
     detail = _rasterio_detail(exc) if isinstance(exc, RasterioIOError) else str(exc)
-    return _answer(request, status, code_for(exc), detail)
+    extra = exc.extra if isinstance(exc, CogsightError) else None
+    return _answer(request, status, code_for(exc), detail, extra)
 
 
 async def _handle_http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -132,5 +132,5 @@ def test_dam_on_rgb_only_imagery_says_what_it_needs(client, catalog, settings, t
         catalog, settings, image, title="rgb", thumbnail=False, band_names=["red", "green", "blue"]
     )
     response = client.post("/processes/dam/execution", json={"inputs": {"dataset": record.id}})
-    assert response.status_code == 400
-    assert "nir" in response.json()["detail"]
+    assert response.status_code == 422  # no credible RGB method: label dams and train instead
+    assert response.json()["code"] == "needs_samples" and "nir" in response.json()["detail"]

@@ -4,12 +4,15 @@
 import { authHeaders, withToken } from "./auth.js";
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, code = null, url = "" } = {}) {
+  /** `body`: the parsed JSON error body, for errors that carry more than a message
+   * (`needs_samples`: its `labelling` sample-set body). */
+  constructor(message, { status = 0, code = null, url = "", body = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.url = url;
+    this.body = body;
   }
 }
 
@@ -91,10 +94,12 @@ export async function sendJSON(method, path, body, { signal } = {}) {
   }
   const parsed = await parseBody(response);
   if (!response.ok) {
+    const json = parsed && typeof parsed === "object" ? parsed : null;
     throw new ApiError(errorMessageFromBody(parsed, response.status, response.statusText), {
       status: response.status,
-      code: parsed && typeof parsed === "object" ? parsed.code ?? null : null,
+      code: json ? json.code ?? null : null,
       url: path,
+      body: json,
     });
   }
   return parsed;

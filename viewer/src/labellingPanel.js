@@ -4,7 +4,8 @@
 // train (an ordinary `train` job: live progress, cancel), and see the prediction over the
 // image as soon as the model exists, with its held-out accuracy. Correct by drawing more
 // samples where it erred and train again (a new model version). "Apply" runs the trained model
-// as a tool on any other image.
+// as a tool on any other image. A tool that cannot run on an image's bands (a `needs_samples`
+// answer) opens this panel through `startSet`: the image chosen, a new set with its classes.
 import { getJSON, sendJSON } from "./api.js";
 import { withToken } from "./auth.js";
 import { DrawCancelled, lonLatAt } from "./draw.js";
@@ -24,6 +25,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
   const Cesium = window.Cesium;
   const state = {
     image: "",
+    laterImage: null, // the later date of a change pair started by startSet
     set: null, // SampleSetInfo once saved
     classes: [],
     current: null, // class value
@@ -64,12 +66,14 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
   const fill = el("div", { class: "progress-fill", style: "width:0%" });
   const progress = el("div", { class: "progress", testid: "label-progress", dataset: { value: "0" }, hidden: true }, fill);
   const statusText = el("div", { class: "hint", testid: "label-status" });
+  const noteText = el("div", { class: "hint label-note", testid: "label-note", hidden: true });
   const accuracy = el("div", { class: "hint label-accuracy", testid: "label-accuracy" });
   const applySelect = el("select", { class: "input", testid: "label-apply-dataset" });
   const applyBtn = el("button", { type: "button", class: "btn btn-small", testid: "label-apply", disabled: true, onclick: () => apply().catch((err) => onError(err, "Apply the model")) }, "Apply to image");
 
   root.append(
     el("div", { class: "section-head" }, el("h2", {}, "Label")),
+    noteText,
     el("label", { class: "field" }, el("span", {}, "Image"), imageSelect),
     el("label", { class: "field" }, el("span", {}, "Sample set"), setSelect),
     titleInput,
@@ -126,9 +130,30 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
 
   function resetSet() {
     for (const s of state.samples) removeEntities(s);
-    Object.assign(state, { set: null, classes: [], current: null, samples: [], dirty: false, model: null, accuracy: null, prediction: null });
+    Object.assign(state, { set: null, laterImage: null, classes: [], current: null, samples: [], dirty: false, model: null, accuracy: null, prediction: null });
     titleInput.value = "";
     titleInput.disabled = false;
+    showNote("");
+  }
+
+  function showNote(text) {
+    noteText.textContent = text;
+    noteText.hidden = !text;
+  }
+
+  /** A new, unsaved sample set on `image` (and `later_image` for a change pair) with `title`
+   * and `classes`, as a `needs_samples` answer's `labelling` gives them; `note` says why. */
+  async function startSet({ image, later_image: laterImage = null, title = "", classes = [] }, note = "") {
+    if (![...imageSelect.options].some((o) => o.value === image)) imageSelect.append(el("option", { value: image }, image));
+    await chooseImage(image);
+    setSelect.value = "";
+    state.laterImage = laterImage;
+    state.classes = classes.map((c) => ({ value: c.value, name: c.name, color: c.color }));
+    state.current = state.classes.length ? state.classes[0].value : null;
+    titleInput.value = title;
+    showNote(note);
+    render();
+    return state;
   }
 
   async function openSet(id) {
@@ -138,6 +163,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
       const info = await getJSON(`/samples/${enc(id)}`);
       const features = await getJSON(`/samples/${enc(id)}/features`);
       state.set = info;
+      state.laterImage = info.samples_for[1] || null;
       state.classes = info.classes;
       state.current = info.classes.length ? info.classes[0].value : null;
       state.samples = samplesFromFeatures(features).map((s) => ({ ...s, entities: [] }));
@@ -302,7 +328,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
   async function save() {
     if (!state.image) throw new Error("Choose an image first");
     const created = Boolean(state.set);
-    const body = saveBody({ image: state.image, title: titleInput.value.trim(), classes: state.classes, samples: state.samples, created });
+    const body = saveBody({ image: state.image, laterImage: state.laterImage, title: titleInput.value.trim(), classes: state.classes, samples: state.samples, created });
     const info = created ? await sendJSON("PUT", `/samples/${enc(state.set.id)}`, body) : await sendJSON("POST", "/samples", body);
     state.set = info;
     state.dirty = false;
@@ -331,7 +357,8 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
   }
 
   async function predict(model, dataset, { kind = "predict", vectorize = false } = {}) {
-    const job = await sendJSON("POST", `/processes/${enc(model)}/execution`, { inputs: { dataset, vectorize } });
+    const images = state.laterImage ? { datasets: [dataset, state.laterImage] } : { dataset };
+    const job = await sendJSON("POST", `/processes/${enc(model)}/execution`, { inputs: { ...images, vectorize } });
     follow(kind, job);
   }
 
@@ -447,6 +474,7 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
     refresh,
     chooseImage,
     openSet,
+    startSet,
     addClass,
     save,
     train,

@@ -27,11 +27,24 @@ export function sampleBody(sample) {
   return body;
 }
 
-/** POST /samples (first save) or PUT /samples/{id} (later saves) body. */
-export function saveBody({ image, title, classes, samples, created }) {
+/** POST /samples (first save; `laterImage`: the later date of a change pair) or
+ * PUT /samples/{id} (later saves) body. */
+export function saveBody({ image, laterImage, title, classes, samples, created }) {
   const list = samples.map(sampleBody);
   if (!list.length) throw new Error("Draw at least one sample before saving");
-  return created ? { samples: list, classes } : { image, title: title || undefined, classes, samples: list };
+  if (created) return { samples: list, classes };
+  const body = { image, title: title || undefined, classes, samples: list };
+  if (laterImage) body.later_image = laterImage;
+  return body;
+}
+
+/** Why running a tool opened the Label tab, from its `needs_samples` answer: "dam has no
+ * zero-sample method for red, green, blue: draw dam and background samples, then Train". */
+export function needsSamplesMessage(body) {
+  const names = ((body && body.labelling && body.labelling.classes) || []).map((c) => c.name);
+  const listed = names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : names[0] || "";
+  const bands = ((body && body.dataset_bands) || []).join(", ") || "this image's bands";
+  return `${(body && body.process) || "This tool"} has no zero-sample method for ${bands}: draw ${listed ? `${listed} ` : ""}samples, then Train`;
 }
 
 /** Samples of the server's GeoJSON (GET /samples/{id}/features): polygons (strokes and points

@@ -1,6 +1,7 @@
 // "Tools" panel: the server's processes (GET /processes) with a form per process built from
 // its inputsSchema (GET /processes/{id}); Run submits POST /processes/{id}/execution and hands
-// the job to the jobs panel.
+// the job to the jobs panel. A tool that cannot run on the image's bands answers
+// `needs_samples` with a sample-set body: that goes to `onNeedsSamples` (the Label tab).
 import { api } from "./api.js";
 import { createSchemaForm } from "./schemaForm.js";
 import { clear, el } from "./ui.js";
@@ -8,9 +9,10 @@ import { clear, el } from "./ui.js";
 /**
  * @param {{root: HTMLElement, getCatalog: () => {datasets: object[]},
  *          getDefaults: () => object, getArea: () => object|null, getBbox: () => number[]|null,
- *          onSubmitted: (job) => void, onError: (err, title?) => void}} opts
+ *          onSubmitted: (job) => void, onError: (err, title?) => void,
+ *          onNeedsSamples?: (body: {process, dataset_bands, labelling}) => void}} opts
  */
-export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBbox, onSubmitted, onError }) {
+export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBbox, onSubmitted, onError, onNeedsSamples }) {
   const select = el("select", { class: "input", testid: "tools-process", onchange: () => choose(select.value) });
   const description = el("div", { class: "hint tool-description", testid: "tools-description" });
   const formBox = el("div", { class: "tool-form" });
@@ -84,6 +86,10 @@ export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBb
       onSubmitted(job);
       return job;
     } catch (err) {
+      if (onNeedsSamples && err && err.code === "needs_samples" && err.body && err.body.labelling) {
+        onNeedsSamples(err.body);
+        return null;
+      }
       onError(err, `Could not start "${current.doc.title || current.doc.id}"`);
       return null;
     } finally {

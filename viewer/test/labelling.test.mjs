@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PALETTE, accuracyText, countByClass, defaultColor, newClass, saveBody, samplesFromFeatures } from "../src/samples.js";
+import { PALETTE, accuracyText, countByClass, defaultColor, needsSamplesMessage, newClass, saveBody, samplesFromFeatures } from "../src/samples.js";
 
 test("new classes take the next free value and the training palette's colour", () => {
   const water = newClass([], "water");
@@ -39,4 +39,19 @@ test("the accuracy line reads the held-out metrics", () => {
     accuracyText({ metrics: { overall_accuracy: 0.95 }, card: { method: "pixel-classifier" }, training_seconds: 8.6 }),
     "Held-out accuracy 95.0 % · pixel classifier · trained in 9 s",
   );
+});
+
+test("a set started for a change pair names its later date; a needs_samples answer says why", () => {
+  const classes = [{ value: 1, name: "dam", color: "#7a5230" }];
+  const samples = [{ geometry: { type: "Point", coordinates: [1, 2] }, class: 1, kind: "point" }];
+  assert.equal(saveBody({ image: "a", laterImage: "b", classes, samples, created: false }).later_image, "b");
+  assert.equal(saveBody({ image: "a", laterImage: "b", classes, samples, created: true }).later_image, undefined);
+  const body = {
+    code: "needs_samples",
+    process: "dam",
+    dataset_bands: ["red", "green", "blue"],
+    labelling: { image: "a", title: "dam samples", classes: [...classes, { value: 2, name: "background", color: "#000000" }] },
+  };
+  assert.equal(needsSamplesMessage(body), "dam has no zero-sample method for red, green, blue: draw dam and background samples, then Train");
+  assert.equal(needsSamplesMessage({}), "This tool has no zero-sample method for this image's bands: draw samples, then Train");
 });

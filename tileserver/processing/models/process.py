@@ -18,11 +18,11 @@ from pydantic import BaseModel
 
 from inference.models import ModelError, ModelSpec
 from tileserver.catalog import Catalog, DatasetRecord
-from tileserver.errors import InvalidInput
+from tileserver.errors import InvalidInput, UnknownBand
 from tileserver.processing.base import PROCESSES, Process, ProcessResult
 from tileserver.processing.context import JobContext
 from tileserver.processing.estimate import WorkEstimate, pixels_estimate
-from tileserver.processing.models import sources
+from tileserver.processing.models import labelling, sources
 from tileserver.processing.models.catalog import models_dir
 from tileserver.processing.models.inputs import (
     ChangeInputs,
@@ -64,8 +64,14 @@ class ModelProcess(Process):
         if not self.spec.runnable:
             raise InvalidInput(f"Model '{self.spec.name}' cannot run yet: {self.spec.reason}.")
         records = self._records(params, catalog)
+        refusal: UnknownBand | None = None
         for record in records:
-            sources.band_indexes(self.spec, record)
+            try:
+                sources.band_indexes(self.spec, record)
+            except UnknownBand as exc:
+                if not labelling.offers_labelling(self.spec):
+                    raise
+                refusal = refusal or labelling.refusal(self.spec, records, record, exc)
         sources.aoi_shape(params.aoi)
         if isinstance(params, ClassMapOptions) and params.reference:
             catalog.get_dataset(params.reference)
@@ -74,6 +80,9 @@ class ModelProcess(Process):
                 f"Datasets '{records[0].id}' and '{records[1].id}' do not overlap: change "
                 "detection needs two images of the same area."
             )
+        if refusal is not None:  # last: every other mistake is said first
+            raise refusal
+        sources.band_set(self.spec, records)  # the dates of a change share one band set
 
     def task_pixels(self, params: Any, catalog: Catalog) -> int:
         """Pixels the run reads from its (first) image: the AOI's share of it, else all of it

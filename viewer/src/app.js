@@ -28,9 +28,11 @@ import {
 } from "./layers.js";
 import { createLayersPanel } from "./layersPanel.js";
 import { createModelUpload } from "./modelUpload.js";
+import { renderOnDemand } from "./renderOnDemand.js";
 import { projectLayers } from "./projectState.js";
 import { createProjectsPanel } from "./projectsPanel.js";
 import { createRenderPicker } from "./renderPicker.js";
+import { needsSamplesMessage } from "./samples.js";
 import { createSearchPanel } from "./searchPanel.js";
 import { createStatusBar } from "./statusBar.js";
 import { createSwipe } from "./swipe.js";
@@ -72,12 +74,14 @@ const viewer = new Cesium.Viewer("globe", {
   sceneModePicker: false, // our 2D / 3D / Columbus buttons replace it
   infoBox: false,
   selectionIndicator: false,
-  requestRenderMode: false,
+  requestRenderMode: true, // frames on demand (renderOnDemand.js), not 60 a second
+  maximumRenderTimeChange: Infinity,
   navigationHelpButton: true,
   navigationInstructionsInitiallyVisible: false,
   fullscreenButton: true,
 });
 viewer.scene.globe.baseColor = Cesium.Color.fromCssColorString("#0b1220");
+renderOnDemand(viewer);
 viewer.screenSpaceEventHandler.removeInputAction(Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK); // no zoom-to-entity on double-click
 const globeBox = document.getElementById("globe");
 
@@ -528,6 +532,11 @@ const toolsPanel = createToolsPanel({
   getBbox: () => (searchPanel.area ? searchPanel.area.bbox : viewBbox()),
   onSubmitted: submitted,
   onError: (err, title) => showError(err, title),
+  onNeedsSamples: (body) => {
+    // no zero-sample method on this image's bands: label samples of the tool's classes instead
+    tabs.select("label");
+    labellingPanel.startSet(body.labelling, needsSamplesMessage(body)).catch((err) => showError(err, "Label"));
+  },
 });
 
 createModelUpload({

@@ -9,7 +9,7 @@
 import { getJSON, sendJSON } from "./api.js";
 import { withToken } from "./auth.js";
 import { DrawCancelled, lonLatAt } from "./draw.js";
-import { accuracyText, countByClass, newClass, saveBody, samplesFromFeatures } from "./samples.js";
+import { accuracyText, countByClass, firstPredictionArea, newClass, saveBody, samplesFromFeatures } from "./samples.js";
 import { clear, el } from "./ui.js";
 
 const POLL_MS = 1000;
@@ -356,9 +356,21 @@ export function createLabellingPanel({ root, viewer, draw, getCatalog, getSelect
     follow("train", job);
   }
 
+  /** The view's part of the image (at most FIRST_PREDICTION_PIXELS), or the whole image
+   * when the catalog does not describe it. */
+  function viewArea(dataset) {
+    const record = rasters().find((d) => d.id === dataset);
+    if (!record || !record.bounds || !record.width || !record.height) return undefined;
+    const rect = viewer.camera.computeViewRectangle(viewer.scene.globe.ellipsoid);
+    const view = rect ? [rect.west, rect.south, rect.east, rect.north].map(Cesium.Math.toDegrees) : null;
+    return firstPredictionArea(record, view);
+  }
+
   async function predict(model, dataset, { kind = "predict", vectorize = false } = {}) {
     const images = state.laterImage ? { datasets: [dataset, state.laterImage] } : { dataset };
-    const job = await sendJSON("POST", `/processes/${enc(model)}/execution`, { inputs: { ...images, vectorize } });
+    // the first look after Train covers the view, so it comes in seconds on any image size
+    const aoi = viewArea(dataset);
+    const job = await sendJSON("POST", `/processes/${enc(model)}/execution`, { inputs: { ...images, vectorize, ...(aoi ? { aoi } : {}) } });
     follow(kind, job);
   }
 

@@ -75,3 +75,33 @@ export function countByClass(samples) {
   for (const s of samples) out[s.class] = (out[s.class] || 0) + 1;
   return out;
 }
+
+/** Image pixels the first prediction after training covers at most: the feedback loop stays
+ * under a minute on a small machine whatever the image's size ("Apply to image" does all). */
+export const FIRST_PREDICTION_PIXELS = 1024 * 1024;
+
+/**
+ * The area of the first prediction, a GeoJSON Polygon in lon/lat: the part of the image in
+ * view (`view`: [west, south, east, north] in degrees, or null when the camera sees no
+ * ground), shrunk around its centre to at most `maxPixels` of the image's pixels. The image:
+ * `bounds` [west, south, east, north] in degrees and its `width` x `height` in pixels. Where
+ * the view misses the image, its centre.
+ */
+export function firstPredictionArea({ bounds, width, height }, view, maxPixels = FIRST_PREDICTION_PIXELS) {
+  const [w, s, e, n] = bounds;
+  const pxX = width / (e - w);
+  const pxY = height / (n - s);
+  let box = view ? [Math.max(w, view[0]), Math.max(s, view[1]), Math.min(e, view[2]), Math.min(n, view[3])] : null;
+  if (!box || box[0] >= box[2] || box[1] >= box[3]) box = [w, s, e, n];
+  const pixels = (box[2] - box[0]) * pxX * (box[3] - box[1]) * pxY;
+  if (pixels > maxPixels) {
+    const shrink = Math.sqrt(maxPixels / pixels);
+    const cx = (box[0] + box[2]) / 2;
+    const cy = (box[1] + box[3]) / 2;
+    const hx = ((box[2] - box[0]) * shrink) / 2;
+    const hy = ((box[3] - box[1]) * shrink) / 2;
+    box = [Math.max(w, cx - hx), Math.max(s, cy - hy), Math.min(e, cx + hx), Math.min(n, cy + hy)];
+  }
+  const [bw, bs, be, bn] = box;
+  return { type: "Polygon", coordinates: [[[bw, bs], [be, bs], [be, bn], [bw, bn], [bw, bs]]] };
+}

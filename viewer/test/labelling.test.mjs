@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { PALETTE, accuracyText, countByClass, defaultColor, needsSamplesMessage, newClass, saveBody, samplesFromFeatures } from "../src/samples.js";
+import { FIRST_PREDICTION_PIXELS, PALETTE, accuracyText, countByClass, defaultColor, firstPredictionArea, needsSamplesMessage, newClass, saveBody, samplesFromFeatures } from "../src/samples.js";
 
 test("new classes take the next free value and the training palette's colour", () => {
   const water = newClass([], "water");
@@ -54,4 +54,27 @@ test("a set started for a change pair names its later date; a needs_samples answ
   };
   assert.equal(needsSamplesMessage(body), "dam has no zero-sample method for red, green, blue: draw dam and background samples, then Train");
   assert.equal(needsSamplesMessage({}), "This tool has no zero-sample method for this image's bands: draw samples, then Train");
+});
+
+test("the first prediction covers the image in view, at most a megapixel of it", () => {
+  const image = { bounds: [10, 40, 11, 41], width: 4000, height: 4000 }; // 16 Mpx
+  const ring = (area) => area.coordinates[0];
+  const pixels = (area) => {
+    const [[w, s], , [e, n]] = ring(area);
+    return (e - w) * 4000 * (n - s) * 4000;
+  };
+  // a view inside the image, 400 x 400 px: all of it
+  const small = firstPredictionArea(image, [10.5, 40.5, 10.6, 40.6]);
+  assert.deepEqual(ring(small)[0], [10.5, 40.5]);
+  assert.deepEqual(ring(small)[2], [10.6, 40.6]);
+  // the whole image in view: a centred square of at most 1 Mpx
+  const whole = firstPredictionArea(image, [9, 39, 12, 42]);
+  assert.ok(pixels(whole) <= FIRST_PREDICTION_PIXELS + 1 && pixels(whole) > 0.99 * FIRST_PREDICTION_PIXELS);
+  const [[w, s], , [e, n]] = ring(whole);
+  assert.ok(Math.abs((w + e) / 2 - 10.5) < 1e-9 && Math.abs((s + n) / 2 - 40.5) < 1e-9);
+  // a small image in view: all of it; a view elsewhere or none: the image (centre)
+  const demo = { bounds: [10, 40, 10.1, 40.1], width: 768, height: 768 };
+  assert.deepEqual(ring(firstPredictionArea(demo, [9, 39, 12, 42]))[2], [10.1, 40.1]);
+  assert.deepEqual(ring(firstPredictionArea(demo, [20, 20, 21, 21]))[0], [10, 40]);
+  assert.deepEqual(ring(firstPredictionArea(demo, null))[0], [10, 40]);
 });

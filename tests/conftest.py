@@ -15,6 +15,9 @@ from tileserver.http.app import create_app
 from tileserver.settings import Settings
 
 REALDATA = Path(os.environ.get("COGSIGHT_REALDATA_DIR", ROOT.parent / "shared" / "data"))
+# the many apps tests create start their job cluster when a test submits a job, not at start-up
+# (tests/jobs/test_warm_start.py checks the warm start itself)
+os.environ.setdefault("COGSIGHT_JOB_WARM_START", "false")
 
 
 @pytest.fixture(scope="session")

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         default=None, description="tcp://host:port of a Dask scheduler; none starts a local one."
     )
     dask_workers: int = Field(default=2, ge=1, description="Workers of the embedded cluster.")
+    job_warm_start: bool = Field(
+        default=True,
+        description="Start the job cluster as the server starts, its workers importing what "
+        "jobs need, so the first job runs as fast as later ones.",
+    )
     job_block_size: int = Field(
         default=1024, ge=256, description="Pixels per side of the blocks jobs split rasters into."
     )

@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         # re-queues (or fails) jobs whose heartbeat stopped, now and while the server runs
         runner.start_watchdog()
+        if settings.job_warm_start:  # workers ready (and warm) before the first job
+            runner.warm_start()
         # finish deletes a crash interrupted (their datasets are already whole or gone)
         threading.Thread(target=sweep_trash, args=(catalog, settings), daemon=True).start()
         # scratch no live upload, job or edit owns: now (with older versions' leftovers), then

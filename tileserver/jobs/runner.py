@@ -22,6 +22,7 @@ from tileserver.jobs.cancel import cancel_job
 from tileserver.jobs.execute import execute_job
 from tileserver.jobs.paths import without_server_paths
 from tileserver.jobs.store import JobStore
+from tileserver.jobs.warmup import WorkerWarmup
 from tileserver.settings import Settings
 
 logger = logging.getLogger("cogsight.jobs")
@@ -56,7 +57,21 @@ class JobRunner:
                         env={"GDAL_CACHEMAX": str(self.settings.job_gdal_cache_mb)},
                     )
                     self._client = Client(self._cluster)
+                self._client.register_plugin(WorkerWarmup(), name=WorkerWarmup.name)
             return self._client
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client (and the embedded cluster) exists yet."""
+        return self._client is not None
+
+    def warm_start(self) -> threading.Thread:
+        """Start the cluster (and warm its workers) in the background now, so the first job
+        does not wait for it; a server calls this as it starts."""
+        thread = threading.Thread(target=lambda: self.client, name="cogsight-warm-start")
+        thread.daemon = True
+        thread.start()
+        return thread
 
     def submit(self, job_id: str) -> Any:
         """Queue the job's next run on Dask; the future (keyed by the job's attempts)."""

@@ -266,11 +266,14 @@ LANDSAT = "Landsat 8 C2L2 Colombia 2019-12-01, 512 px at ~450 m"
 
 def _landsat_water(tool: str, names: Sequence[str], water_id: int) -> tuple[float, str]:
     """Water of ``tool`` against the QA_PIXEL water bit, on clear pixels (no fill, cloud,
-    dilated cloud, cirrus or shadow: the water bit is only set where the view is clear)."""
+    dilated cloud, cirrus or shadow: the water bit is only set where the view is clear). The
+    tool is fitted on the clear pixels, as a registered C2L2 scene's QA mask has it in the
+    product (fitted on the clouds too, MNDWI's Otsu split takes 57 % of this 84 %-cloud scene
+    for water)."""
     bands, qa = landsat()
     valid = (qa & 1) == 0
     clear = valid & ((qa & 0b11110) == 0)
-    found = classes(tool, np.stack([bands[n] for n in names]), valid) == water_id
+    found = classes(tool, np.stack([bands[n] for n in names]), clear) == water_id
     truth = (qa >> 7 & 1).astype(bool) & clear
     p, r = precision_recall(found[clear], truth[clear])
     return iou(found[clear], truth[clear]), (

@@ -105,13 +105,19 @@ def test_forward_before_fit_is_refused(optical: tuple[np.ndarray, np.ndarray]) -
         build("water-optical")(torch.zeros(1, 3, 8, 8))
 
 
-def test_water_optical_refuses_image_without_water(
+def test_water_optical_keeps_the_water_line_on_an_image_without_water(
     optical: tuple[np.ndarray, np.ndarray],
 ) -> None:
+    """No water mode to split: MNDWI > 0, the index's own line, maps (almost) no water
+    instead of failing the job."""
     data, classes = optical
     land = data[[1, 4]][:, classes == VEGETATION][:, : 128 * 128].reshape(2, 128, 128)
-    with pytest.raises(ModelFitError, match="no distinct water class"):
-        _fittable("water-optical").fit(land)
+    model = _fittable("water-optical")
+    info = model.fit(land)
+    assert info["threshold"] == 0.0 and "no distinct water class" in str(info["method"])
+    with torch.inference_mode():
+        water = model(torch.from_numpy(np.ascontiguousarray(land))[None])[0, 1].numpy() > 0.5
+    assert water.mean() < 0.01
 
 
 @pytest.fixture(scope="module")

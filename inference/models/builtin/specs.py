@@ -88,7 +88,7 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
     """Models that run without training: index rules, global thresholds, the dark channel."""
     water_text = (
         "Open water by a global Otsu threshold on {index}, fitted once on the whole image "
-        "(fit refuses images without a distinct water mode)."
+        "(an image without a distinct water mode keeps the index's water line, 0)."
     )
     return [
         (
@@ -106,7 +106,8 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
                 needs_fit=True,
                 description=water_text.format(index="MNDWI = (green - swir16)/(green + swir16)")
                 + " Without SWIR (RGBN imagery) the same tool uses NDWI = (green - nir)/(green "
-                "+ nir); RGB-only images are refused (no credible visible-band water index). "
+                "+ nir); on RGB-only images it opens the labelling loop (422 needs_samples: no "
+                "credible visible-band water index). "
                 "Measured: IoU 0.997 on the demo truth (MNDWI); NDWI on the Sentinel-2 Austria "
                 "river (RGBN) finds 13.3 % / 12.3 % water at the two dates, IoU 0.91 between "
                 "them; on the NAIP North Dakota pair 12 % (2009) -> 25 % (2020) as the lakes grew.",

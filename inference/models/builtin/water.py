@@ -3,7 +3,9 @@
 Optical (`water-optical`, `water-optical-ndwi`): MNDWI = (green - swir16) / (green + swir16)
 (Xu 2006), or NDWI = (green - nir) / (green + nir) (McFeeters 1996) where the sensor has no
 SWIR band. Open water is > 0 in both; the per-image Otsu threshold adapts to turbidity and
-atmosphere. fit() refuses images without a distinct water mode.
+atmosphere. An image without a distinct water mode (a dry scene, or one whose few water pixels
+make no second mode: 85 of 21,334 clear pixels of the Landsat Colombia sample) keeps the
+index's own water line, 0, so it maps the little water there is instead of failing.
 
 `water-optical` is the one tool for every optical image: its band sets are (green, swir16)
 -> MNDWI, else (red, green, blue, nir) -> NDWI, so Sentinel-2 and Landsat get MNDWI and
@@ -42,6 +44,8 @@ from inference.models.errors import ModelFitError
 from inference.models.thresholds import NotBimodal, bimodal_split
 
 NO_WATER = "no distinct water class in this image"
+WATER_LINE = 0.0
+"""MNDWI and NDWI of open water are above 0 (Xu 2006; McFeeters 1996)."""
 # Open water in C band: VV below about -15 dB, VH below about -22 dB even when wind-roughened.
 WATER_CEILING_DB = {"vv": -15.0, "vh": -22.0, "hh": -15.0, "hv": -22.0}
 SAR_NODATA_BELOW_DB = -100.0  # values below this are nodata (-9999 in the demo scenes)
@@ -82,17 +86,23 @@ class SpectralWater(GlobalFitModule):
         channels = RGBN if np.ndim(sample) == 3 and np.shape(sample)[0] == RGBN else 2
         tensor, mask = sample_tensor(sample, valid, channels, f"water ({self.index})")
         values = self.water_index(tensor)[0].numpy()[mask]
+        name = self.index_name(channels)
         try:
             split = bimodal_split(values, method="otsu", min_weight=0.005)
+            if split.mixture.means[1] <= 0.0:
+                raise NotBimodal(f"the brighter {name.upper()} mode is not water-like (> 0)")
         except NotBimodal as exc:
-            raise ModelFitError(f"{NO_WATER}: {exc}") from exc
-        if split.mixture.means[1] <= 0.0:
-            raise ModelFitError(
-                f"{NO_WATER}: the brighter {self.index_name(channels).upper()} mode "
-                f"({split.mixture.means[1]:.2f}) is not water-like (> 0)"
-            )
+            self.threshold.fill_(WATER_LINE)
+            info: dict[str, float | str] = {
+                "threshold": WATER_LINE,
+                "method": f"the water line ({NO_WATER}: {exc})",
+                "water_fraction": float((values > WATER_LINE).mean()) if values.size else 0.0,
+                "index": name,
+            }
+            self._mark_fitted(info)
+            return info  # type: ignore[return-value]
         self.threshold.fill_(split.threshold)
-        info: dict[str, float | str] = {**split.summary(), "index": self.index_name(channels)}
+        info = {**split.summary(), "index": name}
         self._mark_fitted(info)
         return info  # type: ignore[return-value]
 

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from bench.ai_quality import SPACENET, spacenet_point
+from bench.spacenet_curve import SPACENET, spacenet_point
 
 MEASURED = 0.075
 MARGIN = 0.03

@@ -47,7 +47,6 @@ from bench.ai_quality_inputs import (
     iou,
     landsat,
     landsat_stack,
-    later_fields,
     naip,
     normalized_difference,
     precision_recall,
@@ -502,7 +501,7 @@ FARMLAND = "synthetic farmland (tests/inference/synthetic_fields.py)"
 
 @row
 def farmland_rows() -> list[Row]:
-    from tests.inference.synthetic_fields import ROOF, WATER, farmland, parcel_scores
+    from tests.inference.synthetic_fields import ROOF, farmland, later_date, parcel_scores
 
     def parcels(layout: str) -> tuple[float, str]:
         image, truth = farmland(seed=0)
@@ -527,7 +526,7 @@ def farmland_rows() -> list[Row]:
 
     def lost_fields(bands: int) -> tuple[float, str]:
         image, truth = farmland(seed=2)
-        later, gone = later_fields(image, truth, seed=2, floods=bands == 4, water=WATER, roof=ROOF)
+        later, gone = later_date(image, truth, 2, floods=bands == 4)
         found = classes("cropland-change", np.concatenate([image[:bands], later[:bands]]))
         return iou(found == 2, gone), (
             f"truth four fields built over{' or flooded' if bands == 4 else ''}, date 2 shifted "

@@ -84,3 +84,27 @@ def parcel_scores(field: np.ndarray, parcels: np.ndarray) -> tuple[float, float]
         union = where.sum() + (regions == best).sum() - inter
         matched += inter / union > 0.5
     return iou, matched / max(1, len(ids))
+
+
+def later_date(
+    image: np.ndarray, parcels: np.ndarray, seed: int, floods: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Date 2 of ``farmland``: four fields built over (roofs in 6 px blocks between dark
+    streets) or, with ``floods``, two of them flooded; shifted by 1 px (a misregistration).
+    Returns it and the truth (cropland gone)."""
+    rng = np.random.default_rng(seed)
+    later = image.copy()
+    gone = np.zeros(parcels.shape, dtype=bool)
+    rows, cols = np.mgrid[0 : parcels.shape[0], 0 : parcels.shape[1]]
+    blocks = ((rows // 6) + (cols // 6)) % 2 == 0
+    street = np.array([0.05, 0.05, 0.05, 0.06], dtype=np.float32)
+    for i, pid in enumerate(rng.choice(np.unique(parcels[parcels > 0]), 4, replace=False)):
+        where = parcels == pid
+        if floods and i % 2:
+            later[:, where] = np.array(WATER, dtype=np.float32)[:, None]
+        else:
+            later[:, where & blocks] = np.array(ROOF, dtype=np.float32)[:, None]
+            later[:, where & ~blocks] = street[:, None]
+        gone |= where
+    later += rng.normal(0.0, 0.004, later.shape).astype(np.float32)
+    return np.roll(later, 1, axis=2), gone

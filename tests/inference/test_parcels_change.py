@@ -18,7 +18,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
-from synthetic_fields import ROOF, WATER, farmland, parcel_scores
+from synthetic_fields import ROOF, farmland, later_date, parcel_scores
 
 from inference.engine import run_inference
 from inference.models import MODELS, Fittable, build
@@ -196,33 +196,10 @@ def test_field_parcels_through_the_engine_in_chips(tmp_path: Path) -> None:
 # --- change ------------------------------------------------------------------------------
 
 
-def _later(
-    image: np.ndarray, parcels: np.ndarray, seed: int, floods: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Date 2: four fields built over (roofs in 6 px blocks between dark streets) or, with
-    ``floods``, two of them flooded (truth: cropland gone); shifted by 1 px."""
-    rng = np.random.default_rng(seed)
-    later = image.copy()
-    gone = np.zeros(parcels.shape, dtype=bool)
-    rows, cols = np.mgrid[0 : parcels.shape[0], 0 : parcels.shape[1]]
-    blocks = ((rows // 6) + (cols // 6)) % 2 == 0
-    street = np.array([0.05, 0.05, 0.05, 0.06], dtype=np.float32)
-    for i, pid in enumerate(rng.choice(np.unique(parcels[parcels > 0]), 4, replace=False)):
-        where = parcels == pid
-        if floods and i % 2:
-            later[:, where] = np.array(WATER, dtype=np.float32)[:, None]
-        else:
-            later[:, where & blocks] = np.array(ROOF, dtype=np.float32)[:, None]
-            later[:, where & ~blocks] = street[:, None]
-        gone |= where
-    later += rng.normal(0.0, 0.004, later.shape).astype(np.float32)
-    return np.roll(later, 1, axis=2), gone  # a misregistration of one pixel
-
-
 @pytest.mark.parametrize("bands", [4, 3])
 def test_cropland_change_finds_lost_fields(bands: int) -> None:
     image, parcels = farmland(seed=2)
-    later, gone = _later(image, parcels, 2, floods=bands == 4)  # RGB: no water index
+    later, gone = later_date(image, parcels, 2, floods=bands == 4)  # RGB: no water index
     x = np.concatenate([image[:bands], later[:bands]]).astype(np.float32)
     classes = _run("cropland-change", x).argmax(axis=0)
     iou = _iou(classes == 2, gone)

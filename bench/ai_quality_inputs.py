@@ -74,12 +74,11 @@ def chosen_bands(name: str, available: Sequence[str]) -> list[str]:
     chooses it; ``Refused`` naming the sets when none fits."""
     from inference.models import MODELS
 
-    sets = MODELS.get(name).spec.band_sets
-    for bands in sets:
+    spec = MODELS.get(name).spec
+    for bands in spec.band_sets:
         if set(bands) <= set(available):
             return bands
-    wanted = " or ".join("(" + ", ".join(s) + ")" for s in sets)
-    raise Refused(f"{name} needs {wanted}; the data has {', '.join(available)}")
+    raise Refused(f"{name} needs {spec.band_sets_text}; the data has {', '.join(available)}")
 
 
 def band_set(name: str, available: Sequence[str]) -> list[int]:
@@ -287,32 +286,3 @@ def hazed(clear: np.ndarray, airlight: Sequence[float]) -> np.ndarray:
     t = (0.25 + 0.65 * xx**0.7 + 0.03 * np.sin(6 * yy)).astype(np.float32)
     a = np.asarray(airlight, dtype=np.float32)[:, None, None]
     return (clear * t + a * (1 - t)).astype(np.float32)
-
-
-def later_fields(
-    image: np.ndarray,
-    parcels: np.ndarray,
-    *,
-    seed: int,
-    floods: bool,
-    water: Sequence[float],
-    roof: Sequence[float],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Date 2 as tests/inference/test_parcels_change.py makes it: four fields built over
-    (roofs in 6 px blocks between dark streets) or, with ``floods``, two of them flooded;
-    shifted by 1 px. Returns it and the truth (cropland gone)."""
-    rng = np.random.default_rng(seed)
-    later, gone = image.copy(), np.zeros(parcels.shape, dtype=bool)
-    rows, cols = np.mgrid[0 : parcels.shape[0], 0 : parcels.shape[1]]
-    blocks = ((rows // 6) + (cols // 6)) % 2 == 0
-    street = np.array([0.05, 0.05, 0.05, 0.06], dtype=np.float32)
-    for i, pid in enumerate(rng.choice(np.unique(parcels[parcels > 0]), 4, replace=False)):
-        where = parcels == pid
-        if floods and i % 2:
-            later[:, where] = np.array(water, dtype=np.float32)[:, None]
-        else:
-            later[:, where & blocks] = np.array(roof, dtype=np.float32)[:, None]
-            later[:, where & ~blocks] = street[:, None]
-        gone |= where
-    later += rng.normal(0.0, 0.004, later.shape).astype(np.float32)
-    return np.roll(later, 1, axis=2), gone

@@ -181,6 +181,11 @@ class ModelSpec(BaseModel):
         return [self.bands, *self.band_options]
 
     @property
+    def band_sets_text(self) -> str:
+        """The band sets as messages name them: "(green, swir16) or (red, green, blue, nir)"."""
+        return " or ".join("(" + ", ".join(names) + ")" for names in self.band_sets)
+
+    @property
     def in_channels(self) -> int:
         return self.dates * len(self.bands)
 

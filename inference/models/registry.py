@@ -80,9 +80,8 @@ class ModelEntry:
             return self.spec
         if list(bands) not in self.spec.band_sets:
             raise ValueError(
-                f"Model '{self.spec.name}' takes the bands "
-                + " or ".join("(" + ", ".join(b) + ")" for b in self.spec.band_sets)
-                + f", not ({', '.join(bands)})"
+                f"Model '{self.spec.name}' takes the bands {self.spec.band_sets_text}, "
+                f"not ({', '.join(bands)})"
             )
         return self.spec.model_copy(update={"bands": list(bands), "band_options": []})
 

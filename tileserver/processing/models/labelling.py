@@ -97,7 +97,7 @@ def needs_samples(
     ``lacking`` has not the bands: the message and a ready sample-set body. Ids and band names
     only, never a path."""
     classes = sample_classes(spec)
-    wanted = " or ".join("(" + ", ".join(names) + ")" for names in spec.band_sets)
+    wanted = spec.band_sets_text
     bands = list(lacking.band_names)
     missing = missing_bands(spec, lacking)
     names = [str(c["name"]) for c in classes]

@@ -44,7 +44,7 @@ def band_set(spec: ModelSpec, records: Sequence[DatasetRecord]) -> list[str]:
             return names
     for record in records:
         _chosen(spec, record)  # a 400 naming every set for an image that has none
-    wanted = " or ".join("(" + ", ".join(names) + ")" for names in spec.band_sets)
+    wanted = spec.band_sets_text
     raise UnknownBand(f"{spec.name} needs the same bands on both dates: {wanted}.")
 
 
@@ -77,7 +77,7 @@ def _chosen(spec: ModelSpec, record: DatasetRecord) -> tuple[list[str], list[int
             first = first or exc
     if len(spec.band_sets) == 1 and first is not None:
         raise first
-    wanted = " or ".join("(" + ", ".join(names) + ")" for names in spec.band_sets)
+    wanted = spec.band_sets_text
     raise UnknownBand(
         f"{spec.name} needs the bands {wanted}; this dataset has "
         f"{', '.join(record.band_names)} (sensor: {record.sensor or 'generic'})."

@@ -44,6 +44,7 @@ from inference.models.builtin.layers import (
     sample_tensor,
     soft_step,
 )
+from inference.models.builtin.rgbn import bright_level
 from inference.models.thresholds import otsu_threshold
 
 SOFTNESS = 0.02
@@ -123,7 +124,8 @@ class ChangeVectorAnalysis(GlobalFitModule):
     ) -> dict[str, float]:
         tensor, mask = sample_tensor(sample, valid, channels, "change-cva")
         array, half = tensor[0].numpy(), channels // 2
-        levels = [change_rgbn.bright_level(d, mask) for d in (array[:half], array[half:])]
+        blank = "change-cva: a date is blank (no bright pixels)"
+        levels = [bright_level(d, mask, blank) for d in (array[:half], array[half:])]
         gains = [1.0 / level for level in levels]
         before = change_rgbn.date_bands(array[:half], gains[0])
         after = change_rgbn.date_bands(array[half:], gains[1])

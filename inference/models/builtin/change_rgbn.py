@@ -36,11 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from inference.models.builtin.rgbn import BRIGHT_PERCENTILE, Bands, normalized_difference, sigmoid
-from inference.models.errors import ModelFitError
+from inference.models.builtin.rgbn import Bands, sigmoid
 
-#: channels per date of the RGBN set (red, green, blue, nir) and of the RGB set
-RGBN_PER_DATE, RGB_PER_DATE = 4, 3
 SOFTNESS = 0.02
 GREEN_LOSS_NDVI = -0.15
 GREEN_LOSS_EXG = -0.08
@@ -51,26 +48,15 @@ WATER_LINE = 0.0
 WATER_NIR = 1.0
 
 
-def bright_level(date: np.ndarray, valid: np.ndarray) -> float:
-    """The 99th percentile of one date's visible maximum (C, H, W) over valid pixels."""
-    visible = date[:3].max(axis=0)[valid]
-    level = float(np.percentile(visible, BRIGHT_PERCENTILE)) if visible.size else 0.0
-    if not level > 0:
-        raise ModelFitError("change-cva: a date is blank (no bright pixels)")
-    return level
-
-
 def date_bands(date: np.ndarray, gain: float) -> Bands:
-    """(C, H, W) of one date -> its bands on the image's brightness scale (nir once)."""
+    """(C, H, W) of one date -> its bands on the image's brightness scale."""
     return Bands.of(date[:4] * gain)
 
 
 def features(bands: Bands) -> np.ndarray:
     """(3, H, W): NDVI, NDWI, brightness with NIR; ExG, brightness, saturation without."""
-    if bands.nir is not None:
-        ndwi = normalized_difference(bands.green, bands.nir)
-        assert bands.ndvi is not None
-        return np.stack([bands.ndvi, ndwi, bands.brightness])
+    if bands.ndvi is not None and bands.ndwi is not None:
+        return np.stack([bands.ndvi, bands.ndwi, bands.brightness])
     return np.stack([bands.excess_green, bands.brightness, bands.saturation])
 
 
@@ -85,8 +71,8 @@ def change_types(before: Bands, after: Bands, changed: np.ndarray) -> np.ndarray
     s = SOFTNESS
     zero = np.zeros_like(changed)
     if before.nir is not None and after.nir is not None:
-        w1 = normalized_difference(before.green, before.nir)
-        w2 = normalized_difference(after.green, after.nir)
+        assert before.ndwi is not None and after.ndwi is not None
+        w1, w2 = before.ndwi, after.ndwi
         dark1 = sigmoid(-before.nir, -WATER_NIR, s)
         dark2 = sigmoid(-after.nir, -WATER_NIR, s)
         gain = sigmoid(w2, WATER_LINE, s) * sigmoid(-w1, -WATER_LINE, s) * dark2

@@ -54,6 +54,17 @@ def normalized_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def bright_level(image: np.ndarray, valid: np.ndarray, blank: str) -> float:
+    """The image's bright level, its brightness scale's 1.0: the 99th percentile of the
+    visible maximum (bands 0-2 of (C, H, W)) over ``valid`` pixels. ``blank``: the
+    ModelFitError message where there is none."""
+    visible = image[:3].max(axis=0)[valid]
+    level = float(np.percentile(visible, BRIGHT_PERCENTILE)) if visible.size else 0.0
+    if not level > 0:
+        raise ModelFitError(blank)
+    return level
+
+
 @dataclass
 class Bands:
     """One chip's bands (H, W) float32 on the image's brightness scale (bright level 1.0)."""
@@ -94,6 +105,11 @@ class Bands:
         return None if self.nir is None else normalized_difference(self.nir, self.red)
 
     @cached_property
+    def ndwi(self) -> np.ndarray | None:
+        """McFeeters' NDWI, (green - nir)/(green + nir); None without NIR."""
+        return None if self.nir is None else normalized_difference(self.green, self.nir)
+
+    @cached_property
     def vegetation(self) -> np.ndarray:
         if self.ndvi is not None:
             return self.ndvi > VEGETATION_NDVI
@@ -103,8 +119,8 @@ class Bands:
     def water(self) -> np.ndarray:
         if self.swir is not None:
             return normalized_difference(self.green, self.swir) > 0.0
-        if self.nir is not None:
-            return normalized_difference(self.green, self.nir) > 0.0
+        if self.ndwi is not None:
+            return self.ndwi > 0.0
         return (
             (self.brightness < WATER_VISIBLE_BRIGHTNESS)
             & (self.blue >= self.red)
@@ -139,10 +155,8 @@ class RgbnModule(GlobalFitModule):
         maximum over valid pixels) to 1.0."""
         self._check(int(np.asarray(sample).shape[0]))
         tensor, mask = sample_tensor(sample, valid, int(sample.shape[0]), self.tool)
-        visible = tensor[0, :3].amax(dim=0).numpy()[mask]
-        bright = float(np.percentile(visible, BRIGHT_PERCENTILE))
-        if not bright > 0:
-            raise ModelFitError(f"{self.tool}: the image is blank (no bright pixels)")
+        blank = f"{self.tool}: the image is blank (no bright pixels)"
+        bright = bright_level(tensor[0].numpy(), mask, blank)
         self.gain.fill_(1.0 / bright)
         info = {"bright_level": bright}
         self._mark_fitted(info)

@@ -28,9 +28,9 @@ import {
 } from "./layers.js";
 import { createLayersPanel } from "./layersPanel.js";
 import { createModelUpload } from "./modelUpload.js";
-import { renderOnDemand } from "./renderOnDemand.js";
 import { projectLayers } from "./projectState.js";
 import { createProjectsPanel } from "./projectsPanel.js";
+import { renderOnDemand } from "./renderOnDemand.js";
 import { createRenderPicker } from "./renderPicker.js";
 import { needsSamplesMessage } from "./samples.js";
 import { createSearchPanel } from "./searchPanel.js";

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Container
 from pathlib import Path
 from typing import Annotated
 
@@ -155,16 +156,20 @@ def datasets(
         typer.echo(f"{item.id}  {when}  {item.sensor:16s} {len(item.band_names)}b  {item.title}")
 
 
-def _parse_pairs(pairs: list[str], what: str) -> dict[str, object]:
+def _parse_pairs(pairs: list[str], what: str, text: Container[str]) -> dict[str, object]:
+    """``key=value`` pairs, each value read as JSON unless ``text`` holds its key or it is
+    not JSON."""
     out: dict[str, object] = {}
     for pair in pairs:
         if "=" not in pair:
             raise typer.BadParameter(f"{what} must be key=value, got '{pair}'")
         key, value = pair.split("=", 1)
-        try:
-            parsed: object = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
+        parsed: object = value
+        if key not in text:
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError:
+                parsed = value
         if key in out:  # repeated keys build a list: --input datasets=a --input datasets=b
             previous = out[key]
             out[key] = [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
@@ -187,8 +192,22 @@ def run(
     ] = False,
 ) -> None:
     """Run a processing tool or model with a progress bar (or queue it with --submit)."""
-    values = {**_parse_pairs(inputs, "--input"), **_parse_pairs(params, "--param")}
+    text = _text_inputs(process)
+    values = {**_parse_pairs(inputs, "--input", text), **_parse_pairs(params, "--param", text)}
     _run_process(process, values, submit)
+
+
+def _text_inputs(process: str) -> set[str]:
+    """The process's text-only inputs (ids, titles, names): a ``--param`` for one of them is
+    kept as written, never read as a number. Unknown process: none (the service says 404)."""
+    from tileserver.processing import PROCESSES
+    from tileserver.processing.base import text_fields
+    from tileserver.processing.models import sync_model_processes
+
+    sync_model_processes(Settings())
+    if process not in PROCESSES:
+        return set()
+    return text_fields(PROCESSES.get(process).inputs)
 
 
 def _run_process(process: str, values: dict, submit: bool) -> None:

@@ -3,8 +3,11 @@ from ``cogsight run``; nothing refused becomes a job."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from tests.jobs.conftest import write_scene
@@ -16,7 +19,7 @@ from tileserver.http.app import create_app
 from tileserver.ingest import register_raster
 from tileserver.jobs.store import JobStatus, JobStore
 from tileserver.jobs.submission import COMMAND_LINE, JobRequest, check_job, submit_job
-from tileserver.processing.base import ProcessNotFound
+from tileserver.processing.base import DatasetId, ProcessNotFound, text_fields
 from tileserver.processing.estimate import JobTooLarge
 
 NDVI = {"index": "NDVI"}
@@ -133,3 +136,29 @@ def test_the_command_line_and_the_api_answer_the_same(world):
             assert said.output.strip() == f"error: {answer.json()['detail']}"
     assert JobStore(catalog).recent() == []
     assert COMMAND_LINE.is_admin and COMMAND_LINE.id is None
+
+
+@pytest.mark.parametrize("flag", ["-i", "-p"])
+def test_an_id_of_digits_only_stays_text_on_the_command_line(world, flag):
+    """Ids are hex, so about one in 280 is all digits (or digits around an 'e'): read as JSON
+    it became a number and the CLI answered 'Input should be a valid string' where the API
+    answered 404. Text inputs keep what was typed; JSON inputs are still read as JSON."""
+    settings, _catalog, _public = world
+    env = {"COGSIGHT_DATA_DIR": str(settings.data_dir)}
+    for digits in ("123456789012", "123456e78901"):
+        args = ["run", "index", flag, f"dataset={digits}", "-p", "index=NDVI", "-p", "title=2024"]
+        said = CliRunner().invoke(cli_app, args, env=env)
+        assert said.exit_code == 2, said.output
+        assert said.output.strip() == f"error: No dataset with id '{digits}'."
+
+
+def test_text_fields_are_the_inputs_that_take_only_text():
+    class Inputs(BaseModel):
+        dataset: DatasetId
+        title: str | None = None
+        mode: Literal["a", "b"] = "a"
+        datasets: list[DatasetId] = []
+        size: int | str = 1
+        scale: float = 1.0
+
+    assert text_fields(Inputs) == {"dataset", "title", "mode"}

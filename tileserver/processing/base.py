@@ -133,6 +133,26 @@ def dataset_fields(model: type[BaseModel]) -> list[str]:
     return _typed_fields(model)
 
 
+def text_fields(model: type[BaseModel]) -> set[str]:
+    """Names of the top-level fields of ``model`` that take only text (or nothing), so a
+    command line that reads ``key=value`` as JSON keeps such a value as written: an id of
+    digits only, or a title like ``2024``, is text there, not a number."""
+    schema = model.model_json_schema()
+    out = set()
+    for name, prop in schema.get("properties", {}).items():
+        arms = prop.get("anyOf", [prop])
+        kinds = set()
+        for arm in arms:
+            if "enum" in arm or "const" in arm:
+                values = arm.get("enum", [arm.get("const")])
+                kinds |= {"string" if isinstance(v, str) else "other" for v in values}
+            else:
+                kinds.add(arm.get("type", "other"))
+        if "string" in kinds and kinds <= {"string", "null"}:
+            out.add(name)
+    return out
+
+
 class ProcessNotFound(NotFoundError):
     code = "process_not_found"
 

@@ -1,6 +1,7 @@
 """cogsight inference: models run over huge rasters, results written as vector tiles.
 
-This package stays importable without the web app (and the web app never imports torch).
-The model registry, sliding-window engine and vectorization arrive here; until then the
-package only reserves the namespace.
+The model registry (``models/``), the sliding-window engine (``engine.py``), the one raster
+writer (``writer.py``), vectorization (``vectorize.py``, ``polygons/``) and training
+(``training/``). This package never imports the web app, and importing it costs no torch: the
+modules that need torch import it themselves.
 """

@@ -22,8 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from inference.cores import available_cores
 from inference.models.errors import TrainingError, WeightsError
-from inference.training.pixel_features import FeatureSet, available_cores, pixel_features
+from inference.training.pixel_features import FeatureSet, pixel_features
 
 Estimator = Literal["random-forest", "gradient-boosting"]
 ReadBlock = Callable[[int, int, int, int], np.ndarray]

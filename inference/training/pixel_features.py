@@ -11,13 +11,14 @@ context a block needs on each side so that its inner pixels match those of the w
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
+
+from inference.cores import available_cores
 
 FeatureName = Literal["gaussian", "gradient", "log", "dog", "hessian", "structure", "std"]
 ALL_FEATURES: tuple[FeatureName, ...] = (
@@ -59,14 +60,6 @@ class FeatureSet(BaseModel):
         if "structure" in self.features:
             reach = max(reach, widest / 2 + widest)  # inner gradient, then outer window
         return math.ceil(TRUNCATE * reach)
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS tells it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def pixel_features(

@@ -6,9 +6,10 @@ in the API process.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from typing import Any
+
+from inference.cores import available_cores
 
 
 def build_named_model(
@@ -33,5 +34,5 @@ def build_named_model(
 def model_factory(
     name: str, models_dir: str | None, workers: int, bands: list[str] | None = None
 ) -> partial[Any]:
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = max(1, available_cores() // max(1, workers))
     return partial(build_named_model, name, models_dir, threads, bands)

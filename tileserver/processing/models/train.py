@@ -13,11 +13,11 @@ datasets a job writes). Only its owner or an admin may train over it (``overwrit
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from inference.cores import available_cores
 from tileserver.auth.access import can_read
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.errors import AlreadyExists, Forbidden, InvalidInput
@@ -182,7 +182,7 @@ class TrainProcess(Process):
                 max_epochs=params.max_epochs,
                 holdout=params.holdout,
                 # one worker's share of the cores: oversubscribed torch threads ran 5-10x slower
-                threads=max(1, (os.cpu_count() or 1) // max(1, ctx.settings.dask_workers)),
+                threads=max(1, available_cores() // max(1, ctx.settings.dask_workers)),
             ),
             progress=ctx.progress,
             overwrite=params.overwrite,

@@ -140,8 +140,20 @@ def test_landcover_rgbn_water_agrees_with_ndwi(s2: tuple[np.ndarray, np.ndarray]
     print(f"S2 land cover RGBN water IoU {agreement:.3f}; green RGBN {green[0].mean():.3f}")
     assert agreement >= 0.93  # measured 0.972
     print(f"green RGB {green[1].mean():.3f}, IoU RGB vs RGBN green {_iou(*green):.3f}")
-    assert 0.6 < green[0].mean() < 0.85 and _iou(*green) >= 0.74  # measured 0.786
+    # RGB green is ExG > 0.12, the rule every RGB tool shares (measured 0.697; GLI > 0.05,
+    # used before, gave 0.786 here but 0.45 / 0.59 on the NAIP pair, see the next test)
+    assert 0.6 < green[0].mean() < 0.85 and _iou(*green) >= 0.66
     assert not (rgb == 1).any()  # no visible water index: the turbid river is bright
+
+
+def test_landcover_rgb_vegetation_agrees_with_ndvi_on_naip(naip) -> None:
+    """NIR dropped, the vegetation and grassland classes against NDVI > 0.3 of the NIR band."""
+    for image, measured in zip(naip, (0.661, 0.631), strict=True):
+        ids = np.array(MODELS.get("landcover-spectral").spec.class_ids)
+        green = np.isin(ids[_run("landcover-spectral", image[:3]).argmax(axis=0)], (2, 7))
+        red, nir = image[0], image[3]
+        truth = (nir - red) / np.maximum(nir + red, 1e-6) > 0.3
+        assert _iou(green, truth) >= measured - 0.03
 
 
 def test_landcover_clouds_and_8bit_scale() -> None:

@@ -70,7 +70,7 @@ def water(scenes: dict[str, Path], models_dir: Path) -> TrainingResult:
         classes={0: "other", 1: "water"},
         value_map=WATER_MAP,
         description="Open water on the synthetic East Lake scene.",
-        options=TrainingOptions(time_budget_s=40, **FAST),
+        options=TrainingOptions(time_budget_s=240, max_epochs=16, **FAST),  # steps, not seconds
         progress=lambda p, m: steps.append((p, m)),
     )
     percents = [p for p, _ in steps]
@@ -107,7 +107,7 @@ def test_water_unet_scores_on_held_out_blocks(water: TrainingResult) -> None:
         f"{water.training_seconds:.1f} s, {water.epochs} epochs, stopped by {water.stopped_by}"
     )
     assert scores.iou is not None and scores.iou >= 0.8
-    assert water.training_seconds <= 45
+    assert water.stopped_by == "epochs"  # a step budget: the same result on a busy machine
     assert water.metrics.pixels == water.card.dataset.holdout_pixels > 50_000
 
 
@@ -169,6 +169,21 @@ def test_engine_runs_the_saved_model_over_the_scene(
     assert (predicted[truth == 0] == 255).all()  # the nodata collar stays nodata
 
 
+def test_training_stops_at_its_time_budget(scenes: dict[str, Path], models_dir: Path) -> None:
+    result = train_segmentation(
+        scenes["date1"],
+        scenes["truth1"],
+        bands=BANDS,
+        name="water-brief",
+        models_dir=models_dir,
+        classes={0: "other", 1: "water"},
+        value_map=WATER_MAP,
+        options=TrainingOptions(time_budget_s=2, max_epochs=1000, **FAST),
+    )
+    assert result.stopped_by == "time" and result.epochs < 1000
+    assert result.training_seconds < 2 + 5  # the budget, plus the step under way at most
+
+
 def test_siamese_unet_learns_change(
     scenes: dict[str, Path], models_dir: Path, tmp_path: Path
 ) -> None:
@@ -181,7 +196,7 @@ def test_siamese_unet_learns_change(
         models_dir=models_dir,
         classes={0: "no change", 1: "change"},
         value_map=CHANGE_MAP,
-        options=TrainingOptions(time_budget_s=45, **FAST),
+        options=TrainingOptions(time_budget_s=240, max_epochs=10, **FAST),  # steps, not seconds
     )
     scores = result.metrics.classes["1"]
     print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -58,19 +59,31 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
-@pytest.fixture(scope="module")
-def water(scenes: dict[str, Path], models_dir: Path) -> TrainingResult:
-    steps: list[tuple[float, str]] = []
-    result = train_segmentation(
+def _train_water(
+    scenes: dict[str, Path], models_dir: Path, name: str, options: TrainingOptions, **kw: Any
+) -> TrainingResult:
+    return train_segmentation(
         scenes["date1"],
         scenes["truth1"],
         bands=BANDS,
-        name="water-unet",
+        name=name,
         models_dir=models_dir,
         classes={0: "other", 1: "water"},
         value_map=WATER_MAP,
         description="Open water on the synthetic East Lake scene.",
-        options=TrainingOptions(time_budget_s=240, max_epochs=16, **FAST),  # steps, not seconds
+        options=options,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def water(scenes: dict[str, Path], models_dir: Path) -> TrainingResult:
+    steps: list[tuple[float, str]] = []
+    result = _train_water(
+        scenes,
+        models_dir,
+        "water-unet",
+        TrainingOptions(time_budget_s=240, max_epochs=16, **FAST),  # steps, not seconds
         progress=lambda p, m: steps.append((p, m)),
     )
     percents = [p for p, _ in steps]
@@ -170,15 +183,8 @@ def test_engine_runs_the_saved_model_over_the_scene(
 
 
 def test_training_stops_at_its_time_budget(scenes: dict[str, Path], models_dir: Path) -> None:
-    result = train_segmentation(
-        scenes["date1"],
-        scenes["truth1"],
-        bands=BANDS,
-        name="water-brief",
-        models_dir=models_dir,
-        classes={0: "other", 1: "water"},
-        value_map=WATER_MAP,
-        options=TrainingOptions(time_budget_s=2, max_epochs=1000, **FAST),
+    result = _train_water(
+        scenes, models_dir, "water-brief", TrainingOptions(time_budget_s=2, max_epochs=1000, **FAST)
     )
     assert result.stopped_by == "time" and result.epochs < 1000
     assert result.training_seconds < 2 + 5  # the budget, plus the step under way at most

@@ -20,9 +20,8 @@ from synthetic_fields import CROPS, ROOF, WATER, farmland
 
 from inference.models import MODELS, Fittable, build
 from tests.conftest import REALDATA
+from tests.processes import run_process
 from tileserver.ingest import register_raster
-from tileserver.processing import PROCESSES
-from tileserver.processing.context import JobContext
 
 NAIP = REALDATA / "naip-northdakota-2009-2020"
 NO_CHANGE, VEGETATION_LOSS, NEW_BUILT_UP, WATER_GAIN, WATER_LOSS = range(5)
@@ -215,13 +214,8 @@ def test_change_process_on_an_rgb_pair_of_datasets(catalog, settings, tmp_path) 
             band_names=["red", "green", "blue"], thumbnail=False,
         )  # fmt: skip
         ids.append(record.id)
-    process = PROCESSES.get("change-cva")
-    params = process.inputs.model_validate({"datasets": ids, "vectorize": False})
-    ctx = JobContext(catalog, settings, job_id="test-change-rgb")
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    inputs = {"datasets": ids, "vectorize": False}
+    result = run_process("change-cva", inputs, catalog, settings, job_id="test-change-rgb")
     raster = catalog.get_dataset(result.values["raster"])
     with rasterio.open(Path(settings.data_dir) / raster.uri) as src:
         pred = src.read(1)

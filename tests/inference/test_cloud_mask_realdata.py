@@ -13,9 +13,8 @@ import pytest
 import rasterio
 
 from tests.conftest import realdata
+from tests.processes import run_process
 from tileserver.ingest import register_raster
-from tileserver.processing import PROCESSES
-from tileserver.processing.context import JobContext
 
 pytest.importorskip("torch")
 pytest.importorskip("ukis_csmask")
@@ -64,15 +63,8 @@ def test_cloud_mask_agrees_with_usgs_qa(catalog, settings, tmp_path):
     reference = register_raster(
         catalog, settings, _qa_reference(folder, tmp_path / "qa.tif"), title="QA", thumbnail=False
     )
-    process = PROCESSES.get("cloud-mask")
-    params = process.inputs.model_validate(
-        {"dataset": scene.id, "reference": reference.id, "vectorize": False}
-    )
-    ctx = JobContext(catalog, settings, job_id="test-cloud")
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    inputs = {"dataset": scene.id, "reference": reference.id, "vectorize": False}
+    result = run_process("cloud-mask", inputs, catalog, settings, job_id="test-cloud")
     cloud = result.values["metrics"]["classes"]["1"]
     assert cloud["iou"] >= 0.85, cloud
     assert cloud["precision"] >= 0.85 and cloud["recall"] >= 0.85

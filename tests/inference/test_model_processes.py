@@ -16,9 +16,8 @@ import rasterio
 import shapely
 
 from tests.polling import wait_for_job
+from tests.processes import run_process
 from tileserver.ingest import register_raster
-from tileserver.processing import PROCESSES
-from tileserver.processing.context import JobContext
 
 pytest.importorskip("torch")
 
@@ -48,17 +47,15 @@ def water_reference(catalog, settings, demo, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def water_run(catalog, settings, demo, water_reference):
-    process = PROCESSES.get("water-optical")
-    params = process.inputs.model_validate(
-        {"dataset": demo[SCENE], "reference": water_reference, "min_area_m2": 500}
-    )
-    ctx = JobContext(catalog, settings, job_id="test-water")
     steps: list[float] = []
-    ctx._on_progress = lambda p, _m: steps.append(p)
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    result = run_process(
+        "water-optical",
+        {"dataset": demo[SCENE], "reference": water_reference, "min_area_m2": 500},
+        catalog,
+        settings,
+        job_id="test-water",
+        on_progress=lambda p, _m: steps.append(p),
+    )
     return result, steps
 
 
@@ -122,14 +119,9 @@ def test_class_tile_and_mvt_tile_show_water_at_the_lake(water_run, catalog, clie
 
 
 def test_change_cva_f1_and_direction_classes(catalog, settings, demo):
-    process = PROCESSES.get("change-cva")
     before, after = demo["scene-2024-05-12"], demo["scene-2024-09-20"]
-    params = process.inputs.model_validate({"datasets": [before, after], "vectorize": False})
-    ctx = JobContext(catalog, settings, job_id="test-change")
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    inputs = {"datasets": [before, after], "vectorize": False}
+    result = run_process("change-cva", inputs, catalog, settings, job_id="test-change")
     truth_path = Path(settings.data_dir) / "demo-source" / "change-2024-05-12_2024-09-20.truth.tif"
     raster = catalog.get_dataset(result.values["raster"])
     with rasterio.open(Path(settings.data_dir) / raster.uri) as src:
@@ -144,17 +136,12 @@ def test_change_cva_f1_and_direction_classes(catalog, settings, demo):
 
 
 def test_landcover_writes_class_ids_not_channel_indexes(catalog, settings, demo):
-    process = PROCESSES.get("landcover-spectral")
     scene = catalog.get_dataset(demo[SCENE])
     w, s, e, n = scene.bounds
     cx, cy, dx, dy = (w + e) / 2, (s + n) / 2, (e - w) / 8, (n - s) / 8
     aoi = shapely.geometry.mapping(shapely.box(cx - dx, cy - dy, cx + dx, cy + dy))
-    params = process.inputs.model_validate({"dataset": scene.id, "aoi": aoi})
-    ctx = JobContext(catalog, settings, job_id="test-landcover")
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    inputs = {"dataset": scene.id, "aoi": aoi}
+    result = run_process("landcover-spectral", inputs, catalog, settings, job_id="test-landcover")
     raster = catalog.get_dataset(result.values["raster"])
     with rasterio.open(Path(settings.data_dir) / raster.uri) as src:
         classes = np.unique(src.read(1))

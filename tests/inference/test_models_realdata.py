@@ -15,9 +15,8 @@ import pytest
 import rasterio
 
 from tests.conftest import realdata
+from tests.processes import run_process
 from tileserver.ingest import register_raster
-from tileserver.processing import PROCESSES
-from tileserver.processing.context import JobContext
 
 pytest.importorskip("torch")
 
@@ -44,15 +43,8 @@ def test_water_on_sentinel2_follows_the_river(catalog, settings, tmp_path):
         dst.write(truth, 1)
     reference = register_raster(catalog, settings, tmp_path / "ndwi.tif", thumbnail=False)
 
-    process = PROCESSES.get("water-optical-ndwi")
-    params = process.inputs.model_validate(
-        {"dataset": scene.id, "reference": reference.id, "min_area_m2": 300}
-    )
-    ctx = JobContext(catalog, settings, job_id="test-s2-water")
-    try:
-        result = process.run(params, ctx)
-    finally:
-        ctx.cleanup()
+    inputs = {"dataset": scene.id, "reference": reference.id, "min_area_m2": 300}
+    result = run_process("water-optical-ndwi", inputs, catalog, settings, job_id="test-s2-water")
     water = result.values["metrics"]["classes"]["1"]
     assert water["iou"] >= 0.8, water
     frame = pyogrio.read_dataframe(

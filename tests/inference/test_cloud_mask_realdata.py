@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import rasterio
 
+from bench.ai_quality_inputs import LANDSAT_BANDS, LANDSAT_STEM, landsat_stack
 from tests.conftest import realdata
 from tests.processes import run_process
 from tileserver.ingest import register_raster
@@ -19,25 +19,12 @@ from tileserver.ingest import register_raster
 pytest.importorskip("torch")
 pytest.importorskip("ukis_csmask")
 
-STEM = "LC08_L2SP_008059_20191201_20200825_02_T1"
-BANDS = ["SR_B2", "SR_B3", "SR_B4", "SR_B5", "SR_B6", "SR_B7"]
-
-
-def _stack(folder: Path, out: Path) -> Path:
-    planes = []
-    for band in BANDS:
-        with rasterio.open(folder / f"{STEM}_{band}.TIF") as src:
-            planes.append(src.read(1))
-            profile = src.profile
-    profile.update(count=len(BANDS), nodata=0, driver="GTiff")
-    with rasterio.open(out, "w", **profile) as dst:
-        dst.write(np.stack(planes))
-        dst.descriptions = tuple(BANDS)
-    return out
+NAMES = ["blue", "green", "red", "nir", "swir16", "swir22"]
+BANDS = [LANDSAT_BANDS[name] for name in NAMES]  # SR_B2 ... SR_B7
 
 
 def _qa_reference(folder: Path, out: Path) -> Path:
-    with rasterio.open(folder / f"{STEM}_QA_PIXEL.TIF") as src:
+    with rasterio.open(folder / f"{LANDSAT_STEM}_QA_PIXEL.TIF") as src:
         qa = src.read(1)
         profile = src.profile | {"dtype": "uint8", "nodata": 255, "driver": "GTiff"}
     cloud = (((qa >> 3) & 1) | ((qa >> 1) & 1)).astype("uint8")
@@ -52,7 +39,7 @@ def test_cloud_mask_agrees_with_usgs_qa(catalog, settings, tmp_path):
     scene = register_raster(
         catalog,
         settings,
-        _stack(folder, tmp_path / "landsat.tif"),
+        landsat_stack(NAMES, tmp_path / "landsat.tif"),
         title="Landsat 8 C2L2 Colombia 2019-12-01",
         sensor="landsat-c2l2",
         band_names=BANDS,

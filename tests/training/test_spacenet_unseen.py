@@ -1,6 +1,6 @@
 """SpaceNet-4 Atlanta (0.5 m pan, CC BY-SA 4.0): a pixel classifier learnt from 25 footprints
 of the northern half plus background strokes there, run over the tile by the engine, scored
-on the unseen southern half (protocol in bench/ai_quality.py). Fixed seed and 40 trees.
+on the unseen southern half (protocol in bench/spacenet_curve.py). Fixed seed and 40 trees.
 
 Measured: building IoU 0.07-0.08 on the unseen half (the U-Net: see the bench table). This
 pan tile's southern half is mostly forest with a few dark roofs under canopy and off-nadir

@@ -188,7 +188,8 @@ def physical_models() -> list[tuple[ModelSpec, Factory]]:
                 "NDWI (none on RGB), trees vs grassland by texture, built-up vs bare by "
                 "texture; cropland is not separated (green fields read as grassland, tilled "
                 "ones as bare). Measured on the Sentinel-2 Austria river: RGBN water IoU 0.97 "
-                "against NDWI. See builtin/landcover.py.",
+                "against NDWI; on the NAIP North Dakota pair, RGB vegetation (ExG > 0.12) IoU "
+                "0.64 against NDVI > 0.3. See builtin/landcover.py.",
             ),
             f"{PKG}.landcover:build_landcover",
         ),

@@ -19,6 +19,7 @@ from tileserver.auth.principal import get_principal
 from tileserver.auth.schemas import Principal
 from tileserver.errors import InvalidInput, PayloadTooLarge
 from tileserver.http.dependencies import get_settings
+from tileserver.http.openapi import multipart_body
 from tileserver.ingest.receive import check_content_length, received_upload
 from tileserver.processing.models.upload import (
     ModelOut,
@@ -42,35 +43,20 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "Not an ONNX model or a TorchScript archive (pickles are refused)."},
 }
 
-UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "card"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": ".onnx or TorchScript (torch.jit.save) file.",
-                        },
-                        "card": {
-                            "type": "string",
-                            "description": "The model card, JSON: name, bands, classes "
-                            "({id: {name, color}}), scale, offset, chip_size, "
-                            "resolution_range, output (probabilities | logits).",
-                        },
-                        "name": {"type": "string", "description": "Overrides the card's."},
-                        "title": {"type": "string"},
-                        "visibility": {"type": "string", "enum": ["public", "private"]},
-                    },
-                }
-            }
+UPLOAD_BODY = multipart_body(
+    ".onnx or TorchScript (torch.jit.save) file.",
+    {
+        "card": {
+            "type": "string",
+            "description": "The model card, JSON: name, bands, classes ({id: {name, color}}), "
+            "scale, offset, chip_size, resolution_range, output (probabilities | logits).",
         },
-    }
-}
+        "name": {"type": "string", "description": "Overrides the card's."},
+        "title": {"type": "string"},
+        "visibility": {"type": "string", "enum": ["public", "private"]},
+    },
+    required=("card",),
+)
 
 
 def build_models_router() -> APIRouter:

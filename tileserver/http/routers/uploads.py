@@ -33,6 +33,7 @@ from tileserver.elevation.detect import parse_elevation_flag
 from tileserver.errors import InvalidInput, NotFoundError
 from tileserver.http.cache import cache_scope
 from tileserver.http.dependencies import get_catalog, get_settings, readable_dataset
+from tileserver.http.openapi import multipart_body
 from tileserver.http.routers.datasets import DatasetOut, dataset_out
 from tileserver.ingest.detect import detect_format
 from tileserver.ingest.receive import check_content_length, received_upload
@@ -58,47 +59,27 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     415: {"description": "Not a GeoTIFF, ERDAS Imagine or vector file."},
 }
 
-UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "GeoTIFF/BigTIFF, ERDAS .img, .geojson/.json, "
-                            ".gpkg or a zipped shapefile.",
-                        },
-                        "title": {"type": "string"},
-                        "sensor": {"type": "string", "default": "generic"},
-                        "datetime": {"type": "string", "description": "ISO 8601."},
-                        "bands": {"type": "string", "description": "Comma-separated names."},
-                        "cloud_cover": {"type": "number", "minimum": 0, "maximum": 100},
-                        "elevation": {
-                            "type": "boolean",
-                            "description": "Force (true) or refuse (false) reading a "
-                            "single-band raster as a DEM; detected when absent.",
-                        },
-                        "kind": {
-                            "type": "string",
-                            "enum": ["elevation", "image"],
-                            "description": "Same as 'elevation': true / false.",
-                        },
-                        "visibility": {
-                            "type": "string",
-                            "enum": ["public", "private"],
-                            "default": "public",
-                        },
-                    },
-                }
-            }
+UPLOAD_BODY = multipart_body(
+    "GeoTIFF/BigTIFF, ERDAS .img, .geojson/.json, .gpkg or a zipped shapefile.",
+    {
+        "title": {"type": "string"},
+        "sensor": {"type": "string", "default": "generic"},
+        "datetime": {"type": "string", "description": "ISO 8601."},
+        "bands": {"type": "string", "description": "Comma-separated names."},
+        "cloud_cover": {"type": "number", "minimum": 0, "maximum": 100},
+        "elevation": {
+            "type": "boolean",
+            "description": "Force (true) or refuse (false) reading a single-band raster as a "
+            "DEM; detected when absent.",
         },
-    }
-}
+        "kind": {
+            "type": "string",
+            "enum": ["elevation", "image"],
+            "description": "Same as 'elevation': true / false.",
+        },
+        "visibility": {"type": "string", "enum": ["public", "private"], "default": "public"},
+    },
+)
 
 
 def max_upload_bytes(settings: Settings) -> int:

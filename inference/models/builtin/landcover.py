@@ -55,12 +55,17 @@ from torch import Tensor
 
 from inference.models.base import ModelSpec
 from inference.models.builtin.layers import (
-    GlobalFitModule,
     check_input,
     normalized_difference,
     soft_step,
 )
-from inference.models.builtin.visible import RGB, RGBN, VisibleFeatures, reflectance_gain
+from inference.models.builtin.visible import (
+    RGB,
+    RGBN,
+    GainFitModule,
+    VisibleFeatures,
+    reflectance_gain,
+)
 
 SOFTNESS = 0.02
 CLOUD_VIS = 0.30
@@ -79,28 +84,20 @@ def _split(rest: Tensor, yes: Tensor) -> tuple[Tensor, Tensor]:
     return rest * yes, rest * (1.0 - yes)
 
 
-class SpectralLandCover(GlobalFitModule):
+class SpectralLandCover(GainFitModule):
     """Rule land cover: SWIR rules for 5 bands, visible rules for RGBN and RGB. fit() only
     learns the gain from stored values to reflectance-like units (8/16-bit imagery)."""
-
-    gain: Tensor
 
     def __init__(self, softness: float = SOFTNESS) -> None:
         super().__init__()
         self.softness = softness
-        self.register_buffer("gain", torch.tensor(1.0))
 
-    def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-        array = np.asarray(sample, dtype=np.float32)
+    def check_fit(self, array: np.ndarray) -> None:
         if array.ndim != 3 or array.shape[0] not in (RGB, RGBN, SWIR):
             raise ValueError(f"landcover-spectral.fit expects 3, 4 or 5 bands, got {array.shape}")
-        if valid is not None and np.asarray(valid).shape == array.shape[1:]:
-            array = array[:, np.asarray(valid, dtype=bool)]
-        gain = reflectance_gain(array) if array.shape[0] != SWIR else 1.0
-        self.gain.fill_(gain)
-        info = {"gain": gain, "bands": float(sample.shape[0])}
-        self._mark_fitted(info)
-        return info
+
+    def gain_for(self, array: np.ndarray) -> float:
+        return reflectance_gain(array) if array.shape[0] != SWIR else 1.0  # SWIR: reflectance
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 4 and x.shape[1] in (RGB, RGBN):

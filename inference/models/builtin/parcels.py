@@ -26,14 +26,13 @@ from skimage.segmentation import felzenszwalb, find_boundaries
 from torch import Tensor
 
 from inference.models.base import ModelSpec
-from inference.models.builtin.layers import GlobalFitModule
 from inference.models.builtin.visible import (
     RGB,
     RGBN,
+    GainFitModule,
     VisibleFeatures,
     check_layout,
     cropland_probability,
-    reflectance_gain,
 )
 
 MIN_AREA_PX = 100
@@ -59,27 +58,16 @@ def field_mask(labels: np.ndarray, cropland: np.ndarray, min_area: int = MIN_ARE
     return fields & ~find_boundaries(labels, mode="inner")
 
 
-class FieldParcels(GlobalFitModule):
-    gain: Tensor
-
+class FieldParcels(GainFitModule):
     def __init__(self, min_area: int = MIN_AREA_PX) -> None:
         super().__init__()
         self.min_area = min_area
-        self.register_buffer("gain", torch.tensor(1.0))
 
-    def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-        array = np.asarray(sample, dtype=np.float32)
+    def check_fit(self, array: np.ndarray) -> None:
         if array.ndim != 3 or array.shape[0] not in (RGB, RGBN):
             raise ValueError(
                 f"field-parcel expects 3 or 4 bands (red, green, blue[, nir]), got {array.shape}"
             )
-        if valid is not None and np.asarray(valid).shape == array.shape[1:]:
-            array = array[:, np.asarray(valid, dtype=bool)]
-        gain = reflectance_gain(array)
-        self.gain.fill_(gain)
-        info = {"gain": gain}
-        self._mark_fitted(info)
-        return info
 
     def forward(self, x: Tensor) -> Tensor:
         check_layout(x, "field-parcel")

@@ -28,10 +28,10 @@ from inference.models.builtin.layers import GlobalFitModule
 from inference.models.builtin.visible import (
     RGB,
     RGBN,
+    GainFitModule,
     VisibleFeatures,
     check_layout,
     cropland_probability,
-    reflectance_gain,
 )
 
 OPENING_RADIUS = 2
@@ -46,24 +46,8 @@ def opening(mask: Tensor, radius: int = OPENING_RADIUS) -> Tensor:
     return max_pool2d(eroded, k, stride=1, padding=radius)[:, 0]
 
 
-class CroplandRules(GlobalFitModule):
+class CroplandRules(GainFitModule):
     """One date's cropland map from the vegetation rules: (B, 3|4, H, W) -> (B, 2, H, W)."""
-
-    gain: Tensor
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("gain", torch.tensor(1.0))
-
-    def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
-        array = np.asarray(sample, dtype=np.float32)
-        if valid is not None and np.asarray(valid).shape == array.shape[1:]:
-            array = array[:, np.asarray(valid, dtype=bool)]
-        gain = reflectance_gain(array)
-        self.gain.fill_(gain)
-        info = {"gain": gain}
-        self._mark_fitted(info)
-        return info
 
     def forward(self, x: Tensor) -> Tensor:
         check_layout(x, "cropland")

@@ -27,7 +27,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from inference.models.builtin.layers import box_filter, normalized_difference, soft_step
+from inference.models.builtin.layers import (
+    GlobalFitModule,
+    box_filter,
+    normalized_difference,
+    soft_step,
+)
 from inference.models.builtin.rgbn import VEGETATION_EXG, VEGETATION_NDVI
 
 RGB, RGBN = 3, 4
@@ -49,6 +54,35 @@ def reflectance_gain(sample: np.ndarray, input_scale: float = 1e-4) -> float:
     if top > SIXTEEN_BIT_FLOOR:
         return DN_STRETCH / (65535.0 * input_scale)
     return 1.0
+
+
+class GainFitModule(GlobalFitModule):
+    """A rule model whose one per-image parameter is ``reflectance_gain``: fit() reads the
+    valid pixels of the whole image once; subclasses check their band count in ``check_fit``
+    and may fix the gain (``gain_for``) where their units are known."""
+
+    gain: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("gain", torch.tensor(1.0))
+
+    def check_fit(self, array: np.ndarray) -> None:
+        """Refuse a sample of bands this model cannot read (ValueError)."""
+
+    def gain_for(self, array: np.ndarray) -> float:
+        return reflectance_gain(array)
+
+    def fit(self, sample: np.ndarray, valid: np.ndarray | None = None) -> dict[str, float]:
+        array = np.asarray(sample, dtype=np.float32)
+        self.check_fit(array)
+        if valid is not None and np.asarray(valid).shape == array.shape[1:]:
+            array = array[:, np.asarray(valid, dtype=bool)]
+        gain = self.gain_for(array)
+        self.gain.fill_(gain)
+        info = {"gain": gain, "bands": float(array.shape[0])}
+        self._mark_fitted(info)
+        return info
 
 
 def check_layout(x: Tensor, model: str, allowed: tuple[int, ...] = (RGB, RGBN)) -> None:

@@ -11,12 +11,13 @@ import numpy as np
 import rasterio
 from rio_tiler.io import Reader
 
+from inference.writer import translate_to_cog
 from tileserver.catalog import Catalog, DatasetRecord
 from tileserver.catalog.repository import new_id, utcnow
 from tileserver.elevation.detect import elevation_properties
 from tileserver.errors import InvalidInput, InvalidRaster
 from tileserver.ingest.acquisition import detect_acquisition, read_tags
-from tileserver.ingest.cogify import is_cog, write_cog
+from tileserver.ingest.cogify import is_cog
 from tileserver.ingest.crs_check import crs_label, require_known_crs
 from tileserver.ingest.inspect import (
     geographic_bounds,
@@ -67,7 +68,7 @@ def _convert(
 ) -> None:
     try:
         # rio-cogeo's own temporary file goes beside ``dst``: in this conversion's folder
-        write_cog(
+        translate_to_cog(
             read_path,
             dst,
             has_gcps=has_gcps,

@@ -137,6 +137,22 @@ def list_cmd() -> None:
         typer.echo(f"{model.name:24s} {model.source:9s}{version} {model.title}{state}")
 
 
+@models_app.command("rm")
+def remove_cmd(
+    name: Annotated[str, typer.Argument(help="The trained or uploaded model to remove.")],
+) -> None:
+    """Remove a trained or uploaded model with all its versions (built-in models stay)."""
+    from tileserver.auth.schemas import Principal
+    from tileserver.processing.models.remove import remove_model
+
+    try:
+        remove_model(name, Settings(), Principal(single_user=True))
+    except CogsightError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"removed {name}")
+
+
 def _scratch(settings: Settings) -> str:
     """A temporary folder on the data's file system (the copy is renamed, not copied again)."""
     folder = Path(settings.data_dir) / "models"

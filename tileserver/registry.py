@@ -27,6 +27,10 @@ class Registry(Generic[T]):
         self._items[key] = item
         return item
 
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (absent: nothing to do), e.g. a model whose files were removed."""
+        self._items.pop(name.lower(), None)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name.lower()]

@@ -1,6 +1,7 @@
 """Adding a model from the viewer's Tools tab, in headless Debian chromium: a network whose card
 asks for one class too many is refused with the server's reason and nothing is registered; the
-same network with the right card becomes a tool in the tool list at once."""
+same network with the right card becomes a tool in the tool list at once, and removing it
+there (after a confirmation) takes it out of the list and off the server."""
 
 from __future__ import annotations
 
@@ -44,12 +45,26 @@ def test_add_a_model_from_the_tools_tab(live_server: str, data_dir: Path, tmp_pa
                 f"[data-testid='tools-process'] option[value='{NAME}']", state="attached"
             )
             assert "version 1" in page.inner_text("[data-testid='model-status']")
+            model = httpx.get(f"{live_server}/models/{NAME}").json()
+            assert (model["version"], model["kind"], model["classes"]["1"]["color"]) == (
+                1,
+                "onnx",
+                "#d62728",
+            )
+
+            # a built-in model offers no removal; the uploaded one does, after a confirmation
+            page.select_option("[data-testid='tools-process']", "water-optical")
+            page.wait_for_selector("#tools[data-removal='water-optical:no']", state="attached")
+            assert page.query_selector("[data-testid='tools-remove']") is None
+            page.select_option("[data-testid='tools-process']", NAME)
+            page.click("[data-testid='tools-remove']")
+            assert NAME in page.inner_text("[data-testid='tools-remove-box']")
+            page.click("[data-testid='tools-remove-confirm']")
+            page.wait_for_selector(
+                f"[data-testid='tools-process'] option[value='{NAME}']", state="detached"
+            )
+            assert httpx.get(f"{live_server}/models/{NAME}").status_code == 404
+            assert not (data_dir / "models" / NAME).exists()
             assert page.errors == []  # type: ignore[attr-defined]
-        model = httpx.get(f"{live_server}/models/{NAME}").json()
-        assert (model["version"], model["kind"], model["classes"]["1"]["color"]) == (
-            1,
-            "onnx",
-            "#d62728",
-        )
     finally:
         shutil.rmtree(data_dir / "models" / NAME, ignore_errors=True)

@@ -94,6 +94,8 @@ def models_used(settings: Settings, user_id: str) -> int:
     folder = settings.data_dir / "models"
     total = 0
     for card in folder.glob(f"*/{MODEL_CARD}"):
+        if card.parent.name.startswith("."):
+            continue  # an upload being staged or a model being removed: scratch, not stored
         try:
             owner = json.loads(card.read_text()).get("owner")
             if owner == user_id:

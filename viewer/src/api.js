@@ -213,6 +213,8 @@ export const api = {
     return Array.isArray(doc.processes) ? doc.processes : [];
   },
   process: (id) => getJSON(`/processes/${enc(id)}`),
+  model: (name) => getJSON(`/models/${enc(name)}`),
+  deleteModel: (name) => sendJSON("DELETE", `/models/${enc(name)}`),
   execute: (id, inputs) => sendJSON("POST", `/processes/${enc(id)}/execution`, { inputs }),
   jobs: async (limit = 20) => {
     const doc = await getJSON("/jobs", { limit });

@@ -537,6 +537,8 @@ const toolsPanel = createToolsPanel({
     tabs.select("label");
     labellingPanel.startSet(body.labelling, needsSamplesMessage(body)).catch((err) => showError(err, "Label"));
   },
+  getMe: () => me,
+  onRemoved: (name) => showInfo(`Model "${name}" removed`, "Models"),
 });
 
 createModelUpload({

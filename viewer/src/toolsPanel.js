@@ -2,23 +2,33 @@
 // its inputsSchema (GET /processes/{id}); Run submits POST /processes/{id}/execution and hands
 // the job to the jobs panel. A tool that cannot run on the image's bands answers
 // `needs_samples` with a sample-set body: that goes to `onNeedsSamples` (the Label tab).
+// A trained or uploaded model its owner (or an admin) chose can be removed here, with all its
+// versions (DELETE /models/{name}), after a confirmation.
 import { api } from "./api.js";
+import { canManage } from "./catalogPanel.js";
 import { createSchemaForm } from "./schemaForm.js";
 import { clear, el } from "./ui.js";
+
+/** True when `model` (GET /models/{name}) is a trained or uploaded one that `me` may remove. */
+export function removableModel(model, me) {
+  return Boolean(model) && model.source !== "built-in" && canManage(model, me);
+}
 
 /**
  * @param {{root: HTMLElement, getCatalog: () => {datasets: object[]},
  *          getDefaults: () => object, getArea: () => object|null, getBbox: () => number[]|null,
  *          onSubmitted: (job) => void, onError: (err, title?) => void,
- *          onNeedsSamples?: (body: {process, dataset_bands, labelling}) => void}} opts
+ *          onNeedsSamples?: (body: {process, dataset_bands, labelling}) => void,
+ *          getMe?: () => object|null, onRemoved?: (name: string) => void}} opts
  */
-export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBbox, onSubmitted, onError, onNeedsSamples }) {
+export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBbox, onSubmitted, onError, onNeedsSamples, getMe = () => null, onRemoved = () => {} }) {
   const select = el("select", { class: "input", testid: "tools-process", onchange: () => choose(select.value) });
   const description = el("div", { class: "hint tool-description", testid: "tools-description" });
   const formBox = el("div", { class: "tool-form" });
+  const removeBox = el("div", { class: "tool-remove", testid: "tools-remove-box" });
   const run = el("button", { type: "button", class: "btn", testid: "tools-run", disabled: true, onclick: () => submit() }, "Run");
   const refresh = el("button", { type: "button", class: "btn btn-icon", title: "Reload tools", testid: "tools-refresh", onclick: () => load() }, "↻");
-  root.append(el("div", { class: "section-head" }, el("h2", {}, "Tools"), refresh), select, description, formBox, el("div", { class: "button-row" }, run));
+  root.append(el("div", { class: "section-head" }, el("h2", {}, "Tools"), refresh), select, description, formBox, el("div", { class: "button-row" }, run), removeBox);
 
   let processes = [];
   let current = null; // {description, form}
@@ -45,6 +55,7 @@ export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBb
     const mine = ++token;
     current = null;
     clear(formBox);
+    clear(removeBox);
     run.disabled = true;
     description.textContent = "";
     if (!id) return null;
@@ -69,11 +80,57 @@ export function createToolsPanel({ root, getCatalog, getDefaults, getArea, getBb
       current = { doc, form };
       run.disabled = false;
       root.dataset.process = id;
+      if (doc.model) offerRemoval(id, mine);
       return form;
     } catch (err) {
       clear(formBox);
       onError(err, `Tool "${id}"`);
       return null;
+    }
+  }
+
+  /** A "Remove model" button when the chosen model is the caller's to remove. */
+  async function offerRemoval(name, mine) {
+    let model = null;
+    try {
+      model = await api.model(name);
+    } catch {
+      model = null; // not listed for this caller: nothing to offer
+    }
+    if (mine !== token) return;
+    const removable = removableModel(model, getMe());
+    root.dataset.removal = `${name}:${removable ? "yes" : "no"}`; // settled, for tests
+    if (!removable) return;
+    const ask = () => {
+      clear(removeBox);
+      const versions = model.versions && model.versions.length > 1 ? ` and its ${model.versions.length} versions` : "";
+      const confirm = el("button", { type: "button", class: "btn btn-small btn-danger-solid", testid: "tools-remove-confirm", onclick: () => remove(name, confirm) }, "Remove");
+      removeBox.append(
+        el("div", { class: "manage-form manage-confirm" }, el("div", {}, `Remove the model "${name}"${versions}? It stops being a tool for everyone.`),
+          el("div", { class: "button-row" }, confirm, el("button", { type: "button", class: "btn btn-small btn-ghost", testid: "tools-remove-cancel", onclick: () => offerButton() }, "Cancel"))),
+      );
+    };
+    const offerButton = () => {
+      clear(removeBox);
+      removeBox.append(el("button", { type: "button", class: "btn btn-small btn-ghost", testid: "tools-remove", onclick: ask }, "Remove model…"));
+    };
+    offerButton();
+  }
+
+  async function remove(name, button) {
+    button.disabled = true;
+    button.textContent = "Removing…";
+    try {
+      await api.deleteModel(name);
+      clear(removeBox);
+      select.value = "";
+      await choose("");
+      await load();
+      onRemoved(name);
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = "Remove";
+      onError(err, `Could not remove "${name}"`);
     }
   }
 

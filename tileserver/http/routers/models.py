@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tileserver.auth.access import require_writer
@@ -21,6 +21,7 @@ from tileserver.errors import InvalidInput, PayloadTooLarge
 from tileserver.http.dependencies import get_settings
 from tileserver.http.openapi import multipart_body
 from tileserver.ingest.receive import check_content_length, received_upload
+from tileserver.processing.models.remove import remove_model
 from tileserver.processing.models.upload import (
     ModelOut,
     add_model,
@@ -76,6 +77,23 @@ def build_models_router() -> APIRouter:
         principal: Principal = Depends(get_principal),
     ) -> Any:
         return describe_model(name, settings, principal, settings.anonymous_read)
+
+    @router.delete(
+        "/models/{name}",
+        status_code=204,
+        responses={
+            403: {"description": "A built-in model, or someone else's."},
+            404: {"description": "No such model that you may see."},
+        },
+        summary="Remove a trained or uploaded model with all its versions",
+    )
+    def delete_model(
+        name: str,
+        settings: Settings = Depends(get_settings),
+        principal: Principal = Depends(get_principal),
+    ) -> Response:
+        remove_model(name, settings, principal, settings.anonymous_read)
+        return Response(status_code=204)
 
     @router.post(
         "/models",

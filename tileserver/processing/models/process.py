@@ -136,7 +136,8 @@ def _overlap(a: DatasetRecord, b: DatasetRecord) -> bool:
 
 
 def register_model_processes(folder: str | None = None) -> list[str]:
-    """A process per registered model (re-registered so trained models replace slots)."""
+    """A process per registered model (re-registered so trained models replace slots); the
+    process of a model that is gone (removed here or by another replica) goes too."""
     from tileserver.processing.models.catalog import ensure_user_models
 
     registry = ensure_user_models(folder)
@@ -147,6 +148,9 @@ def register_model_processes(folder: str | None = None) -> list[str]:
             continue  # a tool of the same name wins; models never shadow tools
         PROCESSES.register(process.id, process, overwrite=True)
         names.append(process.id)
+    for known in list(PROCESSES):
+        if isinstance(known, ModelProcess) and known.id not in registry:
+            PROCESSES.unregister(known.id)
     return names
 
 

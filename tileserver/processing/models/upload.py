@@ -61,6 +61,9 @@ CARD_FILE = "card.json"
 CHECK_TIMEOUT_S = 300
 """How long the forward pass on zeros may take before the upload is refused (seconds)."""
 STAGING_PREFIX = ".upload-"
+REMOVED_PREFIX = ".removed-"
+"""Hidden folders: discovery skips them, quotas do not count them, ``sweep_staging`` removes
+what a killed upload or removal left."""
 
 
 class ModelOut(BaseModel):
@@ -173,7 +176,7 @@ def add_model(
         )
         _write_json(staging / CARD_FILE, version_card)
         _check_in_child(stored, staging / CARD_FILE)
-        with _name_lock(root, card.name):
+        with name_lock(root, card.name):
             sync_model_processes(settings)
             existing = _authorize(card.name, principal, anonymous_read)
             owner = existing.owner if existing and existing.owner else principal.id
@@ -272,7 +275,7 @@ def _write_json(path: Path, card: UploadCard) -> None:
 
 
 @contextlib.contextmanager
-def _name_lock(root: Path, name: str) -> Iterator[None]:
+def name_lock(root: Path, name: str) -> Iterator[None]:
     """One upload at a time per model name, across processes (an advisory file lock)."""
     with (root / f".{name}.lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -370,15 +373,17 @@ def _model_out(entry: Any, settings: Settings) -> ModelOut:
 
 
 def sweep_staging(settings: Settings, older_than_s: float = 24 * 3600) -> int:
-    """Remove staging folders left by uploads killed half-way (older than a day); returns how
-    many. They were never registered: the discovery skips hidden folders."""
+    """Remove staging folders left by uploads killed half-way (older than a day) and what a
+    killed removal left (at once: nothing owns it); returns how many. Neither is registered:
+    the discovery skips hidden folders."""
     import time
 
     removed = 0
     root = models_dir(settings)
-    for child in root.glob(f"{STAGING_PREFIX}*"):
+    for child in [*root.glob(f"{STAGING_PREFIX}*"), *root.glob(f"{REMOVED_PREFIX}*")]:
         with contextlib.suppress(OSError):
-            if time.time() - child.stat().st_mtime > older_than_s:
+            age = time.time() - child.stat().st_mtime
+            if child.name.startswith(REMOVED_PREFIX) or age > older_than_s:
                 shutil.rmtree(child)
                 removed += 1
     return removed

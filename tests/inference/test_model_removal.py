@@ -123,3 +123,19 @@ def test_the_command_line_removes_a_model(tmp_path: Path, onnx: Path) -> None:
     finally:
         shutil.rmtree(tmp_path / "models", ignore_errors=True)
         sync_model_processes(Settings(data_dir=tmp_path))
+
+
+def test_a_job_queued_for_a_removed_model_fails_with_the_reason(world: People, onnx: Path) -> None:
+    """Not 'Unknown process ... Known: <every process>': that list held other users' private
+    model names."""
+    from tileserver.jobs.execute import execute_job
+    from tileserver.jobs.store import JobStore
+
+    assert upload(world, "bob", onnx, byo.card("bobs-secret")).status_code == 201
+    assert upload(world, "alice", onnx, byo.card("queued-roofs")).status_code == 201
+    job = JobStore(world.catalog).create("queued-roofs", {"dataset": "x"}, world.ids["alice"])
+    assert world.delete("alice", "/models/queued-roofs").status_code == 204
+    assert execute_job(job.id, world.settings.model_dump(mode="json")) == "failed"
+    message = world.get("alice", f"/jobs/{job.id}").json()["message"]
+    assert message == "The process 'queued-roofs' is no longer available: its model was removed."
+    assert "bobs-secret" not in message

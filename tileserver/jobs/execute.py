@@ -77,6 +77,9 @@ def execute_job(
 
     try:
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", settings.job_gdal_cache_mb * 2**20)
+        if job.process not in PROCESSES:  # a model removed since the job was queued
+            fail(f"The process '{job.process}' is no longer available: its model was removed.")
+            return store.get(job_id).status
         process = PROCESSES.get(job.process)
         params = process.inputs.model_validate(job.inputs)
         result = process.run(params, ctx)

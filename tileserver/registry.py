@@ -15,10 +15,19 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str, not_found: type[NotFoundError] | type[Exception] = NotFoundError):
+    def __init__(
+        self,
+        kind: str,
+        not_found: type[NotFoundError] | type[Exception] = NotFoundError,
+        *,
+        list_known: bool = True,
+    ):
+        """``list_known``: name the registered items in the not-found message; off where some
+        are private (processes: other users' models), so callers list what the caller sees."""
         self.kind = kind
         self._items: dict[str, T] = {}
         self._not_found = not_found
+        self._list_known = list_known
 
     def register(self, name: str, item: T, *, overwrite: bool = False) -> T:
         key = name.lower()
@@ -35,6 +44,8 @@ class Registry(Generic[T]):
         try:
             return self._items[name.lower()]
         except KeyError:
+            if not self._list_known:
+                raise self._not_found(f"Unknown {self.kind} '{name}'.") from None
             known = ", ".join(sorted(self._items)) or "none"
             raise self._not_found(f"Unknown {self.kind} '{name}'. Known: {known}.") from None
 

@@ -162,3 +162,13 @@ def test_text_fields_are_the_inputs_that_take_only_text():
         scale: float = 1.0
 
     assert text_fields(Inputs) == {"dataset", "title", "mode"}
+
+
+def test_the_process_registry_names_no_processes_when_one_is_missing():
+    """Only find_process lists names, those the caller sees: the registry's own answer holds
+    none, whichever code path lets it through (other users' private models are processes)."""
+    from tileserver.processing import PROCESSES
+
+    with pytest.raises(ProcessNotFound) as missing:
+        PROCESSES.get("no-such-process")
+    assert str(missing.value) == "Unknown process 'no-such-process'."

@@ -217,7 +217,7 @@ class Process(ABC):
         }
 
 
-PROCESSES: Registry[Process] = Registry("process", not_found=ProcessNotFound)
+PROCESSES: Registry[Process] = Registry("process", not_found=ProcessNotFound, list_known=False)
 
 
 def register(process: Process) -> Process:

@@ -79,7 +79,12 @@ def add(
     """Check the network on zeros of the card's chip shape, store it as a new version, and
     register it as a tool (``cogsight run NAME``)."""
     from tileserver.auth.schemas import Principal
-    from tileserver.processing.models.upload import ModelOut, add_model, card_from_request
+    from tileserver.processing.models.upload import (
+        STAGING_PREFIX,
+        ModelOut,
+        add_model,
+        card_from_request,
+    )
 
     card_json = None
     if card is not None:
@@ -103,7 +108,9 @@ def add(
         typer.echo(f"error: no such file: {file}", err=True)
         raise typer.Exit(code=2)
     settings = Settings()
-    with tempfile.TemporaryDirectory(prefix=".cli-", dir=_scratch(settings)) as tmp:
+    # a staging name: a copy left by a killed command is swept like a killed upload's folder
+    staging = f"{STAGING_PREFIX}cli-"
+    with tempfile.TemporaryDirectory(prefix=staging, dir=_scratch(settings)) as tmp:
         copy = Path(tmp) / file.name  # the service moves its file into the models folder
         try:
             upload_card = card_from_request(card_json, fields)

@@ -192,9 +192,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a processing tool or model with a progress bar (or queue it with --submit)."""
-    text = _text_inputs(process)
-    values = {**_parse_pairs(inputs, "--input", text), **_parse_pairs(params, "--param", text)}
-    _run_process(process, values, submit)
+    _run_process(process, {}, submit, pairs={"--input": inputs, "--param": params})
 
 
 def _text_inputs(process: str) -> set[str]:
@@ -202,17 +200,18 @@ def _text_inputs(process: str) -> set[str]:
     kept as written, never read as a number. Unknown process: none (the service says 404)."""
     from tileserver.processing import PROCESSES
     from tileserver.processing.base import text_fields
-    from tileserver.processing.models import sync_model_processes
 
-    sync_model_processes(Settings())
     if process not in PROCESSES:
         return set()
     return text_fields(PROCESSES.get(process).inputs)
 
 
-def _run_process(process: str, values: dict, submit: bool) -> None:
+def _run_process(
+    process: str, values: dict, submit: bool, pairs: dict[str, list[str]] | None = None
+) -> None:
     """Check and create the job through the same service as the API, then run it here (or
-    queue it on the scheduler with ``--submit``); a refusal is one ``error:`` line, exit 2."""
+    queue it on the scheduler with ``--submit``); a refusal is one ``error:`` line, exit 2.
+    ``pairs``: ``key=value`` options by flag, read once the model processes are known."""
     from tileserver.jobs.execute import execute_job
     from tileserver.jobs.store import JobStore
     from tileserver.jobs.submission import COMMAND_LINE, JobRequest, check_job, submit_job
@@ -221,6 +220,9 @@ def _run_process(process: str, values: dict, submit: bool) -> None:
     settings = Settings()
     catalog = _catalog(settings)
     sync_model_processes(settings)
+    text = _text_inputs(process)
+    for flag, given in (pairs or {}).items():
+        values = {**values, **_parse_pairs(given, flag, text)}
     request = JobRequest(process=process, inputs=values)
     try:
         if submit:

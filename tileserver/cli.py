@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Container
@@ -166,10 +167,8 @@ def _parse_pairs(pairs: list[str], what: str, text: Container[str]) -> dict[str,
         key, value = pair.split("=", 1)
         parsed: object = value
         if key not in text:
-            try:
+            with contextlib.suppress(json.JSONDecodeError):  # not JSON: the text as typed
                 parsed = json.loads(value)
-            except json.JSONDecodeError:
-                parsed = value
         if key in out:  # repeated keys build a list: --input datasets=a --input datasets=b
             previous = out[key]
             out[key] = [*previous, parsed] if isinstance(previous, list) else [previous, parsed]
